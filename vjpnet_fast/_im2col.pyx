@@ -49,7 +49,9 @@ cdef inline Py_ssize_t _valid_hi(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t 
 
 def _check_geometry(tuple x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
                     Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, tuple col_shape,
-                    str name):
+                    str name, int num_threads):
+    if num_threads < 1:
+        raise ValueError(f"{name}: num_threads must be >= 1, got {num_threads}")
     cdef Py_ssize_t nb = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3]
     if HH < 1 or WW < 1 or stride < 1 or pad < 0:
         raise ValueError(f"{name}: need HH, WW, stride >= 1 and pad >= 0, got HH={HH}, "
@@ -65,14 +67,14 @@ def _check_geometry(tuple x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stri
 
 
 def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
-           Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, ::1] col):
+           Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, ::1] col, int num_threads=1):
     """Unfold x (nb, C, H, W) into col (K or K + 1, nb*H_out*W_out), K = C*HH*WW.
 
     Zero padding is written explicitly; a (K + 1)-th row, if present, is set to ones.
     x and col must have the same dtype; x's last axis must be contiguous.
     """
     _check_geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), HH, WW, stride, pad, H_out, W_out,
-                    (col.shape[0], col.shape[1]), "im2col")
+                    (col.shape[0], col.shape[1]), "im2col", num_threads)
     cdef Py_ssize_t nb = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = H_out * W_out, K = C * HH * WW
     cdef Py_ssize_t plane, n, c, kh, kw, oh, ow, ih, row, oh_lo, oh_hi, ow_lo, ow_hi
@@ -80,7 +82,7 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
     cdef real* src
     cdef bint has_ones = col.shape[0] > K
     with nogil:
-        for plane in prange(nb * C, schedule="static"):
+        for plane in prange(nb * C, schedule="static", num_threads=num_threads):
             n = plane // C
             c = plane % C
             for kh in range(HH):
@@ -115,14 +117,14 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
 
 
 def col2im(real[:, ::1] dcol, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
-           Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, :, :, ::1] dx):
+           Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, :, :, ::1] dx, int num_threads=1):
     """Fold dcol (>= K rows, nb*H_out*W_out) back into dx (nb, C, H, W), overwriting dx.
 
     The adjoint of `im2col`: every dx element is the sum of the dcol entries it was copied
     to, added in the fixed order (kh, kw, oh, ow), so the result is deterministic.
     """
     _check_geometry((dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]), HH, WW, stride, pad, H_out, W_out,
-                    (dcol.shape[0], dcol.shape[1]), "col2im")
+                    (dcol.shape[0], dcol.shape[1]), "col2im", num_threads)
     cdef Py_ssize_t nb = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t P = H_out * W_out
     cdef Py_ssize_t plane, n, c, kh, kw, oh, ow, row, oh_lo, oh_hi, ow_lo, ow_hi
@@ -130,7 +132,7 @@ def col2im(real[:, ::1] dcol, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
     cdef real* dst
     cdef real* image_plane
     with nogil:
-        for plane in prange(nb * C, schedule="static"):
+        for plane in prange(nb * C, schedule="static", num_threads=num_threads):
             n = plane // C
             c = plane % C
             image_plane = &dx[n, c, 0, 0] if H * W > 0 else NULL

@@ -23,8 +23,97 @@ ctypedef fused index_t:
     int32_t
 
 
+# The 2x2 stride-2 window (the common case) in plain C: written so that gcc emits no branch in
+# the loop (maxsd / setcc), since random data would mispredict about every other branch.
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <stdint.h>
+    #define VJPNET_POOL_2X2(NAME, REAL, BITS, INDEX)                                          \
+    static inline int NAME(const REAL* row0, const REAL* row1, Py_ssize_t n,              \
+                           REAL* out, INDEX* index) {                                     \
+        int nan_seen = 0;                                                                  \
+        for (Py_ssize_t i = 0; i < n; i++) {                                               \
+            REAL a = row0[2 * i], b = row0[2 * i + 1], d = row1[2 * i], e = row1[2 * i + 1]; \
+            nan_seen |= __builtin_isnan(a) | __builtin_isnan(b)                            \
+                      | __builtin_isnan(d) | __builtin_isnan(e);                           \
+            int first = b > a;                                                             \
+            REAL first_max = first ? b : a;                                                \
+            int second = e > d;                                                            \
+            REAL second_max = second ? e : d;                                              \
+            int take = second_max > first_max;                                             \
+            out[i] = take ? second_max : first_max;                                        \
+            index[i] = (INDEX)(first + take * (2 + second - first));                       \
+        }                                                                                  \
+        return nan_seen;                                                                   \
+    }                                                                                      \
+    static inline void NAME##_backward(const REAL* dout, const INDEX* index, Py_ssize_t n, \
+                                       REAL* row0, REAL* row1) {                          \
+        /* each output gets g or +0.0, selected with bit masks (no branch, exact for inf/NaN) */ \
+        for (Py_ssize_t i = 0; i < n; i++) {                                               \
+            REAL g = dout[i] + (REAL)0;  /* 0 + g as in the naive layer: -0.0 -> +0.0 */   \
+            BITS bits, out0, out1, out2, out3;                                             \
+            memcpy(&bits, &g, sizeof(REAL));                                               \
+            BITS k = (BITS)index[i];                                                       \
+            out0 = bits & ((BITS)0 - (BITS)(k == 0));                                      \
+            out1 = bits & ((BITS)0 - (BITS)(k == 1));                                      \
+            out2 = bits & ((BITS)0 - (BITS)(k == 2));                                      \
+            out3 = bits & ((BITS)0 - (BITS)(k == 3));                                      \
+            memcpy(&row0[2 * i], &out0, sizeof(REAL));                                     \
+            memcpy(&row0[2 * i + 1], &out1, sizeof(REAL));                                 \
+            memcpy(&row1[2 * i], &out2, sizeof(REAL));                                     \
+            memcpy(&row1[2 * i + 1], &out3, sizeof(REAL));                                 \
+        }                                                                                  \
+    }
+    VJPNET_POOL_2X2(vjpnet_pool_2x2_f_u8, float, uint32_t, uint8_t)
+    VJPNET_POOL_2X2(vjpnet_pool_2x2_f_i32, float, uint32_t, int32_t)
+    VJPNET_POOL_2X2(vjpnet_pool_2x2_d_u8, double, uint64_t, uint8_t)
+    VJPNET_POOL_2X2(vjpnet_pool_2x2_d_i32, double, uint64_t, int32_t)
+    """
+    bint vjpnet_pool_2x2_f_u8(const float*, const float*, Py_ssize_t, float*, uint8_t*) noexcept nogil
+    bint vjpnet_pool_2x2_f_i32(const float*, const float*, Py_ssize_t, float*, int32_t*) noexcept nogil
+    bint vjpnet_pool_2x2_d_u8(const double*, const double*, Py_ssize_t, double*, uint8_t*) noexcept nogil
+    bint vjpnet_pool_2x2_d_i32(const double*, const double*, Py_ssize_t, double*, int32_t*) noexcept nogil
+    void vjpnet_pool_2x2_f_u8_backward(const float*, const uint8_t*, Py_ssize_t, float*, float*) noexcept nogil
+    void vjpnet_pool_2x2_f_i32_backward(const float*, const int32_t*, Py_ssize_t, float*, float*) noexcept nogil
+    void vjpnet_pool_2x2_d_u8_backward(const double*, const uint8_t*, Py_ssize_t, double*, double*) noexcept nogil
+    void vjpnet_pool_2x2_d_i32_backward(const double*, const int32_t*, Py_ssize_t, double*, double*) noexcept nogil
+
+
+cdef inline bint _pool_row_2x2s2(real* row0, real* row1, Py_ssize_t W_out, real* out_row,
+                                 index_t* index_row) noexcept nogil:
+    # returns whether the row held a NaN (the caller then redoes it with the exact rule)
+    if real is float:
+        if index_t is uint8_t:
+            return vjpnet_pool_2x2_f_u8(row0, row1, W_out, out_row, index_row)
+        else:
+            return vjpnet_pool_2x2_f_i32(row0, row1, W_out, out_row, index_row)
+    else:
+        if index_t is uint8_t:
+            return vjpnet_pool_2x2_d_u8(row0, row1, W_out, out_row, index_row)
+        else:
+            return vjpnet_pool_2x2_d_i32(row0, row1, W_out, out_row, index_row)
+
+
+cdef inline void _unpool_row_2x2s2(real* dout_row, index_t* index_row, Py_ssize_t W_out,
+                                   real* row0, real* row1) noexcept nogil:
+    if real is float:
+        if index_t is uint8_t:
+            vjpnet_pool_2x2_f_u8_backward(dout_row, index_row, W_out, row0, row1)
+        else:
+            vjpnet_pool_2x2_f_i32_backward(dout_row, index_row, W_out, row0, row1)
+    else:
+        if index_t is uint8_t:
+            vjpnet_pool_2x2_d_u8_backward(dout_row, index_row, W_out, row0, row1)
+        else:
+            vjpnet_pool_2x2_d_i32_backward(dout_row, index_row, W_out, row0, row1)
+
+
+
 def _check(tuple x_shape, tuple out_shape, tuple idx_shape, Py_ssize_t PH, Py_ssize_t PW,
-           Py_ssize_t stride, Py_ssize_t index_max, str name):
+           Py_ssize_t stride, Py_ssize_t index_max, str name, int num_threads):
+    if num_threads < 1:
+        raise ValueError(f"{name}: num_threads must be >= 1, got {num_threads}")
     cdef Py_ssize_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3]
     if PH < 1 or PW < 1 or stride < 1 or PH > H or PW > W:
         raise ValueError(f"{name}: invalid window {PH}x{PW} stride {stride} for input {x_shape}")
@@ -36,83 +125,81 @@ def _check(tuple x_shape, tuple out_shape, tuple idx_shape, Py_ssize_t PH, Py_ss
         raise ValueError(f"{name}: index dtype too small for a {PH}x{PW} window")
 
 
+cdef inline void _pool_row_exact(real* x_row, Py_ssize_t W, Py_ssize_t PH, Py_ssize_t PW,
+                                 Py_ssize_t stride, Py_ssize_t W_out, real* out_row,
+                                 index_t* index_row) noexcept nogil:
+    # One output row with the full tie and NaN rule: strict '>' keeps the first maximum; a NaN
+    # replaces a non-NaN best and is never replaced (np.argmax semantics).
+    cdef Py_ssize_t ow, i, j, best_index
+    cdef real best, value
+    cdef real* window
+    for ow in range(W_out):
+        window = x_row + ow * stride
+        best = window[0]
+        best_index = 0
+        for i in range(PH):
+            for j in range(PW):
+                value = window[i * W + j]
+                if value > best or (value != value and best == best):
+                    best = value
+                    best_index = i * PW + j
+        out_row[ow] = best
+        index_row[ow] = <index_t>best_index
+
+
 def max_pool_forward(real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t stride,
-                     real[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax):
+                     real[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax, int num_threads=1):
     """out[n, c, oh, ow] = max of the window of x (N, C, H, W) at (oh*stride, ow*stride);
     argmax receives the row-major offset of that maximum inside its window."""
     _check((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (out.shape[0], out.shape[1], out.shape[2], out.shape[3]), (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]), PH, PW, stride,
-           255 if index_t is uint8_t else 2147483647, "max_pool_forward")
+           255 if index_t is uint8_t else 2147483647, "max_pool_forward", num_threads)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
-    cdef Py_ssize_t plane, n, c, oh, ow, i, j, best_index
-    cdef real best, value, a, b, d, e
-    cdef real* window
-    cdef real* row0
-    cdef real* row1
-    cdef real* out_row
-    cdef index_t* index_row
+    cdef Py_ssize_t plane, n, c, oh
+    cdef bint two_by_two = PH == 2 and PW == 2 and stride == 2
+    cdef real* x_row
     with nogil:
-        for plane in prange(N * C, schedule="static"):
+        for plane in prange(N * C, schedule="static", num_threads=num_threads):
             n = plane // C
             c = plane % C
             for oh in range(H_out):
-                out_row = &out[n, c, oh, 0]
-                index_row = &argmax[n, c, oh, 0]
-                if PH == 2 and PW == 2:
-                    row0 = &x[n, c, oh * stride, 0]
-                    row1 = row0 + W
-                    for ow in range(W_out):
-                        a = row0[ow * stride]
-                        b = row0[ow * stride + 1]
-                        d = row1[ow * stride]
-                        e = row1[ow * stride + 1]
-                        best = a
-                        best_index = 0
-                        if b > best or (b != b and best == best):
-                            best = b
-                            best_index = 1
-                        if d > best or (d != d and best == best):
-                            best = d
-                            best_index = 2
-                        if e > best or (e != e and best == best):
-                            best = e
-                            best_index = 3
-                        out_row[ow] = best
-                        index_row[ow] = <index_t>best_index
+                x_row = &x[n, c, oh * stride, 0]
+                if two_by_two:
+                    if _pool_row_2x2s2(x_row, x_row + W, W_out, &out[n, c, oh, 0],
+                                       &argmax[n, c, oh, 0]):
+                        _pool_row_exact(x_row, W, PH, PW, stride, W_out, &out[n, c, oh, 0],
+                                        &argmax[n, c, oh, 0])
                 else:
-                    for ow in range(W_out):
-                        window = &x[n, c, oh * stride, ow * stride]
-                        best = window[0]
-                        best_index = 0
-                        for i in range(PH):
-                            for j in range(PW):
-                                value = window[i * W + j]
-                                if value > best or (value != value and best == best):
-                                    best = value
-                                    best_index = i * PW + j
-                        out_row[ow] = best
-                        index_row[ow] = <index_t>best_index
+                    _pool_row_exact(x_row, W, PH, PW, stride, W_out, &out[n, c, oh, 0],
+                                    &argmax[n, c, oh, 0])
 
 
 def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_ssize_t PH,
-                      Py_ssize_t PW, Py_ssize_t stride, real[:, :, :, ::1] dx):
+                      Py_ssize_t PW, Py_ssize_t stride, real[:, :, :, ::1] dx, int num_threads=1):
     """Overwrite dx (N, C, H, W) with the max-pool gradient: zeros, plus dout of every window
     added at its recorded argmax (windows visited in row-major order, so overlapping windows
     accumulate deterministically)."""
     _check((dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]), (dout.shape[0], dout.shape[1], dout.shape[2], dout.shape[3]), (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]), PH, PW, stride,
-           255 if index_t is uint8_t else 2147483647, "max_pool_backward")
+           255 if index_t is uint8_t else 2147483647, "max_pool_backward", num_threads)
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
     cdef Py_ssize_t plane, n, c, oh, ow, k
     cdef real* plane_start
+    # 2x2 stride-2 windows that tile the plane exactly: every dx element written once
+    cdef bint tiled = PH == 2 and PW == 2 and stride == 2 and H == 2 * H_out and W == 2 * W_out
     cdef real* window
     cdef real* dout_row
     cdef index_t* index_row
     with nogil:
-        for plane in prange(N * C, schedule="static"):
+        for plane in prange(N * C, schedule="static", num_threads=num_threads):
             n = plane // C
             c = plane % C
             plane_start = &dx[n, c, 0, 0]
+            if tiled:
+                for oh in range(H_out):
+                    _unpool_row_2x2s2(&dout[n, c, oh, 0], &argmax[n, c, oh, 0], W_out,
+                                      plane_start + 2 * oh * W, plane_start + (2 * oh + 1) * W)
+                continue
             memset(plane_start, 0, H * W * sizeof(real))
             for oh in range(H_out):
                 dout_row = &dout[n, c, oh, 0]

@@ -19,8 +19,9 @@ than allocating and page-faulting it. All scratch memory comes from `vjpnet_fast
 """
 import numpy as np
 
-from vjpnet.validation import check_float_dtypes, conv_output_shape
+from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast._im2col import col2im, im2col
+from vjpnet_fast.threads import get_num_threads
 from vjpnet_fast.workspace import workspace
 
 # Target size of one chunk's column matrix: small enough to stay in the 2 x 4 MiB of L2.
@@ -62,12 +63,13 @@ def conv_forward_fast(x, w, b, conv_param):
     w_ext[:, K] = b
     out = np.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
+    threads = get_num_threads()
     chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
     for start in range(0, N, chunk):
         stop = min(N, start + chunk)
         count = stop - start
         columns = workspace.get("columns", (K + 1, count * P), dtype)
-        im2col(x_contiguous[start:stop], HH, WW, stride, pad, H_out, W_out, columns)
+        im2col(x_contiguous[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
         if count == 1:
             np.matmul(w_ext, columns, out=out_images[start])
         else:
@@ -87,26 +89,23 @@ def conv_backward_fast(dout, cache):
     N, C, H, W, F, HH, WW, stride, pad, H_out, W_out = cache.sizes
     x, w_ext = cache.x, cache.w_ext
     dtype = x.dtype
-    check_float_dtypes(op, dout=dout)
+    check_dout(op, dout, (N, F, H_out, W_out))
     if np.dtype(dout.dtype) != dtype:
         raise TypeError(f"{op}: dout.dtype={dout.dtype} must equal the forward input's dtype "
                         f"{dtype} ({cache!r})")
-    expected = (N, F, H_out, W_out)
-    if tuple(dout.shape) != expected:
-        raise ValueError(f"{op}: dout must have the forward output's shape (N, F, H_out, W_out)"
-                         f" = {expected}, got dout.shape={tuple(dout.shape)} ({cache!r})")
     K, P = C * HH * WW, H_out * W_out
     dout_images = np.ascontiguousarray(dout).reshape(N, F, P)
     w_transposed = np.ascontiguousarray(w_ext[:, :K].T)          # (K, F)
     dw_ext = np.zeros((F, K + 1), dtype)
     partial = np.empty((F, K + 1), dtype)
     dx = np.empty((N, C, H, W), dtype)
+    threads = get_num_threads()
     chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
     for start in range(0, N, chunk):
         stop = min(N, start + chunk)
         count = stop - start
         columns = workspace.get("columns", (K + 1, count * P), dtype)
-        im2col(x[start:stop], HH, WW, stride, pad, H_out, W_out, columns)
+        im2col(x[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
         if count == 1:
             dout_chunk = dout_images[start]
         else:
@@ -116,7 +115,7 @@ def conv_backward_fast(dout, cache):
         dw_ext += partial
         dcolumns = columns[:K]                                    # reuse the buffer
         np.matmul(w_transposed, dout_chunk, out=dcolumns)
-        col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop])
+        col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop], threads)
     dw = dw_ext[:, :K].reshape(F, C, HH, WW)
     db = dw_ext[:, K].copy()
     return dx, dw, db

@@ -15,8 +15,9 @@ byte per window for windows of up to 256 elements), not the input.
 """
 import numpy as np
 
-from vjpnet.validation import check_float_dtypes, pool_output_shape
+from vjpnet.validation import check_dout, pool_output_shape
 from vjpnet_fast._pool import max_pool_backward, max_pool_forward
+from vjpnet_fast.threads import get_num_threads
 
 
 class PoolCache:
@@ -43,7 +44,7 @@ def max_pool_forward_fast(x, pool_param):
     x_contiguous = np.ascontiguousarray(x)
     out = np.empty((N, C, H_out, W_out), x.dtype)
     argmax = np.empty((N, C, H_out, W_out), np.uint8 if PH * PW <= 256 else np.int32)
-    max_pool_forward(x_contiguous, PH, PW, stride, out, argmax)
+    max_pool_forward(x_contiguous, PH, PW, stride, out, argmax, get_num_threads())
     return out, PoolCache((N, C, H, W), x.dtype, argmax, pool_param, sizes)
 
 
@@ -55,14 +56,11 @@ def max_pool_backward_fast(dout, cache):
         raise TypeError(f"{op}: cache must be the cache returned by max_pool_forward_fast, "
                         f"got {type(cache).__name__}")
     N, C, H, W, PH, PW, stride, H_out, W_out = cache.sizes
-    check_float_dtypes(op, dout=dout)
+    check_dout(op, dout, (N, C, H_out, W_out))
     if np.dtype(dout.dtype) != cache.dtype:
         raise TypeError(f"{op}: dout.dtype={dout.dtype} must equal the forward input's dtype "
                         f"{cache.dtype} ({cache!r})")
-    expected = (N, C, H_out, W_out)
-    if tuple(dout.shape) != expected:
-        raise ValueError(f"{op}: dout must have the forward output's shape (N, C, H_out, W_out)"
-                         f" = {expected}, got dout.shape={tuple(dout.shape)} ({cache!r})")
     dx = np.empty((N, C, H, W), cache.dtype)
-    max_pool_backward(np.ascontiguousarray(dout), cache.argmax, PH, PW, stride, dx)
+    max_pool_backward(np.ascontiguousarray(dout), cache.argmax, PH, PW, stride, dx,
+                      get_num_threads())
     return dx
