@@ -277,6 +277,14 @@ def test_non_contiguous_inputs_give_the_same_results():
                                np.ascontiguousarray(xa).reshape(3, 8) @ wa, rtol=1e-14)
 
 
+def test_max_pool_propagates_nan_like_np_max():
+    x = np.array([[[[1.0, np.nan, 3.0, 2.0], [0.0, np.nan, 1.0, 5.0]]]])
+    out, cache = max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    np.testing.assert_array_equal(out, [[[[np.nan, 5.0]]]])
+    dx = max_pool_backward_naive(np.array([[[[2.0, 3.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[0, 2.0, 0, 0], [0, 0, 0, 3.0]]]])
+
+
 # ---------------------------------------------------------------------------------------------
 # dtypes: float32 in, float32 out, float32 gradients.
 
