@@ -7,17 +7,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from vjpnet.gradient_check import eval_numerical_gradient_array
 from vjpnet.layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_backward,
                                 conv_relu_forward, conv_relu_pool_backward,
                                 conv_relu_pool_forward)
 from vjpnet.layers import (affine_backward, affine_forward, conv_backward_naive,
                            conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
                            relu_backward, relu_forward, softmax_loss, svm_loss)
-
-
-def rel_error(x, y):
-    from vjpnet.gradient_check import rel_error
-    return rel_error(x, y)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +132,6 @@ def test_conv_forward_matches_direct_loop(x_shape, w_shape, stride, pad):
 
 
 def test_conv_backward_rectangular_strided_padded_matches_numeric():
-    from vjpnet.gradient_check import eval_numerical_gradient_array
     rng = np.random.default_rng(2)
     x, w, b = (rng.standard_normal((2, 3, 7, 9)), rng.standard_normal((4, 3, 3, 5)),
                rng.standard_normal(4))
