@@ -32,6 +32,7 @@ softplus.defspec(lambda rng: vjpnet.Sample(rng.standard_normal((3, 4))))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="(this example is always quick)")
+    parser.add_argument("--out", help="(this example writes no pictures)")
     parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4))

@@ -1,4 +1,5 @@
 """Every example runs in --quick mode and writes valid PNGs of the expected size."""
+import os
 import pathlib
 import struct
 import subprocess
@@ -28,7 +29,9 @@ def test_example_runs_quick_and_writes_its_pictures(script, tmp_path):
     pytest.importorskip("matplotlib")
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))))
     assert result.returncode == 0, result.stderr[-3000:]
     for name, size in EXAMPLES[script].items():
         path = tmp_path / name
