@@ -27,11 +27,12 @@ except ImportError as error:                         # pragma: no cover - depend
 
 from vjpnet_fast.conv import conv_backward_fast, conv_forward_fast
 from vjpnet_fast.pool import max_pool_backward_fast, max_pool_forward_fast
+from vjpnet_fast.primitives import conv2d_fast, max_pool2d_fast
 from vjpnet_fast.threads import get_num_threads, set_num_threads
 from vjpnet_fast.workspace import clear_workspace
 
 __all__ = [
     "conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
-    "max_pool_backward_fast", "im2col", "col2im", "max_pool_forward", "max_pool_backward",
+    "max_pool_backward_fast", "conv2d_fast", "max_pool2d_fast", "im2col", "col2im", "max_pool_forward", "max_pool_backward",
     "clear_workspace", "build_info", "set_num_threads", "get_num_threads",
 ]

@@ -177,8 +177,8 @@ def max_pool_forward(real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssiz
 def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_ssize_t PH,
                       Py_ssize_t PW, Py_ssize_t stride, real[:, :, :, ::1] dx, int num_threads=1):
     """Overwrite dx (N, C, H, W) with the max-pool gradient: zeros, plus dout of every window
-    added at its recorded argmax (windows visited in row-major order, so overlapping windows
-    accumulate deterministically)."""
+    added at its recorded argmax (overlapping windows accumulate in a fixed order, the naive
+    layer's, so results are deterministic and identical to it)."""
     _check((dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]), (dout.shape[0], dout.shape[1], dout.shape[2], dout.shape[3]), (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]), PH, PW, stride,
            255 if index_t is uint8_t else 2147483647, "max_pool_backward", num_threads)
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
@@ -201,10 +201,13 @@ def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_
                                       plane_start + 2 * oh * W, plane_start + (2 * oh + 1) * W)
                 continue
             memset(plane_start, 0, H * W * sizeof(real))
-            for oh in range(H_out):
+            # windows in REVERSE row-major order: for an element shared by overlapping
+            # windows this adds the contributions in the order the naive layer does (by
+            # ascending offset inside the window), so the sums agree bit for bit
+            for oh in range(H_out - 1, -1, -1):
                 dout_row = &dout[n, c, oh, 0]
                 index_row = &argmax[n, c, oh, 0]
-                for ow in range(W_out):
+                for ow in range(W_out - 1, -1, -1):
                     k = index_row[ow]
                     window = plane_start + oh * stride * W + ow * stride
                     window[(k // PW) * W + k % PW] += dout_row[ow]

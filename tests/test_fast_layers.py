@@ -1,0 +1,375 @@
+"""vjpnet_fast against the naive layers: hypothesis property tests over shapes, strides, pads,
+dtypes and memory layouts; the pooling tie and NaN rule bit for bit; thread-count
+independence; buffer reuse between calls; and every bad input raising a clear error."""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+vjpnet_fast = pytest.importorskip("vjpnet_fast", reason="vjpnet_fast is not built")
+
+from vjpnet.layers import (conv_backward_naive, conv_forward_naive,  # noqa: E402
+                           max_pool_backward_naive, max_pool_forward_naive)
+from vjpnet_fast import (conv_backward_fast, conv_forward_fast,  # noqa: E402
+                         max_pool_backward_fast, max_pool_forward_fast)
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+LAYOUTS = ("C", "F", "strided", "transposed")
+
+
+def with_layout(array, layout):
+    """The same values in another memory layout: Fortran order, a strided view, or a view
+    of a transposed buffer."""
+    if layout == "F":
+        return np.asfortranarray(array)
+    if layout == "strided":
+        buffer = np.zeros(tuple(2 * n for n in array.shape), array.dtype)
+        view = buffer[tuple(slice(None, None, 2) for _ in array.shape)]
+        view[...] = array
+        return view
+    if layout == "transposed":
+        return np.ascontiguousarray(array.T).T
+    return np.ascontiguousarray(array)
+
+
+def relative_error(fast, naive):
+    scale = max(1.0, float(np.max(np.abs(naive), initial=0.0)))
+    return float(np.max(np.abs(fast - naive), initial=0.0)) / scale
+
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+@st.composite
+def conv_problems(draw):
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    HH, WW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    H_out, W_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    H, W = (H_out - 1) * stride + HH - 2 * pad, (W_out - 1) * stride + WW - 2 * pad
+    assume(H >= 1 and W >= 1)
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    layouts = [draw(st.sampled_from(LAYOUTS)) for _ in range(4)]
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return (N, C, H, W, F, HH, WW, stride, pad, H_out, W_out), dtype, layouts, seed
+
+
+@SETTINGS
+@given(conv_problems())
+def test_conv_matches_naive(problem):
+    (N, C, H, W, F, HH, WW, stride, pad, H_out, W_out), dtype, layouts, seed = problem
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, HH, WW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    dout = rng.standard_normal((N, F, H_out, W_out)).astype(dtype)
+    conv_param = {"stride": stride, "pad": pad}
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    grads_naive = conv_backward_naive(dout, cache_naive)
+    x_l, w_l, b_l, dout_l = (with_layout(a, layout)
+                             for a, layout in zip((x, w, b, dout), layouts))
+    out, cache = conv_forward_fast(x_l, w_l, b_l, conv_param)
+    grads = conv_backward_fast(dout_l, cache)
+    assert out.shape == (N, F, H_out, W_out) and out.dtype == dtype
+    assert relative_error(out, out_naive) < TOLERANCE[dtype]
+    for name, fast, naive, original in zip("dx dw db".split(), grads, grads_naive, (x, w, b)):
+        assert fast.shape == original.shape and fast.dtype == dtype, name
+        assert relative_error(fast, naive) < TOLERANCE[dtype], name
+    # the inputs are left untouched
+    np.testing.assert_array_equal(x_l, x)
+    np.testing.assert_array_equal(w_l, w)
+
+
+@st.composite
+def pool_problems(draw):
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    PH, PW, stride = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    H_out, W_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    extra_h, extra_w = draw(st.integers(0, 1)), draw(st.integers(0, 1))  # uncovered border
+    H = (H_out - 1) * stride + PH + (extra_h * stride if stride > 1 else 0)
+    W = (W_out - 1) * stride + PW + (extra_w * stride if stride > 1 else 0)
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    layouts = [draw(st.sampled_from(LAYOUTS)) for _ in range(2)]
+    levels = draw(st.sampled_from([2, 3, 1000]))          # few levels: many ties
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return (N, C, H, W, PH, PW, stride), dtype, layouts, levels, seed
+
+
+@SETTINGS
+@given(pool_problems())
+def test_pool_matches_naive_exactly(problem):
+    (N, C, H, W, PH, PW, stride), dtype, layouts, levels, seed = problem
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-levels, levels, size=(N, C, H, W)).astype(dtype)
+    pool_param = {"pool_height": PH, "pool_width": PW, "stride": stride}
+    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    dout = rng.standard_normal(out_naive.shape).astype(dtype)
+    dx_naive = max_pool_backward_naive(dout, cache_naive)
+    out, cache = max_pool_forward_fast(with_layout(x, layouts[0]), pool_param)
+    dx = max_pool_backward_fast(with_layout(dout, layouts[1]), cache)
+    assert out.dtype == dtype and dx.dtype == dtype
+    np.testing.assert_array_equal(out, out_naive)
+    np.testing.assert_array_equal(dx, dx_naive)
+    assert np.array_equal(np.signbit(dx), np.signbit(dx_naive))      # bit for bit, even -0.0
+
+
+def test_pool_ties_go_to_first_maximum_in_row_major_order():
+    x = np.array([[[[1., 3., 3., 0.],
+                    [3., 2., 0., 0.],
+                    [5., 5., 7., 7.],
+                    [5., 5., 7., 7.]]]])
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dx = max_pool_backward_fast(np.ones_like(out), cache)
+    np.testing.assert_array_equal(out, [[[[3., 3.], [5., 7.]]]])
+    np.testing.assert_array_equal(dx, [[[[0., 1., 1., 0.],
+                                         [0., 0., 0., 0.],
+                                         [1., 0., 1., 0.],
+                                         [0., 0., 0., 0.]]]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 2, "stride": 2},
+                                        {"pool_height": 3, "pool_width": 2, "stride": 1}])
+def test_pool_nan_propagates_like_np_argmax(dtype, pool_param):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    x[0, 0, 1, 1] = x[1, 1, 4, 5] = x[1, 1, 5, 4] = np.nan
+    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    out, cache = max_pool_forward_fast(x, pool_param)
+    np.testing.assert_array_equal(out, out_naive)            # NaN == NaN for this assert
+    assert np.isnan(out).any()
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache),
+                                  max_pool_backward_naive(dout, cache_naive))
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3, 9, 9))
+    w, b = rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    conv_param = {"stride": 1, "pad": 1}
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    results = []
+    try:
+        for threads in (1, 2):
+            vjpnet_fast.set_num_threads(threads)
+            out, cache = conv_forward_fast(x, w, b, conv_param)
+            grads = conv_backward_fast(np.ones_like(out), cache)
+            pooled, pool_cache = max_pool_forward_fast(x, pool_param)
+            dx_pool = max_pool_backward_fast(np.ones_like(pooled), pool_cache)
+            results.append((out, *grads, pooled, dx_pool))
+    finally:
+        vjpnet_fast.set_num_threads(1)
+    for first, second in zip(*results):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_workspace_reuse_keeps_caches_independent():
+    """Two forwards of one shape before their backwards: scratch buffers are shared, caches
+    are not."""
+    rng = np.random.default_rng(3)
+    conv_param = {"stride": 1, "pad": 1}
+    w, b = rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    x1, x2 = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 2, 6, 6))
+    out1, cache1 = conv_forward_fast(x1, w, b, conv_param)
+    out2, cache2 = conv_forward_fast(x2, w, b, conv_param)
+    dout = rng.standard_normal(out1.shape)
+    for x, out, cache in ((x1, out1, cache1), (x2, out2, cache2)):
+        out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+        assert relative_error(out, out_naive) < 1e-12
+        for fast, naive in zip(conv_backward_fast(dout, cache),
+                               conv_backward_naive(dout, cache_naive)):
+            assert relative_error(fast, naive) < 1e-12
+
+
+def test_chunked_path_matches_single_chunk(monkeypatch):
+    """Many images per GEMM chunk and one image per chunk give the same answer."""
+    import vjpnet_fast.conv as conv_module
+    rng = np.random.default_rng(4)
+    x, w, b = (rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)),
+               rng.standard_normal(4))
+    results = []
+    for chunk_bytes in (1, 1 << 30, 28 * 25 * 8 * 3):             # 1 image, all, 3 images
+        monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
+        results.append((out, *conv_backward_fast(np.ones_like(out), cache)))
+    for other in results[1:]:
+        for first, second in zip(results[0], other):
+            assert relative_error(first, second) < 1e-13
+
+
+def test_concurrent_threads_get_correct_results():
+    rng = np.random.default_rng(5)
+    conv_param = {"stride": 1, "pad": 1}
+    problems = [(rng.standard_normal((4, 3, 10, 10)), rng.standard_normal((6, 3, 3, 3)),
+                 rng.standard_normal(6)) for _ in range(4)]
+    expected = [conv_forward_naive(*problem, conv_param)[0] for problem in problems]
+    errors = []
+
+    def work(index):
+        for _ in range(20):
+            out, cache = conv_forward_fast(*problems[index], conv_param)
+            conv_backward_fast(np.ones_like(out), cache)
+            errors.append(relative_error(out, expected[index]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 80 and max(errors) < 1e-12
+
+
+def test_empty_batch():
+    out, cache = conv_forward_fast(np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3),
+                                   {"stride": 1, "pad": 1})
+    assert out.shape == (0, 3, 5, 5)
+    dx, dw, db = conv_backward_fast(out, cache)
+    assert dx.shape == (0, 2, 5, 5) and not dw.any() and not db.any()
+    pooled, cache = max_pool_forward_fast(np.zeros((0, 2, 4, 4)),
+                                          {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert max_pool_backward_fast(pooled, cache).shape == (0, 2, 4, 4)
+
+
+def test_large_window_uses_wide_indices():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 17, 17))
+    pool_param = {"pool_height": 17, "pool_width": 17, "stride": 1}      # 289 > 256 elements
+    out, cache = max_pool_forward_fast(x, pool_param)
+    np.testing.assert_array_equal(out[..., 0, 0], x.max(axis=(2, 3)))
+    dx = max_pool_backward_fast(np.ones_like(out), cache)
+    np.testing.assert_array_equal(dx, max_pool_backward_naive(
+        np.ones_like(out), max_pool_forward_naive(x, pool_param)[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs: a clear exception naming the function, never a crash.
+
+X, W_, B = np.ones((2, 3, 6, 6)), np.ones((4, 3, 3, 3)), np.ones(4)
+CONV_PARAM = {"stride": 1, "pad": 1}
+POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((X.astype(np.float32), W_, B, CONV_PARAM), TypeError, "float32.*float64|one float dtype"),
+    ((X.astype(np.int64), W_, B, CONV_PARAM), TypeError, "float32 or float64"),
+    ((X.astype(np.float16), W_.astype(np.float16), B.astype(np.float16), CONV_PARAM),
+     TypeError, "float32 or float64"),
+    ((X[0], W_, B, CONV_PARAM), ValueError, "4-D"),
+    ((X, W_[:, :2], B, CONV_PARAM), ValueError, "channels"),
+    ((X, W_, B[:3], CONV_PARAM), ValueError, r"b must have shape"),
+    ((X, W_, B, {"stride": 0, "pad": 1}), ValueError, "stride"),
+    ((X, W_, B, {"stride": 1, "pad": -1}), ValueError, "pad"),
+    ((X, W_, B, {"stride": 2, "pad": 0}), ValueError, "not divisible by stride"),
+    ((X, W_, B, {"stride": 1.5, "pad": 1}), TypeError, "integer"),
+    ((X, W_, B, {"pad": 1}), ValueError, "stride"),
+    ((X, np.ones((4, 3, 9, 9)), B, {"stride": 1, "pad": 0}), ValueError, "larger"),
+    (("not an array", W_, B, CONV_PARAM), TypeError, "x"),
+])
+def test_conv_forward_rejects_bad_input(args, error, message):
+    with pytest.raises(error, match=message) as info:
+        conv_forward_fast(*args)
+    assert "conv_forward_fast" in str(info.value)
+
+
+def test_conv_backward_rejects_bad_dout_and_cache():
+    out, cache = conv_forward_fast(X, W_, B, CONV_PARAM)
+    with pytest.raises(ValueError, match="conv_backward_fast: dout must have"):
+        conv_backward_fast(out[:, :2], cache)
+    with pytest.raises(TypeError, match="conv_backward_fast: dout.dtype=float32"):
+        conv_backward_fast(out.astype(np.float32), cache)
+    with pytest.raises(TypeError, match="conv_backward_fast: dout must be float32 or float64"):
+        conv_backward_fast(out.astype(np.int32), cache)
+    with pytest.raises(TypeError, match="conv_backward_fast: cache must be"):
+        conv_backward_fast(out, conv_forward_naive(X, W_, B, CONV_PARAM)[1])
+    # the cache of a call with another shape: the shape check names both
+    other_out, other_cache = conv_forward_fast(X[:, :, :4, :4], W_, B, CONV_PARAM)
+    with pytest.raises(ValueError, match=r"\(2, 4, 4, 4\)"):
+        conv_backward_fast(out, other_cache)
+    with pytest.raises(TypeError, match="conv_backward_fast: dout must be a NumPy array"):
+        conv_backward_fast(None, cache)
+
+
+@pytest.mark.parametrize("x, pool_param, error, message", [
+    (X.astype(np.int32), POOL_PARAM, TypeError, "float32 or float64"),
+    (X[0], POOL_PARAM, ValueError, "4-D"),
+    (X, {"pool_height": 0, "pool_width": 2, "stride": 2}, ValueError, "pool_height"),
+    (X, {"pool_height": 2, "pool_width": 2, "stride": -1}, ValueError, "stride"),
+    (X, {"pool_height": 7, "pool_width": 2, "stride": 1}, ValueError, "larger"),
+    (X, {"pool_height": 3, "pool_width": 3, "stride": 2}, ValueError, "not divisible"),
+    (X, {"pool_height": 2, "pool_width": 2}, ValueError, "stride"),
+    (X, "2x2", TypeError, "dict"),
+])
+def test_pool_forward_rejects_bad_input(x, pool_param, error, message):
+    with pytest.raises(error, match=message) as info:
+        max_pool_forward_fast(x, pool_param)
+    assert "max_pool_forward_fast" in str(info.value)
+
+
+def test_pool_backward_rejects_bad_dout_and_cache():
+    out, cache = max_pool_forward_fast(X, POOL_PARAM)
+    with pytest.raises(ValueError, match="max_pool_backward_fast: dout must have"):
+        max_pool_backward_fast(out[:1], cache)
+    with pytest.raises(TypeError, match="max_pool_backward_fast: dout.dtype=float32"):
+        max_pool_backward_fast(out.astype(np.float32), cache)
+    with pytest.raises(TypeError, match="max_pool_backward_fast: cache must be"):
+        max_pool_backward_fast(out, max_pool_forward_naive(X, POOL_PARAM)[1])
+    _, other_cache = max_pool_forward_fast(np.ones((2, 3, 8, 8)), POOL_PARAM)
+    with pytest.raises(ValueError, match="dout must have"):
+        max_pool_backward_fast(out, other_cache)
+
+
+def test_low_level_kernels_check_their_buffers():
+    """The Cython kernels themselves refuse buffers that do not fit, before any unchecked
+    loop runs."""
+    from vjpnet_fast import col2im, im2col, max_pool_backward, max_pool_forward
+    x = np.ones((2, 3, 6, 6))
+    with pytest.raises(ValueError, match="im2col"):
+        im2col(x, 3, 3, 1, 1, 6, 6, np.empty((27, 10)))               # too few columns
+    with pytest.raises(ValueError, match="im2col"):
+        im2col(x, 3, 3, 1, 1, 7, 6, np.empty((27, 2 * 42)))           # wrong output size
+    with pytest.raises(ValueError, match="num_threads"):
+        im2col(x, 3, 3, 1, 1, 6, 6, np.empty((27, 72)), 0)
+    with pytest.raises(ValueError, match="col2im"):
+        col2im(np.empty((20, 72)), 3, 3, 1, 1, 6, 6, x)               # too few rows
+    with pytest.raises(ValueError):                                    # dtype mismatch
+        im2col(x, 3, 3, 1, 1, 6, 6, np.empty((27, 72), np.float32))
+    out, index = np.empty((2, 3, 3, 3)), np.empty((2, 3, 3, 3), np.uint8)
+    with pytest.raises(ValueError, match="max_pool_forward"):
+        max_pool_forward(x, 2, 2, 2, np.empty((2, 3, 2, 3)), index)
+    with pytest.raises(ValueError, match="index dtype"):
+        max_pool_forward(np.ones((1, 1, 17, 17)), 17, 17, 1, np.empty((1, 1, 1, 1)),
+                         np.empty((1, 1, 1, 1), np.uint8))
+    with pytest.raises(ValueError, match="max_pool_backward"):
+        max_pool_backward(out, index, 2, 2, 2, np.empty((2, 3, 5, 6)))
+
+
+def test_missing_extension_message(monkeypatch):
+    """Without the compiled modules, importing vjpnet_fast says how to build them."""
+    import importlib
+    import sys
+    saved = {name: module for name, module in sys.modules.items()
+             if name == "vjpnet_fast" or name.startswith("vjpnet_fast.")}
+    for name in saved:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "vjpnet_fast._im2col", None)     # import of it fails
+    try:
+        with pytest.raises(ImportError, match=r"pip install -e \.|build_ext --inplace"):
+            importlib.import_module("vjpnet_fast")
+    finally:
+        for name in list(sys.modules):
+            if name == "vjpnet_fast" or name.startswith("vjpnet_fast."):
+                del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="set_num_threads"):
+        vjpnet_fast.set_num_threads(0)
+    with pytest.raises(ValueError, match="set_num_threads"):
+        vjpnet_fast.set_num_threads(True)
+    assert vjpnet_fast.get_num_threads() == 1
