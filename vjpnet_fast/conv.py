@@ -13,30 +13,36 @@ in float64). The bias rides along inside the GEMMs: the weight matrix gets b as 
 and the column matrix an extra row of ones, so the forward GEMM adds b and the backward GEMM
 that gives dw gives db in its last column.
 
-The images are processed in chunks whose column matrix fits in cache (a few MB); the column
-matrix is not kept in the cache object but recomputed in the backward pass, which costs less
-than allocating and page-faulting it. All scratch memory comes from `vjpnet_fast.workspace`.
+Small problems (whole-batch column matrix <= KEEP_COLUMNS_BYTES) build the column matrix once
+in the forward pass and keep it in the cache. Larger ones are processed in chunks of images
+whose column matrix fits in cache (CHUNK_BYTES), and the backward pass rebuilds the chunks
+instead of keeping hundreds of MB per layer alive (allocating and page-faulting them would cost
+more than the im2col). All scratch memory comes from `vjpnet_fast.workspace`.
 """
 import numpy as np
 
 from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast._im2col import col2im, im2col
 from vjpnet_fast.threads import get_num_threads
-from vjpnet_fast.workspace import workspace
+from vjpnet_fast.workspace import recycling_pool, workspace
 
 # Target size of one chunk's column matrix: small enough to stay in the 2 x 4 MiB of L2.
 CHUNK_BYTES = 4 << 20
+# A whole-batch column matrix up to this size is built once by the forward pass and kept in
+# the cache (saving the backward its im2col); larger ones are rebuilt chunk by chunk in the
+# backward pass instead of holding (and page-faulting) hundreds of MB per layer.
+KEEP_COLUMNS_BYTES = 8 << 20
 
 
 class ConvCache:
     """What conv_backward_fast needs from conv_forward_fast: the C-contiguous input, the
     weight matrix with the bias appended (F, K + 1), and the geometry of the call."""
 
-    __slots__ = ("x", "w", "b", "conv_param", "w_ext", "sizes")
+    __slots__ = ("x", "w", "b", "conv_param", "w_ext", "sizes", "columns", "__weakref__")
 
-    def __init__(self, x, w, b, conv_param, w_ext, sizes):
+    def __init__(self, x, w, b, conv_param, w_ext, sizes, columns=None):
         self.x, self.w, self.b, self.conv_param = x, w, b, conv_param
-        self.w_ext, self.sizes = w_ext, sizes
+        self.w_ext, self.sizes, self.columns = w_ext, sizes, columns
 
     def __repr__(self):
         N, C, H, W, F, HH, WW, stride, pad, H_out, W_out = self.sizes
@@ -64,11 +70,17 @@ def conv_forward_fast(x, w, b, conv_param):
     out = np.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
     threads = get_num_threads()
-    chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
-    for start in range(0, N, chunk):
+    keep = (K + 1) * N * P * dtype.itemsize <= KEEP_COLUMNS_BYTES
+    chunk = N if keep else images_per_chunk(K + 1, P, dtype.itemsize, N)
+    cache = ConvCache(x_contiguous, w, b, conv_param, w_ext, sizes)
+    for start in range(0, N, max(chunk, 1)):
         stop = min(N, start + chunk)
         count = stop - start
-        columns = workspace.get("columns", (K + 1, count * P), dtype)
+        if keep:
+            # recycled when the cache dies, so repeated calls do not page-fault a new one
+            columns = cache.columns = recycling_pool.take(cache, (K + 1, count * P), dtype)
+        else:
+            columns = workspace.get("columns", (K + 1, count * P), dtype)
         im2col(x_contiguous[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
         if count == 1:
             np.matmul(w_ext, columns, out=out_images[start])
@@ -76,7 +88,7 @@ def conv_forward_fast(x, w, b, conv_param):
             product = workspace.get("product", (F, count * P), dtype)
             np.matmul(w_ext, columns, out=product)
             out_images[start:stop].transpose(1, 0, 2)[...] = product.reshape(F, count, P)
-    return out, ConvCache(x_contiguous, w, b, conv_param, w_ext, sizes)
+    return out, cache
 
 
 def conv_backward_fast(dout, cache):
@@ -100,12 +112,16 @@ def conv_backward_fast(dout, cache):
     partial = np.empty((F, K + 1), dtype)
     dx = np.empty((N, C, H, W), dtype)
     threads = get_num_threads()
-    chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
-    for start in range(0, N, chunk):
+    kept = cache.columns is not None
+    chunk = N if kept else images_per_chunk(K + 1, P, dtype.itemsize, N)
+    for start in range(0, N, max(chunk, 1)):
         stop = min(N, start + chunk)
         count = stop - start
-        columns = workspace.get("columns", (K + 1, count * P), dtype)
-        im2col(x[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
+        if kept:
+            columns = cache.columns
+        else:
+            columns = workspace.get("columns", (K + 1, count * P), dtype)
+            im2col(x[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
         if count == 1:
             dout_chunk = dout_images[start]
         else:
@@ -113,7 +129,8 @@ def conv_backward_fast(dout, cache):
             dout_chunk.reshape(F, count, P)[...] = dout_images[start:stop].transpose(1, 0, 2)
         np.matmul(dout_chunk, columns.T, out=partial)
         dw_ext += partial
-        dcolumns = columns[:K]                                    # reuse the buffer
+        # the kept columns stay intact (a cache may be used for several backward calls)
+        dcolumns = workspace.get("dcolumns", (K, count * P), dtype) if kept else columns[:K]
         np.matmul(w_transposed, dout_chunk, out=dcolumns)
         col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop], threads)
     dw = dw_ext[:, :K].reshape(F, C, HH, WW)

@@ -8,6 +8,7 @@ threads never share scratch memory, and each (slot, dtype) keeps only its larges
 Nothing returned to the caller (outputs, gradients, caches) ever lives in a workspace buffer.
 """
 import threading
+import weakref
 
 import numpy as np
 
@@ -46,5 +47,40 @@ workspace = Workspace()
 
 
 def clear_workspace():
-    """Free the calling thread's scratch buffers used by the vjpnet_fast kernels."""
+    """Free the calling thread's scratch buffers and the spare recycled buffers."""
     workspace.clear()
+    recycling_pool.clear()
+
+
+class RecyclingPool:
+    """Buffers that outlive one call but not their owner: `take(owner, shape, dtype)` returns
+    an array that stays valid while `owner` (e.g. a forward pass's cache) is alive and goes
+    back to the pool, for the next `take` of that shape and dtype, when `owner` is collected.
+    This keeps the conv's column matrix between its forward and backward pass without
+    page-faulting a fresh one on every call. At most `per_key` spare buffers per shape and
+    dtype are kept; the pool is shared by all threads (list append/pop are atomic)."""
+
+    def __init__(self, per_key=4):
+        self.per_key = per_key
+        self.spares = {}
+
+    def take(self, owner, shape, dtype):
+        key = (tuple(int(n) for n in shape), np.dtype(dtype))
+        spares = self.spares.setdefault(key, [])
+        try:
+            array = spares.pop()
+        except IndexError:
+            array = np.empty(key[0], key[1])
+        weakref.finalize(owner, self._give_back, key, array)
+        return array
+
+    def _give_back(self, key, array):
+        spares = self.spares.setdefault(key, [])
+        if len(spares) < self.per_key:
+            spares.append(array)
+
+    def clear(self):
+        self.spares.clear()
+
+
+recycling_pool = RecyclingPool()
