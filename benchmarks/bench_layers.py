@@ -33,21 +33,29 @@ def minor_faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def measure(functions, repeats, slow=()):
-    """Median seconds and minor page faults per call of each function, interleaved."""
+def measure(functions, repeats, slow=(), block=3):
+    """Median seconds and minor page faults per call of each function.
+
+    Round robin over the implementations, `block` timed calls each after one untimed call:
+    every implementation sees the same background load, and each one's thread pools (OpenBLAS,
+    PyTorch's OpenMP) are awake and the others' have gone quiet when its timed calls run.
+    Functions named in `slow` get only a few calls."""
     for function in functions.values():
         function()                                      # warm-up: workspaces, BLAS threads
     times = {name: [] for name in functions}
     faults = {name: [] for name in functions}
-    for round_index in range(repeats):
+    rounds = max(1, -(-repeats // block))
+    for round_index in range(rounds):
         for name, function in functions.items():
-            if name in slow and round_index >= max(3, repeats // 10):
+            if name in slow and len(times[name]) >= 3:
                 continue
-            faults_before = minor_faults()
-            start = time.perf_counter()
             function()
-            times[name].append(time.perf_counter() - start)
-            faults[name].append(minor_faults() - faults_before)
+            for _ in range(1 if name in slow else block):
+                faults_before = minor_faults()
+                start = time.perf_counter()
+                function()
+                times[name].append(time.perf_counter() - start)
+                faults[name].append(minor_faults() - faults_before)
     return {name: (float(np.median(times[name])), float(np.median(faults[name])))
             for name in functions}
 
@@ -157,7 +165,8 @@ def main(argv=None):
         pool_case(64, 32, 32, 32, 2, 2, np.float32, naive),
     ]
     print(describe_machine())
-    print(f"median of {args.repeats} interleaved forward+backward calls (naive: fewer)\n")
+    print(f"median of {args.repeats} forward+backward calls per implementation, measured round robin "
+          f"in blocks of 3 (naive layers: 3 calls); faults = minor page faults per call\n")
     header = f"{'case':<52} {'implementation':<18} {'ms':>9} {'/fast':>7} {'/floor':>7} {'faults':>7}"
     print(header)
     print("-" * len(header))

@@ -166,6 +166,15 @@ def test_results_do_not_depend_on_the_thread_count():
         vjpnet_fast.set_num_threads(1)
     for first, second in zip(*results):
         np.testing.assert_array_equal(first, second)
+    # the low-level conv kernels too (the conv layer itself always runs them on one thread)
+    from vjpnet_fast import col2im, im2col
+    columns = [np.empty((27, 4 * 25)) for _ in range(2)]
+    folded = [np.empty_like(x) for _ in range(2)]
+    for threads in (1, 2):
+        im2col(x, 3, 3, 2, 1, 5, 5, columns[threads - 1], threads)
+        col2im(columns[0], 3, 3, 2, 1, 5, 5, folded[threads - 1], threads)
+    np.testing.assert_array_equal(columns[0], columns[1])
+    np.testing.assert_array_equal(folded[0], folded[1])
 
 
 def test_workspace_reuse_keeps_caches_independent():

@@ -15,7 +15,7 @@ checks. Work is split over (image, channel) planes with OpenMP: each thread writ
 of `col` (im2col) or whole planes of `dx` (col2im), so results do not depend on the thread count.
 """
 from cython.parallel cimport prange
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 ctypedef fused real:
     float
@@ -101,8 +101,9 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
                         for ow in range(ow_lo):
                             dst[oh * W_out + ow] = 0
                         if stride == 1:
-                            for ow in range(ow_lo, ow_hi):
-                                dst[oh * W_out + ow] = src[ow + kw - pad]
+                            if ow_hi > ow_lo:
+                                memcpy(dst + oh * W_out + ow_lo, src + ow_lo + kw - pad,
+                                       (ow_hi - ow_lo) * sizeof(real))
                         else:
                             for ow in range(ow_lo, ow_hi):
                                 dst[oh * W_out + ow] = src[ow * stride + kw - pad]

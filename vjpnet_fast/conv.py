@@ -23,7 +23,6 @@ import numpy as np
 
 from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast._im2col import col2im, im2col
-from vjpnet_fast.threads import get_num_threads
 from vjpnet_fast.workspace import recycling_pool, workspace
 
 # Target size of one chunk's column matrix: small enough to stay in the 2 x 4 MiB of L2.
@@ -69,7 +68,7 @@ def conv_forward_fast(x, w, b, conv_param):
     w_ext[:, K] = b
     out = np.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
-    threads = get_num_threads()
+    threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     keep = (K + 1) * N * P * dtype.itemsize <= KEEP_COLUMNS_BYTES
     chunk = N if keep else images_per_chunk(K + 1, P, dtype.itemsize, N)
     cache = ConvCache(x_contiguous, w, b, conv_param, w_ext, sizes)
@@ -111,7 +110,7 @@ def conv_backward_fast(dout, cache):
     dw_ext = np.zeros((F, K + 1), dtype)
     partial = np.empty((F, K + 1), dtype)
     dx = np.empty((N, C, H, W), dtype)
-    threads = get_num_threads()
+    threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     kept = cache.columns is not None
     chunk = N if kept else images_per_chunk(K + 1, P, dtype.itemsize, N)
     for start in range(0, N, max(chunk, 1)):

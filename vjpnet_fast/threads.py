@@ -1,12 +1,14 @@
-"""How many OpenMP threads the Cython loops (im2col, col2im, pooling) use.
+"""How many OpenMP threads the pooling loops use (the conv's im2col/col2im always use one).
 
-Default 1: the GEMMs already run on OpenBLAS's own threads, and on a machine whose cores are
-shared with other processes an OpenMP parallel region waits at its closing barrier for a thread
-that the OS may not schedule for a whole time slice (measured here: a 2 ms pooling pass took
-12 ms with 2 threads while another process kept one core busy). On an otherwise idle machine,
-`set_num_threads(2)` (or the environment variable VJPNET_NUM_THREADS=2) makes those
-memory-bound loops up to ~1.3x faster. Results are identical for any thread count: every thread
-owns whole output planes, nothing is accumulated across threads.
+Default 1. On a machine whose cores are shared with other processes, an OpenMP parallel region
+waits at its closing barrier for a thread the OS may not schedule for a whole time slice
+(measured on the 2-core development machine while other jobs ran: a 2 ms pooling pass took
+12 ms with 2 threads). The conv kernels stay single-threaded whatever is set here: their GEMMs
+run on OpenBLAS's threads, and alternating an OpenMP team with OpenBLAS's spinning threads on
+2 cores made a 90 ms conv take 1.6 s. On an otherwise idle machine, `set_num_threads(2)` (or
+the environment variable VJPNET_NUM_THREADS=2) can speed pooling up by about 1.5x. Results are
+identical for any thread count: every thread owns whole output planes, nothing is accumulated
+across threads.
 """
 import os
 
