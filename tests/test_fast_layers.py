@@ -195,16 +195,21 @@ def test_workspace_reuse_keeps_caches_independent():
             assert relative_error(fast, naive) < 1e-12
 
 
-def test_chunked_path_matches_single_chunk(monkeypatch):
-    """Many images per GEMM chunk and one image per chunk give the same answer."""
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])
+def test_chunked_path_matches_single_chunk(monkeypatch, keep_bytes):
+    """Many images per GEMM chunk and one image per chunk give the same answer, with the
+    column matrices kept in the cache or rebuilt in the backward pass; a cache can be used
+    for several backward calls."""
     import vjpnet_fast.conv as conv_module
     rng = np.random.default_rng(4)
     x, w, b = (rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)),
                rng.standard_normal(4))
+    monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
     results = []
     for chunk_bytes in (1, 1 << 30, 28 * 25 * 8 * 3):             # 1 image, all, 3 images
         monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
         out, cache = conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
+        results.append((out, *conv_backward_fast(np.ones_like(out), cache)))
         results.append((out, *conv_backward_fast(np.ones_like(out), cache)))
     for other in results[1:]:
         for first, second in zip(results[0], other):

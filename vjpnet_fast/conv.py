@@ -13,11 +13,12 @@ in float64). The bias rides along inside the GEMMs: the weight matrix gets b as 
 and the column matrix an extra row of ones, so the forward GEMM adds b and the backward GEMM
 that gives dw gives db in its last column.
 
-Small problems (whole-batch column matrix <= KEEP_COLUMNS_BYTES) build the column matrix once
-in the forward pass and keep it in the cache. Larger ones are processed in chunks of images
-whose column matrix fits in cache (CHUNK_BYTES), and the backward pass rebuilds the chunks
-instead of keeping hundreds of MB per layer alive (allocating and page-faulting them would cost
-more than the im2col). All scratch memory comes from `vjpnet_fast.workspace`.
+The images are processed in chunks of about CHUNK_BYTES of column matrix (one GEMM per chunk
+and pass). Column matrices up to KEEP_COLUMNS_BYTES in all are kept in the cache for the
+backward pass, in a buffer recycled through `vjpnet_fast.workspace.recycling_pool` when the
+cache dies (a fresh multi-MB buffer per call would cost more in page faults than the im2col it
+saves); larger ones are rebuilt chunk by chunk in the backward pass. Scratch memory comes from
+the per-thread `vjpnet_fast.workspace`.
 """
 import numpy as np
 
@@ -25,28 +26,37 @@ from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast._im2col import col2im, im2col
 from vjpnet_fast.workspace import recycling_pool, workspace
 
-# Target size of one chunk's column matrix: small enough to stay in the 2 x 4 MiB of L2.
-CHUNK_BYTES = 4 << 20
-# A whole-batch column matrix up to this size is built once by the forward pass and kept in
-# the cache (saving the backward its im2col); larger ones are rebuilt chunk by chunk in the
-# backward pass instead of holding (and page-faulting) hundreds of MB per layer.
-KEEP_COLUMNS_BYTES = 8 << 20
+# Target size of one chunk's column matrix (measured best for the CIFAR-sized conv here;
+# 4 MiB chunks that fit in L2 were ~8% slower: fewer, larger GEMM calls win).
+CHUNK_BYTES = 16 << 20
+# Column matrices up to this size (all chunks together) are built by the forward pass and kept
+# in the cache, which saves the backward pass its im2col; larger ones are rebuilt chunk by
+# chunk in the backward pass (measured: for the 151 MB of the CIFAR-sized conv, keeping them
+# saved nothing, since they no longer come back from cache, and holds memory per layer).
+KEEP_COLUMNS_BYTES = 32 << 20
 
 
 class ConvCache:
     """What conv_backward_fast needs from conv_forward_fast: the C-contiguous input, the
     weight matrix with the bias appended (F, K + 1), and the geometry of the call."""
 
-    __slots__ = ("x", "w", "b", "conv_param", "w_ext", "sizes", "columns", "__weakref__")
+    __slots__ = ("x", "w", "b", "conv_param", "w_ext", "sizes", "chunk", "columns",
+                 "__weakref__")
 
-    def __init__(self, x, w, b, conv_param, w_ext, sizes, columns=None):
+    def __init__(self, x, w, b, conv_param, w_ext, sizes, chunk):
         self.x, self.w, self.b, self.conv_param = x, w, b, conv_param
-        self.w_ext, self.sizes, self.columns = w_ext, sizes, columns
+        self.w_ext, self.sizes, self.chunk = w_ext, sizes, chunk
+        self.columns = None      # (chunks, rows * chunk columns) kept column matrices, or None
 
     def __repr__(self):
         N, C, H, W, F, HH, WW, stride, pad, H_out, W_out = self.sizes
         return (f"ConvCache(x.shape={(N, C, H, W)}, w.shape={(F, C, HH, WW)}, stride={stride}, "
                 f"pad={pad}, dtype={self.x.dtype})")
+
+
+def chunk_columns(columns, index, rows, width):
+    """The column matrix (rows, width) of chunk `index` inside a kept (chunks, size) buffer."""
+    return columns[index, :rows * width].reshape(rows, width)
 
 
 def images_per_chunk(rows, columns_per_image, itemsize, images):
@@ -69,15 +79,16 @@ def conv_forward_fast(x, w, b, conv_param):
     out = np.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
     threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
-    keep = (K + 1) * N * P * dtype.itemsize <= KEEP_COLUMNS_BYTES
-    chunk = N if keep else images_per_chunk(K + 1, P, dtype.itemsize, N)
-    cache = ConvCache(x_contiguous, w, b, conv_param, w_ext, sizes)
-    for start in range(0, N, max(chunk, 1)):
+    chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
+    cache = ConvCache(x_contiguous, w, b, conv_param, w_ext, sizes, chunk)
+    if (K + 1) * N * P * dtype.itemsize <= KEEP_COLUMNS_BYTES:
+        # recycled when the cache dies, so repeated calls do not page-fault a new one
+        cache.columns = recycling_pool.take(cache, (-(-N // chunk), (K + 1) * chunk * P), dtype)
+    for start in range(0, N, chunk):
         stop = min(N, start + chunk)
         count = stop - start
-        if keep:
-            # recycled when the cache dies, so repeated calls do not page-fault a new one
-            columns = cache.columns = recycling_pool.take(cache, (K + 1, count * P), dtype)
+        if cache.columns is not None:
+            columns = chunk_columns(cache.columns, start // chunk, K + 1, count * P)
         else:
             columns = workspace.get("columns", (K + 1, count * P), dtype)
         im2col(x_contiguous[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)
@@ -112,12 +123,12 @@ def conv_backward_fast(dout, cache):
     dx = np.empty((N, C, H, W), dtype)
     threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     kept = cache.columns is not None
-    chunk = N if kept else images_per_chunk(K + 1, P, dtype.itemsize, N)
-    for start in range(0, N, max(chunk, 1)):
+    chunk = cache.chunk
+    for start in range(0, N, chunk):
         stop = min(N, start + chunk)
         count = stop - start
         if kept:
-            columns = cache.columns
+            columns = chunk_columns(cache.columns, start // chunk, K + 1, count * P)
         else:
             columns = workspace.get("columns", (K + 1, count * P), dtype)
             im2col(x[start:stop], HH, WW, stride, pad, H_out, W_out, columns, threads)

@@ -60,7 +60,7 @@ class RecyclingPool:
     page-faulting a fresh one on every call. At most `per_key` spare buffers per shape and
     dtype are kept; the pool is shared by all threads (list append/pop are atomic)."""
 
-    def __init__(self, per_key=4):
+    def __init__(self, per_key=2):
         self.per_key = per_key
         self.spares = {}
 
