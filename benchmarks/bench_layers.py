@@ -80,12 +80,13 @@ def conv_case(N, C, H, W, F, HH, WW, stride, pad, dtype, naive):
 
     weights, columns = w.reshape(F, K), rng.standard_normal((K, M)).astype(dtype)
     grads = rng.standard_normal((F, M)).astype(dtype)
-    out_fwd, out_dw, out_dcol = np.empty((F, M), dtype), np.empty((F, K), dtype), np.empty((K, M), dtype)
+    weights_t = np.ascontiguousarray(weights.T)
+    out_fwd, out_dw, out_dcol = np.empty((F, M), dtype), np.empty((K, F), dtype), np.empty((K, M), dtype)
 
-    def gemm_floor():                                   # forward, dw and dx GEMMs
-        np.matmul(weights, columns, out=out_fwd)
-        np.matmul(grads, columns.T, out=out_dw)
-        np.matmul(weights.T, grads, out=out_dcol)
+    def gemm_floor():               # forward, dw and dx GEMMs on the whole batch, best orientation
+        np.matmul(weights, columns, out=out_fwd)          # (F, K) @ (K, M)
+        np.matmul(columns, grads.T, out=out_dw)           # (K, M) @ (M, F): dw transposed
+        np.matmul(weights_t, grads, out=out_dcol)         # (K, F) @ (F, M)
 
     functions = {"vjpnet_fast": fast, "floor: 3 GEMMs": gemm_floor}
     if naive:

@@ -118,8 +118,10 @@ def conv_backward_fast(dout, cache):
     K, P = C * HH * WW, H_out * W_out
     dout_images = np.ascontiguousarray(dout).reshape(N, F, P)
     w_transposed = np.ascontiguousarray(w_ext[:, :K].T)          # (K, F)
-    dw_ext = np.zeros((F, K + 1), dtype)
-    partial = np.empty((F, K + 1), dtype)
+    # dw and db as one (K + 1, F) product per chunk: columns @ dout_chunk.T runs 1.5-6x
+    # faster in OpenBLAS than the (F, K + 1) orientation dout_chunk @ columns.T (measured)
+    dw_ext_t = np.zeros((K + 1, F), dtype)
+    partial = np.empty((K + 1, F), dtype)
     dx = np.empty((N, C, H, W), dtype)
     threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     kept = cache.columns is not None
@@ -137,12 +139,12 @@ def conv_backward_fast(dout, cache):
         else:
             dout_chunk = workspace.get("product", (F, count * P), dtype)
             dout_chunk.reshape(F, count, P)[...] = dout_images[start:stop].transpose(1, 0, 2)
-        np.matmul(dout_chunk, columns.T, out=partial)
-        dw_ext += partial
+        np.matmul(columns, dout_chunk.T, out=partial)
+        dw_ext_t += partial
         # the kept columns stay intact (a cache may be used for several backward calls)
         dcolumns = workspace.get("dcolumns", (K, count * P), dtype) if kept else columns[:K]
         np.matmul(w_transposed, dout_chunk, out=dcolumns)
         col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop], threads)
-    dw = dw_ext[:, :K].reshape(F, C, HH, WW)
-    db = dw_ext[:, K].copy()
+    dw = np.ascontiguousarray(dw_ext_t[:K].T).reshape(F, C, HH, WW)
+    db = dw_ext_t[K].copy()
     return dx, dw, db
