@@ -53,9 +53,9 @@ def _check_geometry(tuple x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stri
     if num_threads < 1:
         raise ValueError(f"{name}: num_threads must be >= 1, got {num_threads}")
     cdef Py_ssize_t nb = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3]
-    if HH < 1 or WW < 1 or stride < 1 or pad < 0:
-        raise ValueError(f"{name}: need HH, WW, stride >= 1 and pad >= 0, got HH={HH}, "
-                         f"WW={WW}, stride={stride}, pad={pad}")
+    if HH < 1 or WW < 1 or stride < 1 or pad < 0 or max(HH, WW, stride, pad) > (1 << 30):
+        raise ValueError(f"{name}: need 1 <= HH, WW, stride <= 2**30 and 0 <= pad <= 2**30, "
+                         f"got HH={HH}, WW={WW}, stride={stride}, pad={pad}")
     if (H + 2 * pad - HH < 0 or W + 2 * pad - WW < 0
             or H_out != (H + 2 * pad - HH) // stride + 1
             or W_out != (W + 2 * pad - WW) // stride + 1):
@@ -71,7 +71,7 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
     """Unfold x (nb, C, H, W) into col (K or K + 1, nb*H_out*W_out), K = C*HH*WW.
 
     Zero padding is written explicitly; a (K + 1)-th row, if present, is set to ones.
-    x and col must have the same dtype; x's last axis must be contiguous.
+    x and col must be C-contiguous and of one dtype (float32 or float64).
     """
     _check_geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), HH, WW, stride, pad, H_out, W_out,
                     (col.shape[0], col.shape[1]), "im2col", num_threads)
