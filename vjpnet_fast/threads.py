@@ -4,8 +4,9 @@ Default 1. On a machine whose cores are shared with other processes, an OpenMP p
 waits at its closing barrier for a thread the OS may not schedule for a whole time slice
 (measured on the 2-core development machine while other jobs ran: a 2 ms pooling pass took
 12 ms with 2 threads). The conv kernels stay single-threaded whatever is set here: their GEMMs
-run on OpenBLAS's threads, and alternating an OpenMP team with OpenBLAS's spinning threads on
-2 cores made a 90 ms conv take 1.6 s. On an otherwise idle machine, `set_num_threads(2)` (or
+run on OpenBLAS's threads, alternating an OpenMP team with OpenBLAS's spinning threads on
+2 cores made a 90 ms conv take 1.6 s, and even without that clash (OMP_WAIT_POLICY=passive) a
+second thread made im2col no faster here: it is bound by memory bandwidth, not by the core. On an otherwise idle machine, `set_num_threads(2)` (or
 the environment variable VJPNET_NUM_THREADS=2) can speed pooling up by about 1.5x. Results are
 identical for any thread count: every thread owns whole output planes, nothing is accumulated
 across threads.
