@@ -1,0 +1,213 @@
+"""Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
+import numpy as np
+
+from vjpnet.numpy_ops._base import Primitive, Sample, reject_kwargs
+from vjpnet.numpy_ops.shape import astype, broadcast_to
+from vjpnet.registry import register_function
+from vjpnet.tape import dtype_of
+
+
+def _reduced_axes(shape, axis):
+    if axis is None:
+        return set(range(len(shape)))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    return {a % len(shape) for a in axes}
+
+
+def _keepdims_shape(shape, axis):
+    axes = _reduced_axes(shape, axis)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced_shape(shape, axis):
+    axes = _reduced_axes(shape, axis)
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _count(shape, axis):
+    count = 1
+    for i in _reduced_axes(shape, axis):
+        count *= shape[i]
+    return count
+
+
+def _check_reduction(function_name, out, where, initial=np._NoValue):
+    reject_kwargs(function_name, {"out": out, "where": where, "initial": initial},
+                  out=None, where=np._NoValue, initial=np._NoValue)
+
+
+def _as_tuple_axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# --- sum, mean ----------------------------------------------------------------------------------
+
+def _sum_forward(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims), (np.shape(x), axis)
+
+
+def _sum_vjp(g, cache):
+    shape, axis = cache
+    return (broadcast_to(np.reshape(g, _keepdims_shape(shape, axis)), shape),)
+
+
+sum_ = Primitive(_sum_forward, _sum_vjp, name="sum",
+                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
+        where=np._NoValue):
+    _check_reduction("sum", out, where, initial)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return sum_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
+    _check_reduction("mean", out, where)
+    if dtype is not None:
+        a = astype(a, dtype)
+    axis = _as_tuple_axis(axis)
+    return sum_(a, axis=axis, keepdims=keepdims) / _count(np.shape(a), axis)
+
+
+# --- prod -----------------------------------------------------------------------------------
+
+def _prod_forward(x, axis=None, keepdims=False):
+    out = np.prod(x, axis=axis, keepdims=keepdims)
+    return out, (x, out, axis)
+
+
+def _prod_vjp(g, cache):
+    x, out, axis = cache
+    shape = np.shape(x)
+    keep_shape = _keepdims_shape(shape, axis)
+    g = np.reshape(g, keep_shape)
+    if not np.any(np.equal(x, 0)):
+        return (g * np.reshape(out, keep_shape) / x,)
+    # Some factor is 0: out / x would divide by zero, so form the product of the other
+    # factors explicitly, (..., K) -> (..., K, K) with ones on the diagonal.
+    reduced = sorted(_reduced_axes(shape, axis))
+    kept = [i for i in range(len(shape)) if i not in reduced]
+    order = kept + reduced
+    moved = np.reshape(np.transpose(x, order), (-1, _count(shape, axis)))
+    eye = np.eye(moved.shape[1], dtype=bool)
+    others = np.prod(np.where(eye, 1.0, moved[:, None, :]), axis=-1)
+    cotangent = np.reshape(np.reshape(g, (-1, 1)) * others, [shape[i] for i in order])
+    return (np.transpose(cotangent, tuple(np.argsort(order).tolist())),)
+
+
+prod_ = Primitive(_prod_forward, _prod_vjp, name="prod",
+                  spec=lambda rng: [Sample(rng.uniform(0.5, 1.5, (3, 4))),
+                                    Sample(rng.uniform(-1.5, 1.5, (3, 4, 2)), axis=1),
+                                    Sample(np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),
+                                           axis=1, keepdims=True)])
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+         where=np._NoValue):
+    _check_reduction("prod", out, where, initial)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return prod_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+# --- max, min -------------------------------------------------------------------------------
+
+def _max_forward(x, axis=None, keepdims=False):
+    out = np.max(x, axis=axis, keepdims=True)
+    share = np.equal(x, out)
+    share = share / np.sum(share, axis=axis, keepdims=True)   # ties split the gradient equally
+    result = out if keepdims else np.reshape(out, _reduced_shape(np.shape(x), axis))
+    return result, (share.astype(dtype_of(x)), axis)
+
+
+def _max_vjp(g, cache):
+    share, axis = cache
+    return (np.reshape(g, _keepdims_shape(share.shape, axis)) * share,)
+
+
+amax_ = Primitive(_max_forward, _max_vjp, name="amax",
+                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True),
+                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+
+
+def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+    _check_reduction("max", out, where, initial)
+    return amax_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+    _check_reduction("min", out, where, initial)
+    return -amax_(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+# --- var, std -----------------------------------------------------------------------------------
+
+def _var_forward(x, axis=None, ddof=0, keepdims=False):
+    centered = x - np.mean(x, axis=axis, keepdims=True)
+    count = _count(np.shape(x), axis) - ddof
+    out = np.sum(centered * centered, axis=axis, keepdims=keepdims) / count
+    return out, (centered, axis, count)
+
+
+def _var_vjp(g, cache):
+    centered, axis, count = cache
+    return (np.reshape(g, _keepdims_shape(np.shape(centered), axis)) * centered * (2.0 / count),)
+
+
+var_ = Primitive(_var_forward, _var_vjp, name="var",
+                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2), ddof=1),
+                                   Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True)])
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
+        mean=np._NoValue, correction=np._NoValue):
+    _check_reduction("var", out, where)
+    reject_kwargs("var", {"mean": mean}, mean=np._NoValue)
+    if correction is not np._NoValue:
+        ddof = correction
+    if dtype is not None:
+        a = astype(a, dtype)
+    return var_(a, axis=_as_tuple_axis(axis), ddof=ddof, keepdims=keepdims)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
+        mean=np._NoValue, correction=np._NoValue):
+    """sqrt(var): with the sqrt-at-0 convention, a constant input has gradient 0 (not NaN)."""
+    return np.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                       correction=correction))
+
+
+# --- cumsum ---------------------------------------------------------------------------------
+
+def _cumsum_forward(x, axis=None):
+    return np.cumsum(x, axis=axis), (np.shape(x), axis)
+
+
+def _cumsum_vjp(g, cache):
+    shape, axis = cache
+    axis = 0 if axis is None else axis
+    reverse_cumsum = np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+    return (np.reshape(reverse_cumsum, shape),)
+
+
+cumsum_ = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
+                    spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                      Sample(rng.standard_normal((3, 4)), axis=1)])
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    reject_kwargs("cumsum", {"out": out}, out=None)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return cumsum_(a, axis=axis)
+
+
+for _function, _handler in [(np.sum, sum), (np.mean, mean), (np.prod, prod), (np.max, amax),
+                            (np.amax, amax), (np.min, amin), (np.amin, amin), (np.var, var),
+                            (np.std, std), (np.cumsum, cumsum)]:
+    register_function(_function, _handler)

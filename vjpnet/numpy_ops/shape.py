@@ -1,0 +1,511 @@
+"""Shape, dtype and indexing primitives: reshape, transpose, broadcast_to, astype, indexing
+(getitem with a scatter-add VJP, index_update), concatenate, roll, tile, pad, and the NumPy
+functions built from them (ravel, squeeze, expand_dims, moveaxis, stack, hstack, vstack,
+split, flip, repeat, take, take_along_axis, diagonal, diag, trace, ...).
+
+Most of these are linear: their VJPs read only constants (shapes, indices) from the cache.
+"""
+import operator
+
+import numpy as np
+
+from vjpnet.numpy_ops._base import (Primitive, Sample, normalize_axis, reject_kwargs,
+                                    sum_to_shape, unbroadcast)
+from vjpnet.registry import register_function, register_nondifferentiable
+from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
+
+_ALL = slice(None)
+
+
+# --- reshape, transpose, broadcast_to, astype -----------------------------------------------
+
+def _reshape_forward(x, shape):
+    return np.reshape(x, shape), np.shape(x)
+
+
+reshape = Primitive(_reshape_forward, lambda g, shape: (np.reshape(g, shape), None),
+                    name="reshape", spec=lambda rng: Sample(rng.standard_normal((2, 6)), (3, -1)))
+
+
+def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    _check_order("reshape", order)
+    return reshape(a, newshape if shape is None else shape)
+
+
+def _check_order(function_name, order):
+    if order not in ("C", "A", "K"):
+        raise TypeError(f"numpy.{function_name}(..., order={order!r}) is not supported on "
+                        "traced values by vjpnet; only C order is")
+
+
+def _transpose_forward(x, axes=None):
+    return np.transpose(x, axes), axes
+
+
+def _transpose_vjp(g, axes):
+    return (np.transpose(g, None if axes is None else tuple(np.argsort(axes).tolist())), None)
+
+
+transpose = Primitive(_transpose_forward, _transpose_vjp, name="transpose",
+                      spec=lambda rng: Sample(rng.standard_normal((2, 3, 4)), (1, 2, 0)))
+
+
+def _transpose(a, axes=None):
+    if axes is not None:
+        ndim = np.ndim(a)
+        axes = tuple(normalize_axis(operator.index(axis), ndim, "transpose") for axis in axes)
+    return transpose(a, axes)
+
+
+def _broadcast_to_forward(x, shape):
+    return np.broadcast_to(x, shape), x
+
+
+broadcast_to = Primitive(_broadcast_to_forward, lambda g, x: (unbroadcast(g, x), None),
+                         name="broadcast_to",
+                         spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
+
+
+def _astype_forward(x, dtype):
+    return x.astype(dtype), dtype_of(x)
+
+
+astype = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
+                   spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
+
+
+def swapaxes(a, axis1, axis2):
+    axes = list(range(np.ndim(a)))
+    axis1 = normalize_axis(axis1, len(axes), "swapaxes")
+    axis2 = normalize_axis(axis2, len(axes), "swapaxes")
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(a, tuple(axes))
+
+
+def moveaxis(a, source, destination):
+    ndim = np.ndim(a)
+    source = [normalize_axis(s, ndim, "moveaxis") for s in np.atleast_1d(source).tolist()]
+    destination = [normalize_axis(d, ndim, "moveaxis")
+                   for d in np.atleast_1d(destination).tolist()]
+    if len(source) != len(destination):
+        raise ValueError("numpy.moveaxis: `source` and `destination` arguments must have the "
+                         "same number of elements")
+    order = [axis for axis in range(ndim) if axis not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return transpose(a, tuple(order))
+
+
+def ravel(a, order="C"):
+    _check_order("ravel", order)
+    return reshape(a, (-1,))
+
+
+def _shape_after(function, shape, *args):
+    """The shape NumPy's `function` gives an array of `shape` (NumPy's own errors included)."""
+    return function(np.broadcast_to(np.empty((), np.int8), shape), *args).shape
+
+
+def squeeze(a, axis=None):
+    return reshape(a, _shape_after(np.squeeze, np.shape(a), axis))
+
+
+def expand_dims(a, axis):
+    return reshape(a, _shape_after(np.expand_dims, np.shape(a), axis))
+
+
+def _atleast(ndim, shape):
+    if len(shape) >= ndim:
+        return shape
+    if ndim == 1:
+        return (1,)
+    if ndim == 2:
+        return (1,) * (2 - len(shape)) + shape
+    return {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)]
+
+
+def _atleast_function(ndim):
+    def atleast(*arrays):
+        results = [reshape(a, _atleast(ndim, np.shape(a))) for a in arrays]
+        return results[0] if len(results) == 1 else tuple(results)
+    atleast.__name__ = f"atleast_{ndim}d"
+    return atleast
+
+
+atleast_1d, atleast_2d, atleast_3d = (_atleast_function(n) for n in (1, 2, 3))
+
+
+# --- indexing ---------------------------------------------------------------------------------
+
+def _is_basic_index(index):
+    items = index if type(index) is tuple else (index,)
+    return all(isinstance(item, (int, np.integer, slice)) or item is None or item is Ellipsis
+               for item in items)
+
+
+def _index_add_forward(g, index, shape):
+    out = np.zeros(shape, dtype=dtype_of(g))
+    if _is_basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)   # repeated indices accumulate
+    return out, index
+
+
+index_add = Primitive(_index_add_forward, lambda g, index: (g[index], None, None),
+                      name="index_add", linear=True,
+                      spec=lambda rng: Sample(rng.standard_normal(4), ([0, 2, 2, 1],), (3,)))
+index_add.__doc__ = """index_add(values, index, shape): zeros(shape) with `values` added at
+`index` (repeated indices accumulate); the VJP of indexing."""
+
+
+def _getitem_forward(x, index):
+    return x[index], (index, np.shape(x))
+
+
+def _getitem_vjp(g, cache):
+    index, shape = cache
+    return (index_add(g, index, shape), None)
+
+
+getitem = Primitive(
+    _getitem_forward, _getitem_vjp, name="getitem",
+    spec=lambda rng: [Sample(rng.standard_normal((3, 4)), (slice(1, 3), 2)),
+                      Sample(rng.standard_normal((3, 4)),
+                             (np.array([0, 2, 0]), np.array([1, 1, 1]))),
+                      Sample(rng.standard_normal((3, 4)), rng.standard_normal((3, 4)) > 0),
+                      Sample(rng.standard_normal((3, 4, 2)), (Ellipsis, None, slice(None, 1)))])
+
+
+def _index_update_forward(x, index, value):
+    out = np.array(x, copy=True)
+    out[index] = value
+    shape = () if type(value) in (float, int) else np.shape(value)
+    return out, (index, shape, None if type(value) in (float, int) else dtype_of(value))
+
+
+def _index_update_vjp(g, cache):
+    index, value_shape, value_dtype = cache
+    return (index_update(g, index, 0.0), None,
+            sum_to_shape(g[index], value_shape, value_dtype))
+
+
+_index_update = Primitive(
+    _index_update_forward, _index_update_vjp, name="index_update", linear=True,
+    spec=lambda rng: [Sample(rng.standard_normal((3, 4)), (slice(None), 1),
+                             rng.standard_normal(3)),
+                      Sample(rng.standard_normal((3, 4)), (np.array([0, 2]),),
+                             rng.standard_normal(4)),
+                      Sample(rng.standard_normal((3, 4)), (1, 2), 0.5)])
+
+
+def index_update(x, index, value):
+    """A copy of x with x[index] = value; the functional, differentiable form of `x[index] = v`.
+
+    x: array (traced or not); index: any NumPy index (basic, fancy, boolean mask); value: array
+    or float broadcastable to x[index]. Gradients flow to x (except at index) and to value.
+    With repeated fancy indices NumPy keeps one of the writes; use distinct indices.
+    """
+    if type(index) is tuple:
+        index = tuple(plain(item) for item in index)
+    else:
+        index = plain(index)
+    return _index_update(x, index, value)
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    reject_kwargs("take", {"out": out, "mode": mode}, out=None, mode="raise")
+    indices = np.asarray(plain(indices))
+    if axis is None:
+        return getitem(ravel(a), indices)
+    axis = normalize_axis(axis, np.ndim(a), "take")
+    return getitem(a, (_ALL,) * axis + (indices,))
+
+
+def take_along_axis(arr, indices, axis=-1):
+    indices = np.asarray(plain(indices))
+    if axis is None:
+        return getitem(ravel(arr), indices)
+    ndim = np.ndim(arr)
+    if indices.ndim != ndim:
+        raise ValueError(f"numpy.take_along_axis: indices has {indices.ndim} dimensions, arr "
+                         f"has {ndim}; they must match")
+    axis = normalize_axis(axis, ndim, "take_along_axis")
+    shape = np.shape(arr)
+    index = tuple(indices if d == axis else
+                  np.arange(shape[d]).reshape((1,) * d + (-1,) + (1,) * (ndim - d - 1))
+                  for d in range(ndim))
+    return getitem(arr, index)
+
+
+# --- joining and splitting --------------------------------------------------------------------
+
+def _concatenate_forward(*arrays, axis=0):
+    out = np.concatenate(arrays, axis=axis)
+    bounds = np.cumsum([0] + [np.shape(a)[axis] for a in arrays]).tolist()
+    return out, (axis, bounds, [dtype_of(a) for a in arrays])
+
+
+def _concatenate_vjp(g, cache, needed):
+    axis, bounds, dtypes = cache
+    prefix = (_ALL,) * axis
+    cotangents = []
+    for position, need in enumerate(needed):
+        if not need:
+            cotangents.append(None)
+            continue
+        piece = g[prefix + (slice(bounds[position], bounds[position + 1]),)]
+        cotangents.append(piece if piece.dtype == dtypes[position]
+                          else piece.astype(dtypes[position]))
+    return tuple(cotangents)
+
+
+_concatenate = Primitive(_concatenate_forward, _concatenate_vjp, name="concatenate",
+                         linear=True, selective_vjp=True,
+                         spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
+                                                  rng.standard_normal((4, 3))),
+                                           Sample(rng.standard_normal((2, 3)),
+                                                  rng.standard_normal((2, 1)),
+                                                  rng.standard_normal((2, 2)), axis=1)])
+
+
+def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    reject_kwargs("concatenate", {"out": out, "dtype": dtype}, out=None, dtype=None)
+    arrays = list(arrays)
+    if axis is None:
+        return _concatenate(*[ravel(a) for a in arrays], axis=0)
+    if not arrays:
+        raise ValueError("numpy.concatenate: need at least one array to concatenate")
+    axis = normalize_axis(axis, np.ndim(arrays[0]), "concatenate")
+    return _concatenate(*arrays, axis=axis)
+
+
+def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    reject_kwargs("stack", {"out": out, "dtype": dtype}, out=None, dtype=None)
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("numpy.stack: need at least one array to stack")
+    shapes = {np.shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"numpy.stack: all input arrays must have the same shape, got "
+                         f"{[np.shape(a) for a in arrays]}")
+    axis = normalize_axis(axis, np.ndim(arrays[0]) + 1, "stack")
+    return _concatenate(*[expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def hstack(tup, *, dtype=None, casting="same_kind"):
+    reject_kwargs("hstack", {"dtype": dtype}, dtype=None)
+    arrays = [atleast_1d(a) for a in tup]
+    return concatenate(arrays, axis=0 if np.ndim(arrays[0]) == 1 else 1)
+
+
+def vstack(tup, *, dtype=None, casting="same_kind"):
+    reject_kwargs("vstack", {"dtype": dtype}, dtype=None)
+    return concatenate([atleast_2d(a) for a in tup], axis=0)
+
+
+def column_stack(tup):
+    arrays = [reshape(a, (-1, 1)) if np.ndim(a) < 2 else a for a in tup]
+    return concatenate(arrays, axis=1)
+
+
+def _split_bounds(length, indices_or_sections, function_name, equal):
+    if np.ndim(indices_or_sections) == 0:
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"numpy.{function_name}: number sections must be larger than 0")
+        if equal and length % sections:
+            raise ValueError(f"numpy.{function_name}: array split does not result in an equal "
+                             f"division ({length} elements into {sections} sections)")
+        size, extra = divmod(length, sections)
+        sizes = [size + 1] * extra + [size] * (sections - extra)
+        return np.cumsum([0] + sizes).tolist()
+    return [0] + [min(max(int(i) if i >= 0 else length + int(i), 0), length)
+                  for i in indices_or_sections] + [length]
+
+
+def _split(ary, indices_or_sections, axis, function_name, equal):
+    axis = normalize_axis(axis, np.ndim(ary), function_name)
+    bounds = _split_bounds(np.shape(ary)[axis], indices_or_sections, function_name, equal)
+    prefix = (_ALL,) * axis
+    return [getitem(ary, prefix + (slice(start, max(start, stop)),))
+            for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, "split", equal=True)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, "array_split", equal=False)
+
+
+def hsplit(ary, indices_or_sections):
+    return _split(ary, indices_or_sections, 0 if np.ndim(ary) == 1 else 1, "hsplit", True)
+
+
+def vsplit(ary, indices_or_sections):
+    return _split(ary, indices_or_sections, 0, "vsplit", equal=True)
+
+
+# --- reordering and repeating -----------------------------------------------------------------
+
+def flip(m, axis=None):
+    ndim = np.ndim(m)
+    axes = range(ndim) if axis is None else \
+        [normalize_axis(a, ndim, "flip") for a in np.atleast_1d(axis).tolist()]
+    reverse = slice(None, None, -1)
+    return getitem(m, tuple(reverse if d in axes else _ALL for d in range(ndim)))
+
+
+def _negated(shift):
+    return -shift if np.ndim(shift) == 0 else tuple(-s for s in shift)
+
+
+def _roll_forward(a, shift, axis=None):
+    return np.roll(a, shift, axis=axis), (shift, axis)
+
+
+def _roll_vjp(g, cache):
+    shift, axis = cache
+    return (roll(g, shift=_negated(shift), axis=axis),)
+
+
+roll = Primitive(_roll_forward, _roll_vjp, name="roll", linear=True,
+                 spec=lambda rng: [Sample(rng.standard_normal((3, 4)), shift=1),
+                                   Sample(rng.standard_normal((3, 4)), shift=(1, -2),
+                                          axis=(0, 1))])
+
+
+def _roll(a, shift, axis=None):
+    shift = shift if np.ndim(shift) == 0 else tuple(np.asarray(shift).tolist())
+    axis = axis if axis is None or np.ndim(axis) == 0 else tuple(np.asarray(axis).tolist())
+    return roll(a, shift=shift, axis=axis)
+
+
+def _tile_forward(a, reps):
+    return np.tile(a, reps), (np.shape(a), reps)
+
+
+def _tile_vjp(g, cache):
+    shape, reps = cache
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(reps)
+    ndim = max(len(shape), len(reps))
+    shape_d = (1,) * (ndim - len(shape)) + tuple(shape)
+    reps_d = (1,) * (ndim - len(reps)) + reps
+    interleaved = [size for pair in zip(reps_d, shape_d) for size in pair]
+    summed = np.sum(np.reshape(g, interleaved), axis=tuple(range(0, 2 * ndim, 2)))
+    return (np.reshape(summed, shape),)
+
+
+tile = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
+                 spec=lambda rng: [Sample(rng.standard_normal((2, 3)), reps=(2, 1, 3)),
+                                   Sample(rng.standard_normal(3), reps=2)])
+
+
+def repeat(a, repeats, axis=None):
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axis(axis, np.ndim(a), "repeat")
+    index = np.repeat(np.arange(np.shape(a)[axis]), plain(repeats))
+    return getitem(a, (_ALL,) * axis + (index,))
+
+
+def _pad_forward(array, pad_width, constant_values=0):
+    out = np.pad(array, pad_width, mode="constant", constant_values=constant_values)
+    return out, (pad_width, np.shape(array))
+
+
+def _pad_vjp(g, cache):
+    pad_width, shape = cache
+    return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, shape))],)
+
+
+_pad_constant = Primitive(
+    _pad_forward, _pad_vjp, name="pad", linear=True,
+    spec=lambda rng: [Sample(rng.standard_normal((2, 3)), ((1, 2), (0, 1))),
+                      Sample(rng.standard_normal((2, 3)), ((2, 0), (1, 1)),
+                             constant_values=1.5)])
+_INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    ndim = np.ndim(array)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    widths = tuple((int(before), int(after)) for before, after in widths.tolist())
+    if mode == "constant":
+        reject_kwargs("pad", {k: v for k, v in kwargs.items() if k != "constant_values"})
+        constant_values = kwargs.get("constant_values", 0)
+        if np.ndim(constant_values) != 0 or type(constant_values) not in (int, float):
+            constant_values = plain(constant_values)
+            if np.ndim(constant_values) != 0:
+                raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
+                                "constant_values, got an array")
+            constant_values = constant_values.item()
+        return _pad_constant(array, widths, constant_values=constant_values)
+    if mode in _INDEX_PAD_MODES:
+        reject_kwargs("pad", kwargs)
+        for axis, (before, after) in enumerate(widths):   # each mode is an index map per axis
+            index = np.pad(np.arange(np.shape(array)[axis]), (before, after), mode=mode)
+            array = getitem(array, (_ALL,) * axis + (index,))
+        return array
+    raise TypeError(f"numpy.pad(..., mode={mode!r}) has no VJP in vjpnet; supported modes: "
+                    f"'constant', {', '.join(repr(m) for m in _INDEX_PAD_MODES)}")
+
+
+# --- diagonals --------------------------------------------------------------------------------
+
+def _diagonal_index(rows, cols, offset):
+    if offset >= 0:
+        length = max(0, min(rows, cols - offset))
+        return np.arange(length), np.arange(length) + offset
+    length = max(0, min(rows + offset, cols))
+    return np.arange(length) - offset, np.arange(length)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    ndim = np.ndim(a)
+    if ndim < 2:
+        raise ValueError("numpy.diagonal: the array must have at least 2 dimensions, got "
+                         f"shape {np.shape(a)}")
+    axis1 = normalize_axis(axis1, ndim, "diagonal")
+    axis2 = normalize_axis(axis2, ndim, "diagonal")
+    moved = moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = _diagonal_index(*np.shape(moved)[-2:], offset)
+    return getitem(moved, (Ellipsis, rows, cols))
+
+
+def diag(v, k=0):
+    if np.ndim(v) == 1:
+        size = np.shape(v)[0] + abs(k)
+        return index_add(v, _diagonal_index(size, size, k), (size, size))
+    if np.ndim(v) == 2:
+        return diagonal(v, k)
+    raise ValueError(f"numpy.diag: input must be 1-d or 2-d, got shape {np.shape(v)}")
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    reject_kwargs("trace", {"dtype": dtype, "out": out}, dtype=None, out=None)
+    return np.sum(diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+for _function, _handler in [
+        (np.reshape, _reshape), (np.transpose, _transpose), (np.swapaxes, swapaxes),
+        (np.moveaxis, moveaxis), (np.ravel, ravel), (np.squeeze, squeeze),
+        (np.expand_dims, expand_dims), (np.atleast_1d, atleast_1d), (np.atleast_2d, atleast_2d),
+        (np.atleast_3d, atleast_3d),
+        (np.broadcast_to, lambda array, shape, subok=False: broadcast_to(array, shape)),
+        (np.copy, lambda a, order="K", subok=False: a),
+        (np.take, take), (np.take_along_axis, take_along_axis),
+        (np.concatenate, concatenate), (np.stack, stack), (np.hstack, hstack),
+        (np.vstack, vstack), (np.column_stack, column_stack), (np.split, split),
+        (np.array_split, array_split), (np.hsplit, hsplit), (np.vsplit, vsplit),
+        (np.flip, flip), (np.fliplr, lambda m: flip(m, 1)), (np.flipud, lambda m: flip(m, 0)),
+        (np.roll, _roll), (np.tile, lambda A, reps: tile(A, reps=reps)), (np.repeat, repeat),
+        (np.pad, pad), (np.diagonal, diagonal), (np.diag, diag), (np.trace, trace)]:
+    register_function(_function, _handler)
+FUNCTION_HANDLERS["getitem"] = getitem
+FUNCTION_HANDLERS["astype"] = astype
+register_nondifferentiable(np.shape, np.ndim, np.size)
