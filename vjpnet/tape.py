@@ -9,6 +9,7 @@ traced at level 1, which is how VJPs written with NumPy operations become differ
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """
 import contextvars
+import math
 
 import numpy as np
 
@@ -19,6 +20,7 @@ _level = contextvars.ContextVar("vjpnet_trace_level", default=0)
 UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
+UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
 
 
 class Tape:
@@ -99,7 +101,12 @@ def plain(value):
 
 
 class Traced:
-    """A value recorded on a tape. `value` may itself be traced at a lower level."""
+    """A value recorded on a tape. `value` may itself be traced at a lower level.
+
+    It behaves like a read-only ndarray: NumPy functions, operators, the common methods and
+    properties, and indexing all dispatch to registered primitives. Conversions that would cut
+    it off from the gradient (np.asarray, .tolist(), in-place writes) raise TypeError.
+    """
 
     __slots__ = ("value", "tape", "node")
     __array_priority__ = 100.0
@@ -111,16 +118,18 @@ class Traced:
 
     # --- NumPy dispatch -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if kwargs and "out" in kwargs:
-            raise TypeError(
-                f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
-                "cannot be differentiated; assign the result to a new name instead")
+        if kwargs:
+            _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":
             primitive = UFUNC_PRIMITIVES.get(ufunc)
             if primitive is not None:
                 return primitive.bind(inputs, kwargs)[0]
             if ufunc in NONDIFFERENTIABLE:
-                return ufunc(*[plain(x) for x in inputs], **kwargs)
+                return ufunc(*[plain(x) for x in inputs])
+        elif method in ("reduce", "accumulate") and (ufunc, method) in UFUNC_METHODS:
+            return UFUNC_METHODS[ufunc, method](*inputs, **kwargs)
+        elif ufunc in NONDIFFERENTIABLE:
+            return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)
         name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise TypeError(_missing_vjp_message(name, "register_ufunc", ufunc.__name__))
 
@@ -130,22 +139,27 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
-        name = f"{function.__module__}.{function.__name__}"
+        module = function.__module__ or "numpy"
+        name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
-            "or a NumPy function vjpnet does not dispatch): the result would be cut off from "
-            "the gradient. Keep using NumPy operations on it; for a constant copy that is not "
+            "or a library that calls them, e.g. scipy): the result would be cut off from the "
+            "gradient. Keep using NumPy operations on it; for a constant copy that is not "
             "differentiated use vjpnet.stop_gradient(x).")
 
     # --- array attributes -----------------------------------------------------------------
-    shape = property(lambda self: self.value.shape if type(self.value) is not float else ())
+    @property
+    def shape(self):
+        value = self.value
+        return () if type(value) is float else value.shape
+
     dtype = property(lambda self: dtype_of(self.value))
     ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape)))
-    T = property(lambda self: np.transpose(self))
+    size = property(lambda self: math.prod(self.shape))
+    T = property(lambda self: FUNCTION_HANDLERS[np.transpose](self))
 
     def __len__(self):
         return len(self.value)
@@ -162,8 +176,12 @@ class Traced:
     def __int__(self):
         return _scalar(self, int)
 
+    def __round__(self, ndigits=None):
+        return round(_scalar(self, float), ndigits)
+
     def __index__(self):
-        raise TypeError("a traced float value cannot be used as an index")
+        raise TypeError("a traced float value cannot be used as an index; indices are "
+                        "integers, which vjpnet never traces")
 
     def __iter__(self):
         if not self.shape:
@@ -173,54 +191,67 @@ class Traced:
     def __setitem__(self, index, value):
         raise TypeError(
             "x[index] = value writes into a traced array in place, which cannot be "
-            "differentiated. Build a new array instead: np.where(mask, value, x) for masks, "
-            "vjpnet.numpy_ops.index_update(x, index, value) for an index.")
+            "differentiated. Build a new array instead: x = vjpnet.index_update(x, index, "
+            "value), or x = np.where(mask, value, x) for a boolean mask.")
 
     def tolist(self):
-        raise TypeError("traced.tolist() would cut the value off from the gradient; "
-                        "use NumPy operations on the traced array instead")
+        raise TypeError("traced.tolist() would cut the value off from the gradient (Python "
+                        "lists are constants); keep it an array and use NumPy operations on it, "
+                        "or call .tolist() on vjpnet.stop_gradient(x) for a constant copy")
 
-    def item(self):
+    def item(self, *args):
+        if args:
+            return self[args if len(args) > 1 else args[0]].item()
         return _scalar(self, lambda v: np.asarray(v).item())
 
     def __hash__(self):
         return id(self)
 
-    # --- methods, each forwarded to the NumPy function (which dispatches back here) --------
+    # --- methods, each forwarded to the handler of the NumPy function ----------------------
     def __getitem__(self, index):
         return FUNCTION_HANDLERS["getitem"](self, index)
 
-    def sum(self, *args, **kwargs): return np.sum(self, *args, **kwargs)
-    def mean(self, *args, **kwargs): return np.mean(self, *args, **kwargs)
-    def max(self, *args, **kwargs): return np.max(self, *args, **kwargs)
-    def min(self, *args, **kwargs): return np.min(self, *args, **kwargs)
+    def sum(self, *args, **kwargs): return FUNCTION_HANDLERS[np.sum](self, *args, **kwargs)
+    def mean(self, *args, **kwargs): return FUNCTION_HANDLERS[np.mean](self, *args, **kwargs)
+    def max(self, *args, **kwargs): return FUNCTION_HANDLERS[np.max](self, *args, **kwargs)
+    def min(self, *args, **kwargs): return FUNCTION_HANDLERS[np.min](self, *args, **kwargs)
     def prod(self, *args, **kwargs): return np.prod(self, *args, **kwargs)
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
-    def ravel(self, *args, **kwargs): return np.ravel(self, *args, **kwargs)
-    def squeeze(self, *args, **kwargs): return np.squeeze(self, *args, **kwargs)
-    def clip(self, *args, **kwargs): return np.clip(self, *args, **kwargs)
-    def dot(self, other): return np.dot(self, other)
-    def swapaxes(self, *args): return np.swapaxes(self, *args)
-    def flatten(self): return np.ravel(self)
-    def copy(self): return self
+    def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)
+    def nonzero(self): return np.nonzero(self)
+    def any(self, *args, **kwargs): return np.any(self, *args, **kwargs)
+    def all(self, *args, **kwargs): return np.all(self, *args, **kwargs)
+    def round(self, decimals=0): return np.round(self, decimals)
+    def ravel(self, order="C"): return np.ravel(self, order)
+    def flatten(self, order="C"): return np.ravel(self, order)
+    def squeeze(self, axis=None): return np.squeeze(self, axis)
+    def clip(self, min=None, max=None): return np.clip(self, min, max)
+    def dot(self, other): return FUNCTION_HANDLERS[np.dot](self, other)
+    def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
+    def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)
+    def take(self, indices, axis=None): return np.take(self, indices, axis)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1): return np.trace(self, offset, axis1, axis2)
+    def copy(self, order="C"): return self   # traced values are never written in place
 
-    def reshape(self, *shape, **kwargs):
-        return np.reshape(self, shape[0] if len(shape) == 1 else shape, **kwargs)
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 else shape
+        return FUNCTION_HANDLERS[np.reshape](self, shape, order)
 
     def transpose(self, *axes):
-        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+        return FUNCTION_HANDLERS[np.transpose](self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def astype(self, dtype, **kwargs):
-        return FUNCTION_HANDLERS["astype"](self, dtype)
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
 
     # --- operators, each forwarded to its ufunc -------------------------------------------
     def __neg__(self): return _apply_ufunc(np.negative, self)
     def __pos__(self): return self
-    def __abs__(self): return np.abs(self)
+    def __abs__(self): return _apply_ufunc(np.absolute, self)
     def __add__(self, other): return _apply_ufunc(np.add, self, other)
     def __radd__(self, other): return _apply_ufunc(np.add, other, self)
     def __sub__(self, other): return _apply_ufunc(np.subtract, self, other)
@@ -229,16 +260,36 @@ class Traced:
     def __rmul__(self, other): return _apply_ufunc(np.multiply, other, self)
     def __truediv__(self, other): return _apply_ufunc(np.true_divide, self, other)
     def __rtruediv__(self, other): return _apply_ufunc(np.true_divide, other, self)
+    def __floordiv__(self, other): return _apply_ufunc(np.floor_divide, self, other)
+    def __rfloordiv__(self, other): return _apply_ufunc(np.floor_divide, other, self)
+    def __mod__(self, other): return _apply_ufunc(np.remainder, self, other)
+    def __rmod__(self, other): return _apply_ufunc(np.remainder, other, self)
     def __pow__(self, other): return _apply_ufunc(np.power, self, other)
     def __rpow__(self, other): return _apply_ufunc(np.power, other, self)
     def __matmul__(self, other): return _apply_ufunc(np.matmul, self, other)
     def __rmatmul__(self, other): return _apply_ufunc(np.matmul, other, self)
-    def __lt__(self, other): return np.less(self, other)
-    def __le__(self, other): return np.less_equal(self, other)
-    def __gt__(self, other): return np.greater(self, other)
-    def __ge__(self, other): return np.greater_equal(self, other)
-    def __eq__(self, other): return np.equal(self, other)
-    def __ne__(self, other): return np.not_equal(self, other)
+    def __lt__(self, other): return np.less(plain(self), plain(other))
+    def __le__(self, other): return np.less_equal(plain(self), plain(other))
+    def __gt__(self, other): return np.greater(plain(self), plain(other))
+    def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
+    def __eq__(self, other): return np.equal(plain(self), plain(other))
+    def __ne__(self, other): return np.not_equal(plain(self), plain(other))
+
+
+
+def _check_ufunc_kwargs(ufunc, method, kwargs):
+    if "out" in kwargs:
+        raise TypeError(
+            f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
+            "cannot be differentiated; assign the result to a new name instead")
+    if method == "__call__":
+        for key, value in kwargs.items():
+            if value is not None:
+                raise TypeError(
+                    f"numpy.{ufunc.__name__}(..., {key}=...) is not supported on traced values "
+                    f"by vjpnet; call it without {key}= (use np.where for masks, .astype for "
+                    "dtypes)")
+        kwargs.clear()
 
 
 def _apply_ufunc(ufunc, *inputs):
@@ -268,18 +319,19 @@ def _plain_tree(tree):
 
 
 def _missing_vjp_message(name, register, short_name):
+    code_name = "np." + name[len("numpy."):] if name.startswith("numpy.") else name
     return (
         f"{name} has no registered VJP in vjpnet, so it cannot be applied to a traced value. "
-        f"Express the computation with supported NumPy operations, or register one:\n"
+        f"Express the computation with supported NumPy operations, or register a primitive:\n"
         f"    @vjpnet.primitive\n"
         f"    def my_{short_name}(x):\n"
-        f"        out = ...                    # forward on plain arrays\n"
+        f"        out = {code_name}(x)        # forward on plain arrays\n"
         f"        return out, (x, out)         # (output, cache for the VJP)\n"
         f"    @my_{short_name}.defvjp\n"
         f"    def my_{short_name}_vjp(g, cache):\n"
         f"        x, out = cache\n"
         f"        return (...,)                # one cotangent per positional argument\n"
-        f"    vjpnet.{register}({name}, my_{short_name})")
+        f"    vjpnet.{register}({code_name}, my_{short_name})")
 
 
 # --- the reverse sweep ----------------------------------------------------------------------

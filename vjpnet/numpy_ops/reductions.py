@@ -4,7 +4,7 @@ import numpy as np
 from vjpnet.numpy_ops._base import Primitive, Sample, reject_kwargs
 from vjpnet.numpy_ops.shape import astype, broadcast_to
 from vjpnet.registry import register_function
-from vjpnet.tape import dtype_of
+from vjpnet.tape import UFUNC_METHODS, dtype_of
 
 
 def _reduced_axes(shape, axis):
@@ -211,3 +211,15 @@ for _function, _handler in [(np.sum, sum), (np.mean, mean), (np.prod, prod), (np
                             (np.amax, amax), (np.min, amin), (np.amin, amin), (np.var, var),
                             (np.std, std), (np.cumsum, cumsum)]:
     register_function(_function, _handler)
+
+# np.add.reduce(x, axis=0) and friends: the ufunc-method spellings of the reductions above.
+UFUNC_METHODS[np.add, "reduce"] = \
+    lambda a, axis=0, dtype=None, keepdims=False, **kw: sum(a, axis, dtype, None, keepdims, **kw)
+UFUNC_METHODS[np.multiply, "reduce"] = \
+    lambda a, axis=0, dtype=None, keepdims=False, **kw: prod(a, axis, dtype, None, keepdims, **kw)
+UFUNC_METHODS[np.maximum, "reduce"] = \
+    lambda a, axis=0, keepdims=False, **kw: amax(a, axis, None, keepdims, **kw)
+UFUNC_METHODS[np.minimum, "reduce"] = \
+    lambda a, axis=0, keepdims=False, **kw: amin(a, axis, None, keepdims, **kw)
+UFUNC_METHODS[np.add, "accumulate"] = \
+    lambda a, axis=0, dtype=None: cumsum(a, axis, dtype)
