@@ -54,6 +54,7 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
                  "__wrapped__", "__dict__")
+    check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
                  selective_vjp=False, spec=None):
@@ -90,6 +91,41 @@ class Primitive:
 
     def bind(self, args, kwargs):
         """Run the forward, recording on the highest tape among the args; return (out, cache)."""
+        # Fast path, one level of grad: every traced argument is on the same tape and wraps a
+        # plain value. Anything else (nested grad, mixed levels) takes _bind_levels.
+        tape = None
+        unwrapped = list(args)
+        parents = []
+        mask = 0
+        position = 0
+        for arg in args:
+            if type(arg) is Traced:
+                value = arg.value
+                if type(value) is Traced or (tape is not None and arg.tape is not tape):
+                    return self._bind_levels(args, kwargs)
+                tape = arg.tape
+                unwrapped[position] = value
+                parents.append((position, arg.node))
+                mask |= 1 << position
+            position += 1
+        if tape is None:
+            return self.forward(*args, **kwargs)
+        if not tape.open:
+            raise _escaped_error(self)
+        if kwargs:
+            _check_kwargs(self, kwargs)
+        out, cache = self.forward(*unwrapped, **kwargs)
+        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
+                not _differentiable_output(self, out):
+            return out, cache   # integer or boolean results carry no gradient
+        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
+        entries = tape.entries
+        entries.append((self, parents, cache, needed, False))
+        tape.values.append(out)
+        return Traced(out, tape, len(entries) - 1), cache
+
+    def _bind_levels(self, args, kwargs):
+        """bind for arguments traced at several levels (nested grad): record at the highest."""
         tape = None
         for arg in args:
             if type(arg) is Traced and (tape is None or arg.tape.level > tape.level):
@@ -118,13 +154,10 @@ class Primitive:
         else:
             out, cache = self.forward(*unwrapped, **kwargs)
             nested = False
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and not _tape.is_float(out):
-            if isinstance(out, (tuple, list)):
-                raise TypeError(f"the forward of {self.name} returned a {type(out).__name__} as "
-                                "its output; a primitive's forward returns (out, cache) with "
-                                "one array as out")
-            return out, cache   # integer or boolean results carry no gradient
-        return tape.record(self, parents, cache, needed, nested, out), cache
+        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
+                not _differentiable_output(self, out):
+            return out, cache
+        return tape.record(self, parents, cache, tuple(needed), nested, out), cache
 
     def _missing_vjp(self, g, cache, needed=None):
         raise NotImplementedError(
@@ -161,6 +194,25 @@ def register_function(function, handler):
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
+
+
+def _differentiable_output(primitive, out):
+    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
+    if _tape.is_float(out):
+        return True
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
+                        "its output; a primitive's forward returns (out, cache) with one array "
+                        "as out")
+    return False
+
+
+_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
+
+
+def _needed(count, mask):
+    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
+    return needed
 
 
 def _check_kwargs(primitive, kwargs):

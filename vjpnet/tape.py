@@ -24,20 +24,20 @@ UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np
 
 
 class Tape:
-    """One trace level: its entries, the (shape, dtype) of every node, open/closed state."""
+    """One trace level: its entries, the value of every node, open/closed state."""
 
-    __slots__ = ("level", "entries", "avals", "open")
+    __slots__ = ("level", "entries", "values", "open")
 
     def __init__(self, level):
         self.level = level
         self.entries = []   # per node: None for an input, else (primitive, parents, cache, needed, nested)
-        self.avals = []     # per node: (shape, dtype); dtype None for a Python float
+        self.values = []    # per node: its value, for the shape/dtype checks of the reverse sweep
         self.open = True
 
     def new_input(self, value):
         """Wrap one input value (a float array or float) as a traced leaf of this tape."""
         self.entries.append(None)
-        self.avals.append(abstract_value(value))
+        self.values.append(value)
         return Traced(value, self, len(self.entries) - 1)
 
     def record(self, primitive, parents, cache, needed, nested, out):
@@ -49,7 +49,7 @@ class Tape:
         """
         entries = self.entries
         entries.append((primitive, parents, cache, needed, nested))
-        self.avals.append(((), None) if type(out) is float else (out.shape, out.dtype))
+        self.values.append(out)
         return Traced(out, self, len(entries) - 1)
 
 
@@ -75,6 +75,7 @@ class open_tape:
         self.tape.open = False
         if exc_info[0] is not None:
             self.tape.entries.clear()   # a failed trace keeps nothing alive
+            self.tape.values.clear()
 
 
 def dtype_of(value):
@@ -100,6 +101,35 @@ def plain(value):
     return value
 
 
+_NO_KWARGS = {}
+
+
+def _unary_operator(ufunc):
+    """-x, abs(x): the ufunc's primitive, called directly (the hot path of loss code)."""
+    def operator(self):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
+        return primitive.bind((self,), _NO_KWARGS)[0]
+    return operator
+
+
+def _binary_operators(ufunc):
+    """x + y and y + x (reflected) for a traced x: the ufunc's primitive, called directly."""
+    def operator(self, other):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(self, other)
+        return primitive.bind((self, other), _NO_KWARGS)[0]
+
+    def reflected(self, other):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(other, self)
+        return primitive.bind((other, self), _NO_KWARGS)[0]
+    return operator, reflected
+
+
 class Traced:
     """A value recorded on a tape. `value` may itself be traced at a lower level.
 
@@ -118,6 +148,10 @@ class Traced:
 
     # --- NumPy dispatch -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs:   # the hot path
+            primitive = UFUNC_PRIMITIVES.get(ufunc)
+            if primitive is not None:
+                return primitive.bind(inputs, kwargs)[0]
         if kwargs:
             _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":
@@ -248,33 +282,25 @@ class Traced:
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
 
-    # --- operators, each forwarded to its ufunc -------------------------------------------
-    def __neg__(self): return _apply_ufunc(np.negative, self)
+    # --- operators, each forwarded to its ufunc's primitive (no NumPy override machinery) ---
+    __neg__ = _unary_operator(np.negative)
+    __abs__ = _unary_operator(np.absolute)
+    __add__, __radd__ = _binary_operators(np.add)
+    __sub__, __rsub__ = _binary_operators(np.subtract)
+    __mul__, __rmul__ = _binary_operators(np.multiply)
+    __truediv__, __rtruediv__ = _binary_operators(np.true_divide)
+    __floordiv__, __rfloordiv__ = _binary_operators(np.floor_divide)
+    __mod__, __rmod__ = _binary_operators(np.remainder)
+    __pow__, __rpow__ = _binary_operators(np.power)
+    __matmul__, __rmatmul__ = _binary_operators(np.matmul)
+
     def __pos__(self): return self
-    def __abs__(self): return _apply_ufunc(np.absolute, self)
-    def __add__(self, other): return _apply_ufunc(np.add, self, other)
-    def __radd__(self, other): return _apply_ufunc(np.add, other, self)
-    def __sub__(self, other): return _apply_ufunc(np.subtract, self, other)
-    def __rsub__(self, other): return _apply_ufunc(np.subtract, other, self)
-    def __mul__(self, other): return _apply_ufunc(np.multiply, self, other)
-    def __rmul__(self, other): return _apply_ufunc(np.multiply, other, self)
-    def __truediv__(self, other): return _apply_ufunc(np.true_divide, self, other)
-    def __rtruediv__(self, other): return _apply_ufunc(np.true_divide, other, self)
-    def __floordiv__(self, other): return _apply_ufunc(np.floor_divide, self, other)
-    def __rfloordiv__(self, other): return _apply_ufunc(np.floor_divide, other, self)
-    def __mod__(self, other): return _apply_ufunc(np.remainder, self, other)
-    def __rmod__(self, other): return _apply_ufunc(np.remainder, other, self)
-    def __pow__(self, other): return _apply_ufunc(np.power, self, other)
-    def __rpow__(self, other): return _apply_ufunc(np.power, other, self)
-    def __matmul__(self, other): return _apply_ufunc(np.matmul, self, other)
-    def __rmatmul__(self, other): return _apply_ufunc(np.matmul, other, self)
     def __lt__(self, other): return np.less(plain(self), plain(other))
     def __le__(self, other): return np.less_equal(plain(self), plain(other))
     def __gt__(self, other): return np.greater(plain(self), plain(other))
     def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
     def __eq__(self, other): return np.equal(plain(self), plain(other))
     def __ne__(self, other): return np.not_equal(plain(self), plain(other))
-
 
 
 def _check_ufunc_kwargs(ufunc, method, kwargs):
@@ -290,14 +316,6 @@ def _check_ufunc_kwargs(ufunc, method, kwargs):
                     f"by vjpnet; call it without {key}= (use np.where for masks, .astype for "
                     "dtypes)")
         kwargs.clear()
-
-
-def _apply_ufunc(ufunc, *inputs):
-    """An operator's ufunc on traced inputs, without NumPy's override machinery (hot path)."""
-    primitive = UFUNC_PRIMITIVES.get(ufunc)
-    if primitive is None:
-        return ufunc(*inputs)   # unregistered: NumPy's dispatch raises the explanatory error
-    return primitive.bind(inputs, {})[0]
 
 
 def _scalar(traced, convert):
@@ -339,27 +357,28 @@ def _missing_vjp_message(name, register, short_name):
 def backward(tape, seeds, free):
     """Propagate output cotangents to every node of `tape` in one reverse loop.
 
-    seeds: list of (node, cotangent). free: drop each entry (and its cache) once used.
+    seeds: list of (node, cotangent). free: drop each entry (its cache and value) once used.
     Returns the list of cotangents per node; only inputs (leaves) keep theirs.
     """
-    entries, avals = tape.entries, tape.avals
+    entries, values = tape.entries, tape.values
     cotangents = [None] * len(entries)
     for node, cotangent in seeds:
         previous = cotangents[node]
         cotangents[node] = cotangent if previous is None else previous + cotangent
     start = max((node for node, _ in seeds), default=-1)
+    ndarray = np.ndarray
     for node in range(start, -1, -1):
         entry = entries[node]
         if entry is None:
             continue
         if free:
-            entries[node] = None
+            entries[node] = values[node] = None
         g = cotangents[node]
         if g is None:
             continue
         cotangents[node] = None
         primitive, parents, cache, needed, nested = entry
-        if nested or (primitive.first_order and type(g) is Traced):
+        if nested or (type(g) is Traced and primitive.first_order):
             raise _second_order_error(primitive)
         if primitive.selective_vjp:
             results = primitive.vjp(g, cache, needed)
@@ -367,16 +386,19 @@ def backward(tape, seeds, free):
             results = primitive.vjp(g, cache)
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
+        check = primitive.check_cotangents
         for position, parent in parents:
-            if position >= len(results):
-                raise _count_error(primitive, len(results), needed, position)
-            cotangent = results[position]
+            try:
+                cotangent = results[position]
+            except IndexError:
+                raise _count_error(primitive, len(results), needed, position) from None
             if cotangent is None:
                 continue
-            shape, dtype = avals[parent]
-            if not (type(cotangent) is np.ndarray and cotangent.shape == shape
-                    and cotangent.dtype == dtype):
-                _check_cotangent(primitive, position, cotangent, shape, dtype)
+            if check:
+                value = values[parent]
+                if not (type(cotangent) is ndarray and type(value) is ndarray and
+                        cotangent.shape == value.shape and cotangent.dtype == value.dtype):
+                    _check_cotangent(primitive, position, cotangent, *abstract_value(value))
             previous = cotangents[parent]
             cotangents[parent] = cotangent if previous is None else previous + cotangent
     return cotangents

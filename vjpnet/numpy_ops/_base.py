@@ -3,10 +3,10 @@ factory, argument checks and sample-input specs for the registry-driven test."""
 import numpy as np
 
 from vjpnet.registry import Primitive, Sample, register_ufunc
-from vjpnet.tape import Traced
+from vjpnet.tape import Traced, is_float
 
 __all__ = ["unbroadcast", "sum_to_shape", "elementwise", "reject_kwargs", "normalize_axis",
-           "normal", "positive", "away_from", "Sample", "Primitive"]
+           "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY"]
 
 
 def unbroadcast(cotangent, x):
@@ -39,41 +39,114 @@ def sum_to_shape(cotangent, shape, dtype):
     return cotangent
 
 
+ndarray = np.ndarray
+IDENTITY = object()   # a partial that passes the cotangent through unchanged
+
+
+class UfuncPrimitive(Primitive):
+    """A primitive for a NumPy ufunc, with a short `bind` for the common case: one level of
+    grad, one or two arguments, every traced argument on the same tape. It records exactly what
+    Primitive.bind would; anything else goes through Primitive.bind.
+
+    Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
+    the reverse sweep skips re-checking them (check_cotangents = False).
+    """
+
+    __slots__ = ("ufunc",)
+    check_cotangents = False
+
+    def bind(self, args, kwargs):
+        count = len(args)
+        if kwargs or count > 2:
+            return Primitive.bind(self, args, kwargs)
+        if count == 1:
+            x = args[0]
+            if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
+                return Primitive.bind(self, args, kwargs)
+            tape, x_value = x.tape, x.value
+            out = self.ufunc(x_value)
+            cache, parents, needed = (x_value, out), ((0, x.node),), _ONE
+        else:
+            x, y = args
+            if type(x) is Traced:
+                tape, x_value = x.tape, x.value
+                if type(x_value) is Traced or not tape.open:
+                    return Primitive.bind(self, args, kwargs)
+                if type(y) is Traced:
+                    y_value = y.value
+                    if y.tape is not tape or type(y_value) is Traced:
+                        return Primitive.bind(self, args, kwargs)
+                    parents, needed = ((0, x.node), (1, y.node)), _BOTH
+                else:
+                    y_value = y
+                    parents, needed = ((0, x.node),), _FIRST
+            elif type(y) is Traced:
+                tape, x_value, y_value = y.tape, x, y.value
+                if type(y_value) is Traced or not tape.open:
+                    return Primitive.bind(self, args, kwargs)
+                parents, needed = ((1, y.node),), _SECOND
+            else:
+                return Primitive.bind(self, args, kwargs)
+            out = self.ufunc(x_value, y_value)
+            cache = (x_value, y_value, out)
+        if not (type(out) is ndarray and out.dtype.kind == "f") and not is_float(out):
+            return out, cache   # e.g. an integer result: no gradient
+        entries = tape.entries
+        entries.append((self, parents, cache, needed, False))
+        tape.values.append(out)
+        return Traced(out, tape, len(entries) - 1), cache
+
+
+_ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+
+
 def elementwise(ufunc, *partials, spec, name=None):
     """Register `ufunc` as a primitive and route `ufunc(traced, ...)` to it.
 
     partials[i](g, out, *inputs) is the cotangent of input i before broadcasting is undone;
-    it must use NumPy operations only (it runs on traced values under nested grad).
+    it must use NumPy operations only (it runs on traced values under nested grad). The
+    partial IDENTITY means "g itself" (add, subtract's first input).
+    The forward's cache is (*inputs, out).
     """
-    def forward(*inputs):
-        out = ufunc(*inputs)
-        return out, (inputs, out)
-
     if len(partials) == 1:   # unary: the hot path of elementwise chains, kept short
         (partial,) = partials
 
+        def forward(x):
+            out = ufunc(x)
+            return out, (x, out)
+
         def vjp(g, cache):
-            (x,), out = cache
-            cotangent = partial(g, out, x)
-            if type(cotangent) is np.ndarray and type(x) is np.ndarray and \
-                    cotangent.shape == x.shape and cotangent.dtype == x.dtype:
-                return (cotangent,)
-            return (unbroadcast(cotangent, x),)
+            x, out = cache
+            return (partial(g, out, x),)   # same shape and dtype as x: nothing to undo
         selective = False
     elif len(partials) == 2:
         partial_x, partial_y = partials
 
+        def forward(x, y):
+            out = ufunc(x, y)
+            return out, (x, y, out)
+
         def vjp(g, cache, needed):
-            (x, y), out = cache
-            return (unbroadcast(partial_x(g, out, x, y), x) if needed[0] else None,
-                    unbroadcast(partial_y(g, out, x, y), y) if needed[1] else None)
+            x, y, out = cache
+            dx = dy = None
+            if needed[0]:
+                dx = g if partial_x is IDENTITY else partial_x(g, out, x, y)
+                if not (type(dx) is ndarray and type(x) is ndarray and dx.shape == x.shape
+                        and dx.dtype == x.dtype):
+                    dx = unbroadcast(dx, x)
+            if needed[1]:
+                dy = g if partial_y is IDENTITY else partial_y(g, out, x, y)
+                if not (type(dy) is ndarray and type(y) is ndarray and dy.shape == y.shape
+                        and dy.dtype == y.dtype):
+                    dy = unbroadcast(dy, y)
+            return dx, dy
         selective = True
     else:
         raise ValueError("elementwise: ufuncs with one or two inputs only")
 
-    forward.__name__ = name or ufunc.__name__
-    forward.__qualname__ = forward.__name__
-    primitive = Primitive(forward, vjp, selective_vjp=selective, spec=spec)
+    forward.__name__ = forward.__qualname__ = name or ufunc.__name__
+    primitive = UfuncPrimitive(forward, vjp, selective_vjp=selective, spec=spec)
+    primitive.ufunc = ufunc
     register_ufunc(ufunc, primitive)
     return primitive
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, away_from, elementwise, normal, positive,
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal, positive,
                                     reject_kwargs, unbroadcast)
 from vjpnet.registry import register_function
 from vjpnet.tape import dtype_of, plain
@@ -27,8 +27,8 @@ def _distinct_pair(rng):
 _BINARY = normal((3, 4), (4,))
 
 # --- arithmetic -----------------------------------------------------------------------------
-add = elementwise(np.add, lambda g, out, x, y: g, lambda g, out, x, y: g, spec=_BINARY)
-subtract = elementwise(np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g,
+add = elementwise(np.add, IDENTITY, IDENTITY, spec=_BINARY)
+subtract = elementwise(np.subtract, IDENTITY, lambda g, out, x, y: -g,
                        spec=_BINARY)
 multiply = elementwise(np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
                        spec=_BINARY)
