@@ -234,9 +234,11 @@ class Traced:
                         "or call .tolist() on vjpnet.stop_gradient(x) for a constant copy")
 
     def item(self, *args):
-        if args:
-            return self[args if len(args) > 1 else args[0]].item()
-        return _scalar(self, lambda v: np.asarray(v).item())
+        """A Python scalar (a constant: it carries no gradient), like ndarray.item."""
+        value = plain(self)
+        if not args and np.size(value) != 1:
+            return _scalar(self, float)   # raises the explanatory error
+        return value.item(*args) if hasattr(value, "item") else value
 
     def __hash__(self):
         return id(self)
