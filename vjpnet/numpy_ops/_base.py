@@ -6,7 +6,8 @@ from vjpnet.registry import Primitive, Sample, register_ufunc
 from vjpnet.tape import Traced, is_float
 
 __all__ = ["unbroadcast", "sum_to_shape", "elementwise", "reject_kwargs", "normalize_axis",
-           "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY"]
+           "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY", "shape_of",
+           "ndim_of", "as_array"]
 
 
 def unbroadcast(cotangent, x):
@@ -25,15 +26,17 @@ def unbroadcast(cotangent, x):
 
 def sum_to_shape(cotangent, shape, dtype):
     """Sum a broadcast cotangent back to `shape`, cast to `dtype` (None: keep its float dtype)."""
-    if cotangent.shape != shape:
-        extra = len(cotangent.shape) - len(shape)
-        axes = tuple(range(extra)) + tuple(
-            extra + axis for axis, size in enumerate(shape)
-            if size == 1 and cotangent.shape[extra + axis] != 1)
-        if axes:
-            cotangent = np.sum(cotangent, axis=axes)
+    got = cotangent.shape
+    if got != shape:
+        extra = len(got) - len(shape)
+        if extra:   # leading axes that broadcasting added
+            cotangent = cotangent.sum(axis=tuple(range(extra)))
+        stretched = tuple(axis for axis, size in enumerate(shape)
+                          if size == 1 and got[extra + axis] != 1)
+        if stretched:   # axes of size 1 that broadcasting stretched
+            cotangent = cotangent.sum(axis=stretched, keepdims=True)
         if cotangent.shape != shape:
-            cotangent = np.reshape(cotangent, shape)
+            cotangent = cotangent.reshape(shape)
     if dtype is not None and cotangent.dtype != dtype:
         cotangent = cotangent.astype(dtype)
     return cotangent
@@ -149,6 +152,22 @@ def elementwise(ufunc, *partials, spec, name=None):
     primitive.ufunc = ufunc
     register_ufunc(ufunc, primitive)
     return primitive
+
+
+def shape_of(x):
+    """x.shape for arrays and traced values (without NumPy's dispatch); np.shape otherwise."""
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
+
+
+def ndim_of(x):
+    """len(shape_of(x))."""
+    return len(shape_of(x))
+
+
+def as_array(x):
+    """A Python float as a NumPy float64 scalar (which has the array methods); else x."""
+    return np.float64(x) if type(x) is float else x
 
 
 def reject_kwargs(function_name, kwargs, **supported_defaults):

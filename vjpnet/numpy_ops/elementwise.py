@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal, positive,
+from vjpnet.numpy_ops._base import (as_array, ndim_of, shape_of, IDENTITY, Primitive, Sample, away_from, elementwise, normal, positive,
                                     reject_kwargs, unbroadcast)
 from vjpnet.registry import register_function
 from vjpnet.tape import dtype_of, plain
@@ -156,8 +156,8 @@ def _clip_vjp(g, cache, needed):
     """Convention: inside [low, high] (bounds included) the gradient goes to x; below low it
     goes to low, above high to high."""
     x, low, high, out = cache
-    below = np.less(x, low) if low is not None else np.zeros(np.shape(out), bool)
-    above = np.greater(x, high) if high is not None else np.zeros(np.shape(out), bool)
+    below = np.less(x, low) if low is not None else np.zeros(shape_of(out), bool)
+    above = np.greater(x, high) if high is not None else np.zeros(shape_of(out), bool)
     inside = ~(below | above)
     zero = 0.0
     return (unbroadcast(np.where(inside, g, zero), x) if needed[0] else None,

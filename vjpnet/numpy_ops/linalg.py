@@ -4,7 +4,7 @@ import string
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, normalize_axis, reject_kwargs,
+from vjpnet.numpy_ops._base import (as_array, ndim_of, shape_of, Primitive, Sample, normalize_axis, reject_kwargs,
                                     unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt
 from vjpnet.numpy_ops.reductions import amax_, sum_
@@ -63,9 +63,9 @@ register_ufunc(np.matmul, matmul)
 
 def dot(a, b, out=None):
     reject_kwargs("dot", {"out": out}, out=None)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
-    if np.ndim(b) > 2:   # dot sums over a's last axis and b's second-to-last
+    if ndim_of(b) > 2:   # dot sums over a's last axis and b's second-to-last
         return tensordot(a, b, axes=([-1], [-2]))
     return matmul(a, b)
 
@@ -77,18 +77,18 @@ def vdot(a, b):
 # --- tensordot ------------------------------------------------------------------------------
 
 def _tensordot_axes(axes, a_ndim, b_ndim):
-    if np.ndim(axes) == 0:
+    if ndim_of(axes) == 0:
         count = int(axes)
         return list(range(a_ndim - count, a_ndim)), list(range(count))
     axes_a, axes_b = axes
-    axes_a = [axes_a] if np.ndim(axes_a) == 0 else list(axes_a)
-    axes_b = [axes_b] if np.ndim(axes_b) == 0 else list(axes_b)
+    axes_a = [axes_a] if ndim_of(axes_a) == 0 else list(axes_a)
+    axes_b = [axes_b] if ndim_of(axes_b) == 0 else list(axes_b)
     return ([normalize_axis(int(x), a_ndim, "tensordot") for x in axes_a],
             [normalize_axis(int(x), b_ndim, "tensordot") for x in axes_b])
 
 
 def _tensordot_forward(a, b, axes=2):
-    axes_a, axes_b = _tensordot_axes(axes, np.ndim(a), np.ndim(b))
+    axes_a, axes_b = _tensordot_axes(axes, ndim_of(a), ndim_of(b))
     return np.tensordot(a, b, axes=(axes_a, axes_b)), (a, b, axes_a, axes_b)
 
 
@@ -157,7 +157,7 @@ def _einsum_vjp(g, cache, needed):
     operands, inputs, output = cache
     sizes = {}
     for operand, letters in zip(operands, inputs):
-        sizes.update(zip(letters, np.shape(operand)))
+        sizes.update(zip(letters, shape_of(operand)))
     unused = iter(c for c in string.ascii_letters if c not in sizes)
     dtype = g.dtype
     cotangents = []
@@ -207,7 +207,7 @@ def outer(a, b, out=None):
 
 
 def inner(a, b):
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
     return tensordot(a, b, axes=([-1], [-1]))
 
@@ -219,13 +219,13 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
     Convention: the gradient of the 2-norm at x = 0 is 0 (not NaN), from sqrt's convention.
     """
-    ndim = np.ndim(x)
+    ndim = ndim_of(x)
     if axis is None and ord is None:
         total = sum_(x * x, axis=None, keepdims=keepdims)
         return sqrt(total) if keepdims else sqrt(reshape(total, ()))
     if axis is None:
         axis = tuple(range(ndim))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    axes = (axis,) if ndim_of(axis) == 0 else tuple(axis)
     axes = tuple(normalize_axis(int(a), ndim, "linalg.norm") for a in axes)
     if len(axes) == 2:
         if ord not in (None, "fro"):
@@ -275,7 +275,7 @@ def _det_forward(a):
 def _det_vjp(g, cache):
     """d det(A) = det(A) tr(A^-1 dA): the cotangent is g det(A) A^-T (A must be invertible)."""
     a, out = cache
-    scale = reshape(g * out, np.shape(out) + (1, 1))
+    scale = reshape(g * out, shape_of(out) + (1, 1))
     return (scale * _matrix_transpose(np.linalg.inv(a)),)
 
 

@@ -1,10 +1,10 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, reject_kwargs
+from vjpnet.numpy_ops._base import as_array, ndim_of, shape_of, Primitive, Sample, reject_kwargs
 from vjpnet.numpy_ops.shape import astype, broadcast_to
 from vjpnet.registry import register_function
-from vjpnet.tape import UFUNC_METHODS, dtype_of
+from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
 
 
 def _reduced_axes(shape, axis):
@@ -43,15 +43,15 @@ def _as_tuple_axis(axis):
 # --- sum, mean ----------------------------------------------------------------------------------
 
 def _sum_forward(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims), (np.shape(x), axis)
+    return as_array(x).sum(axis=axis, keepdims=keepdims), (shape_of(x), axis)
 
 
 def _sum_vjp(g, cache):
     shape, axis = cache
-    return (broadcast_to(np.reshape(g, _keepdims_shape(shape, axis)), shape),)
+    return (broadcast_to(g.reshape(_keepdims_shape(shape, axis)), shape),)
 
 
-sum_ = Primitive(_sum_forward, _sum_vjp, name="sum",
+sum_ = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
 
@@ -69,7 +69,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValu
     if dtype is not None:
         a = astype(a, dtype)
     axis = _as_tuple_axis(axis)
-    return sum_(a, axis=axis, keepdims=keepdims) / _count(np.shape(a), axis)
+    return sum_(a, axis=axis, keepdims=keepdims) / _count(shape_of(a), axis)
 
 
 # --- prod -----------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def _prod_forward(x, axis=None, keepdims=False):
 
 def _prod_vjp(g, cache):
     x, out, axis = cache
-    shape = np.shape(x)
+    shape = shape_of(x)
     keep_shape = _keepdims_shape(shape, axis)
     g = np.reshape(g, keep_shape)
     if not np.any(np.equal(x, 0)):
@@ -116,16 +116,20 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue
 # --- max, min -------------------------------------------------------------------------------
 
 def _max_forward(x, axis=None, keepdims=False):
-    out = np.max(x, axis=axis, keepdims=True)
-    share = np.equal(x, out)
-    share = share / np.sum(share, axis=axis, keepdims=True)   # ties split the gradient equally
-    result = out if keepdims else np.reshape(out, _reduced_shape(np.shape(x), axis))
-    return result, (share.astype(dtype_of(x)), axis)
+    x = as_array(x)
+    out = x.max(axis=axis, keepdims=True)
+    winners = plain(x == out)
+    if winners.sum() == out.size:   # one maximum per output element: no ties
+        share = winners.astype(dtype_of(x))
+    else:   # ties split the gradient equally
+        share = (winners / winners.sum(axis=axis, keepdims=True)).astype(dtype_of(x))
+    result = out if keepdims else out.reshape(_reduced_shape(shape_of(x), axis))
+    return result, (share, axis)
 
 
 def _max_vjp(g, cache):
     share, axis = cache
-    return (np.reshape(g, _keepdims_shape(share.shape, axis)) * share,)
+    return (g.reshape(_keepdims_shape(share.shape, axis)) * share,)
 
 
 amax_ = Primitive(_max_forward, _max_vjp, name="amax",
@@ -148,14 +152,14 @@ def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._
 
 def _var_forward(x, axis=None, ddof=0, keepdims=False):
     centered = x - np.mean(x, axis=axis, keepdims=True)
-    count = _count(np.shape(x), axis) - ddof
-    out = np.sum(centered * centered, axis=axis, keepdims=keepdims) / count
+    count = _count(shape_of(x), axis) - ddof
+    out = (centered * centered).sum(axis=axis, keepdims=keepdims) / count
     return out, (centered, axis, count)
 
 
 def _var_vjp(g, cache):
     centered, axis, count = cache
-    return (np.reshape(g, _keepdims_shape(np.shape(centered), axis)) * centered * (2.0 / count),)
+    return (g.reshape(_keepdims_shape(shape_of(centered), axis)) * centered * (2.0 / count),)
 
 
 var_ = Primitive(_var_forward, _var_vjp, name="var",
@@ -185,7 +189,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np.
 # --- cumsum ---------------------------------------------------------------------------------
 
 def _cumsum_forward(x, axis=None):
-    return np.cumsum(x, axis=axis), (np.shape(x), axis)
+    return np.cumsum(x, axis=axis), (shape_of(x), axis)
 
 
 def _cumsum_vjp(g, cache):

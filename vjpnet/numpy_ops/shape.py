@@ -5,11 +5,12 @@ split, flip, repeat, take, take_along_axis, diagonal, diag, trace, ...).
 
 Most of these are linear: their VJPs read only constants (shapes, indices) from the cache.
 """
+import math
 import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, normalize_axis, reject_kwargs,
+from vjpnet.numpy_ops._base import (as_array, ndim_of, shape_of, Primitive, Sample, normalize_axis, reject_kwargs,
                                     sum_to_shape, unbroadcast)
 from vjpnet.registry import register_function, register_nondifferentiable
 from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
@@ -20,11 +21,11 @@ _ALL = slice(None)
 # --- reshape, transpose, broadcast_to, astype -----------------------------------------------
 
 def _reshape_forward(x, shape):
-    return np.reshape(x, shape), np.shape(x)
+    return as_array(x).reshape(shape), shape_of(x)
 
 
-reshape = Primitive(_reshape_forward, lambda g, shape: (np.reshape(g, shape), None),
-                    name="reshape", spec=lambda rng: Sample(rng.standard_normal((2, 6)), (3, -1)))
+reshape = Primitive(_reshape_forward, lambda g, shape: (g.reshape(shape), None),
+                    name="reshape", linear=True, spec=lambda rng: Sample(rng.standard_normal((2, 6)), (3, -1)))
 
 
 def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
@@ -39,43 +40,54 @@ def _check_order(function_name, order):
 
 
 def _transpose_forward(x, axes=None):
-    return np.transpose(x, axes), axes
+    return as_array(x).transpose(axes), axes
 
 
 def _transpose_vjp(g, axes):
-    return (np.transpose(g, None if axes is None else tuple(np.argsort(axes).tolist())), None)
+    return (g.transpose(None if axes is None else tuple(np.argsort(axes).tolist())), None)
 
 
-transpose = Primitive(_transpose_forward, _transpose_vjp, name="transpose",
+transpose = Primitive(_transpose_forward, _transpose_vjp, name="transpose", linear=True,
                       spec=lambda rng: Sample(rng.standard_normal((2, 3, 4)), (1, 2, 0)))
 
 
 def _transpose(a, axes=None):
     if axes is not None:
-        ndim = np.ndim(a)
+        ndim = ndim_of(a)
         axes = tuple(normalize_axis(operator.index(axis), ndim, "transpose") for axis in axes)
     return transpose(a, axes)
 
 
+_SMALL = 1 << 14   # below this many elements a filled copy is cheaper than a broadcast view
+
+
 def _broadcast_to_forward(x, shape):
-    return np.broadcast_to(x, shape), x
+    dtype = None if type(x) is float else x.dtype
+    if math.prod(shape) <= _SMALL:
+        out = np.empty(shape, dtype=dtype or np.float64)
+        out[...] = x
+    else:
+        out = np.broadcast_to(x, shape)
+    return out, (shape_of(x), dtype)
 
 
-broadcast_to = Primitive(_broadcast_to_forward, lambda g, x: (unbroadcast(g, x), None),
-                         name="broadcast_to",
+broadcast_to = Primitive(_broadcast_to_forward,
+                         lambda g, cache: (sum_to_shape(g, *cache), None),
+                         name="broadcast_to", linear=True,
                          spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
 
 
 def _astype_forward(x, dtype):
-    return x.astype(dtype), dtype_of(x)
+    return as_array(x).astype(dtype), dtype_of(x)
 
 
 astype = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
+                   linear=True,
                    spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
 
 
 def swapaxes(a, axis1, axis2):
-    axes = list(range(np.ndim(a)))
+    axes = list(range(ndim_of(a)))
     axis1 = normalize_axis(axis1, len(axes), "swapaxes")
     axis2 = normalize_axis(axis2, len(axes), "swapaxes")
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
@@ -83,7 +95,7 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
-    ndim = np.ndim(a)
+    ndim = ndim_of(a)
     source = [normalize_axis(s, ndim, "moveaxis") for s in np.atleast_1d(source).tolist()]
     destination = [normalize_axis(d, ndim, "moveaxis")
                    for d in np.atleast_1d(destination).tolist()]
@@ -107,11 +119,11 @@ def _shape_after(function, shape, *args):
 
 
 def squeeze(a, axis=None):
-    return reshape(a, _shape_after(np.squeeze, np.shape(a), axis))
+    return reshape(a, _shape_after(np.squeeze, shape_of(a), axis))
 
 
 def expand_dims(a, axis):
-    return reshape(a, _shape_after(np.expand_dims, np.shape(a), axis))
+    return reshape(a, _shape_after(np.expand_dims, shape_of(a), axis))
 
 
 def _atleast(ndim, shape):
@@ -126,7 +138,7 @@ def _atleast(ndim, shape):
 
 def _atleast_function(ndim):
     def atleast(*arrays):
-        results = [reshape(a, _atleast(ndim, np.shape(a))) for a in arrays]
+        results = [reshape(a, _atleast(ndim, shape_of(a))) for a in arrays]
         return results[0] if len(results) == 1 else tuple(results)
     atleast.__name__ = f"atleast_{ndim}d"
     return atleast
@@ -160,7 +172,7 @@ index_add.__doc__ = """index_add(values, index, shape): zeros(shape) with `value
 
 
 def _getitem_forward(x, index):
-    return x[index], (index, np.shape(x))
+    return x[index], (index, shape_of(x))
 
 
 def _getitem_vjp(g, cache):
@@ -169,7 +181,7 @@ def _getitem_vjp(g, cache):
 
 
 getitem = Primitive(
-    _getitem_forward, _getitem_vjp, name="getitem",
+    _getitem_forward, _getitem_vjp, name="getitem", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((3, 4)), (slice(1, 3), 2)),
                       Sample(rng.standard_normal((3, 4)),
                              (np.array([0, 2, 0]), np.array([1, 1, 1]))),
@@ -180,7 +192,7 @@ getitem = Primitive(
 def _index_update_forward(x, index, value):
     out = np.array(x, copy=True)
     out[index] = value
-    shape = () if type(value) in (float, int) else np.shape(value)
+    shape = () if type(value) in (float, int) else shape_of(value)
     return out, (index, shape, None if type(value) in (float, int) else dtype_of(value))
 
 
@@ -218,7 +230,7 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     indices = np.asarray(plain(indices))
     if axis is None:
         return getitem(ravel(a), indices)
-    axis = normalize_axis(axis, np.ndim(a), "take")
+    axis = normalize_axis(axis, ndim_of(a), "take")
     return getitem(a, (_ALL,) * axis + (indices,))
 
 
@@ -226,12 +238,12 @@ def take_along_axis(arr, indices, axis=-1):
     indices = np.asarray(plain(indices))
     if axis is None:
         return getitem(ravel(arr), indices)
-    ndim = np.ndim(arr)
+    ndim = ndim_of(arr)
     if indices.ndim != ndim:
         raise ValueError(f"numpy.take_along_axis: indices has {indices.ndim} dimensions, arr "
                          f"has {ndim}; they must match")
     axis = normalize_axis(axis, ndim, "take_along_axis")
-    shape = np.shape(arr)
+    shape = shape_of(arr)
     index = tuple(indices if d == axis else
                   np.arange(shape[d]).reshape((1,) * d + (-1,) + (1,) * (ndim - d - 1))
                   for d in range(ndim))
@@ -242,7 +254,7 @@ def take_along_axis(arr, indices, axis=-1):
 
 def _concatenate_forward(*arrays, axis=0):
     out = np.concatenate(arrays, axis=axis)
-    bounds = np.cumsum([0] + [np.shape(a)[axis] for a in arrays]).tolist()
+    bounds = np.cumsum([0] + [shape_of(a)[axis] for a in arrays]).tolist()
     return out, (axis, bounds, [dtype_of(a) for a in arrays])
 
 
@@ -276,7 +288,7 @@ def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
         return _concatenate(*[ravel(a) for a in arrays], axis=0)
     if not arrays:
         raise ValueError("numpy.concatenate: need at least one array to concatenate")
-    axis = normalize_axis(axis, np.ndim(arrays[0]), "concatenate")
+    axis = normalize_axis(axis, ndim_of(arrays[0]), "concatenate")
     return _concatenate(*arrays, axis=axis)
 
 
@@ -285,18 +297,18 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     arrays = list(arrays)
     if not arrays:
         raise ValueError("numpy.stack: need at least one array to stack")
-    shapes = {np.shape(a) for a in arrays}
+    shapes = {shape_of(a) for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"numpy.stack: all input arrays must have the same shape, got "
-                         f"{[np.shape(a) for a in arrays]}")
-    axis = normalize_axis(axis, np.ndim(arrays[0]) + 1, "stack")
+                         f"{[shape_of(a) for a in arrays]}")
+    axis = normalize_axis(axis, ndim_of(arrays[0]) + 1, "stack")
     return _concatenate(*[expand_dims(a, axis) for a in arrays], axis=axis)
 
 
 def hstack(tup, *, dtype=None, casting="same_kind"):
     reject_kwargs("hstack", {"dtype": dtype}, dtype=None)
     arrays = [atleast_1d(a) for a in tup]
-    return concatenate(arrays, axis=0 if np.ndim(arrays[0]) == 1 else 1)
+    return concatenate(arrays, axis=0 if ndim_of(arrays[0]) == 1 else 1)
 
 
 def vstack(tup, *, dtype=None, casting="same_kind"):
@@ -305,12 +317,12 @@ def vstack(tup, *, dtype=None, casting="same_kind"):
 
 
 def column_stack(tup):
-    arrays = [reshape(a, (-1, 1)) if np.ndim(a) < 2 else a for a in tup]
+    arrays = [reshape(a, (-1, 1)) if ndim_of(a) < 2 else a for a in tup]
     return concatenate(arrays, axis=1)
 
 
 def _split_bounds(length, indices_or_sections, function_name, equal):
-    if np.ndim(indices_or_sections) == 0:
+    if ndim_of(indices_or_sections) == 0:
         sections = int(indices_or_sections)
         if sections <= 0:
             raise ValueError(f"numpy.{function_name}: number sections must be larger than 0")
@@ -325,8 +337,8 @@ def _split_bounds(length, indices_or_sections, function_name, equal):
 
 
 def _split(ary, indices_or_sections, axis, function_name, equal):
-    axis = normalize_axis(axis, np.ndim(ary), function_name)
-    bounds = _split_bounds(np.shape(ary)[axis], indices_or_sections, function_name, equal)
+    axis = normalize_axis(axis, ndim_of(ary), function_name)
+    bounds = _split_bounds(shape_of(ary)[axis], indices_or_sections, function_name, equal)
     prefix = (_ALL,) * axis
     return [getitem(ary, prefix + (slice(start, max(start, stop)),))
             for start, stop in zip(bounds[:-1], bounds[1:])]
@@ -341,7 +353,7 @@ def array_split(ary, indices_or_sections, axis=0):
 
 
 def hsplit(ary, indices_or_sections):
-    return _split(ary, indices_or_sections, 0 if np.ndim(ary) == 1 else 1, "hsplit", True)
+    return _split(ary, indices_or_sections, 0 if ndim_of(ary) == 1 else 1, "hsplit", True)
 
 
 def vsplit(ary, indices_or_sections):
@@ -351,7 +363,7 @@ def vsplit(ary, indices_or_sections):
 # --- reordering and repeating -----------------------------------------------------------------
 
 def flip(m, axis=None):
-    ndim = np.ndim(m)
+    ndim = ndim_of(m)
     axes = range(ndim) if axis is None else \
         [normalize_axis(a, ndim, "flip") for a in np.atleast_1d(axis).tolist()]
     reverse = slice(None, None, -1)
@@ -359,7 +371,7 @@ def flip(m, axis=None):
 
 
 def _negated(shift):
-    return -shift if np.ndim(shift) == 0 else tuple(-s for s in shift)
+    return -shift if ndim_of(shift) == 0 else tuple(-s for s in shift)
 
 
 def _roll_forward(a, shift, axis=None):
@@ -378,18 +390,18 @@ roll = Primitive(_roll_forward, _roll_vjp, name="roll", linear=True,
 
 
 def _roll(a, shift, axis=None):
-    shift = shift if np.ndim(shift) == 0 else tuple(np.asarray(shift).tolist())
-    axis = axis if axis is None or np.ndim(axis) == 0 else tuple(np.asarray(axis).tolist())
+    shift = shift if ndim_of(shift) == 0 else tuple(np.asarray(shift).tolist())
+    axis = axis if axis is None or ndim_of(axis) == 0 else tuple(np.asarray(axis).tolist())
     return roll(a, shift=shift, axis=axis)
 
 
 def _tile_forward(a, reps):
-    return np.tile(a, reps), (np.shape(a), reps)
+    return np.tile(a, reps), (shape_of(a), reps)
 
 
 def _tile_vjp(g, cache):
     shape, reps = cache
-    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(reps)
+    reps = (int(reps),) if ndim_of(reps) == 0 else tuple(reps)
     ndim = max(len(shape), len(reps))
     shape_d = (1,) * (ndim - len(shape)) + tuple(shape)
     reps_d = (1,) * (ndim - len(reps)) + reps
@@ -406,14 +418,14 @@ tile = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
 def repeat(a, repeats, axis=None):
     if axis is None:
         a, axis = ravel(a), 0
-    axis = normalize_axis(axis, np.ndim(a), "repeat")
-    index = np.repeat(np.arange(np.shape(a)[axis]), plain(repeats))
+    axis = normalize_axis(axis, ndim_of(a), "repeat")
+    index = np.repeat(np.arange(shape_of(a)[axis]), plain(repeats))
     return getitem(a, (_ALL,) * axis + (index,))
 
 
 def _pad_forward(array, pad_width, constant_values=0):
     out = np.pad(array, pad_width, mode="constant", constant_values=constant_values)
-    return out, (pad_width, np.shape(array))
+    return out, (pad_width, shape_of(array))
 
 
 def _pad_vjp(g, cache):
@@ -430,15 +442,15 @@ _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
 def pad(array, pad_width, mode="constant", **kwargs):
-    ndim = np.ndim(array)
+    ndim = ndim_of(array)
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
     widths = tuple((int(before), int(after)) for before, after in widths.tolist())
     if mode == "constant":
         reject_kwargs("pad", {k: v for k, v in kwargs.items() if k != "constant_values"})
         constant_values = kwargs.get("constant_values", 0)
-        if np.ndim(constant_values) != 0 or type(constant_values) not in (int, float):
+        if ndim_of(constant_values) != 0 or type(constant_values) not in (int, float):
             constant_values = plain(constant_values)
-            if np.ndim(constant_values) != 0:
+            if ndim_of(constant_values) != 0:
                 raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
                                 "constant_values, got an array")
             constant_values = constant_values.item()
@@ -446,7 +458,7 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode in _INDEX_PAD_MODES:
         reject_kwargs("pad", kwargs)
         for axis, (before, after) in enumerate(widths):   # each mode is an index map per axis
-            index = np.pad(np.arange(np.shape(array)[axis]), (before, after), mode=mode)
+            index = np.pad(np.arange(shape_of(array)[axis]), (before, after), mode=mode)
             array = getitem(array, (_ALL,) * axis + (index,))
         return array
     raise TypeError(f"numpy.pad(..., mode={mode!r}) has no VJP in vjpnet; supported modes: "
@@ -464,24 +476,24 @@ def _diagonal_index(rows, cols, offset):
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):
-    ndim = np.ndim(a)
+    ndim = ndim_of(a)
     if ndim < 2:
         raise ValueError("numpy.diagonal: the array must have at least 2 dimensions, got "
-                         f"shape {np.shape(a)}")
+                         f"shape {shape_of(a)}")
     axis1 = normalize_axis(axis1, ndim, "diagonal")
     axis2 = normalize_axis(axis2, ndim, "diagonal")
     moved = moveaxis(a, (axis1, axis2), (-2, -1))
-    rows, cols = _diagonal_index(*np.shape(moved)[-2:], offset)
+    rows, cols = _diagonal_index(*shape_of(moved)[-2:], offset)
     return getitem(moved, (Ellipsis, rows, cols))
 
 
 def diag(v, k=0):
-    if np.ndim(v) == 1:
-        size = np.shape(v)[0] + abs(k)
+    if ndim_of(v) == 1:
+        size = shape_of(v)[0] + abs(k)
         return index_add(v, _diagonal_index(size, size, k), (size, size))
-    if np.ndim(v) == 2:
+    if ndim_of(v) == 2:
         return diagonal(v, k)
-    raise ValueError(f"numpy.diag: input must be 1-d or 2-d, got shape {np.shape(v)}")
+    raise ValueError(f"numpy.diag: input must be 1-d or 2-d, got shape {shape_of(v)}")
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
