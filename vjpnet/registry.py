@@ -105,7 +105,7 @@ class Primitive:
                     return self._bind_levels(args, kwargs)
                 tape = arg.tape
                 unwrapped[position] = value
-                parents.append((position, arg.node))
+                parents.append((position, arg.node, value))
                 mask |= 1 << position
             position += 1
         if tape is None:
@@ -121,7 +121,6 @@ class Primitive:
         needed = _NEEDED.get((position, mask)) or _needed(position, mask)
         entries = tape.entries
         entries.append((self, parents, cache, needed, False))
-        tape.values.append(out)
         return Traced(out, tape, len(entries) - 1), cache
 
     def _bind_levels(self, args, kwargs):
@@ -144,7 +143,7 @@ class Primitive:
                 if arg.tape is tape:
                     unwrapped[position] = arg.value
                     needed[position] = True
-                    parents.append((position, arg.node))
+                    parents.append((position, arg.node, arg.value))
                 elif arg.tape.level == tape.level:
                     raise _escaped_error(self)
         if self.first_order or self.linear:

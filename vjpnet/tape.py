@@ -24,32 +24,30 @@ UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np
 
 
 class Tape:
-    """One trace level: its entries, the value of every node, open/closed state."""
+    """One trace level: its entries (one per node) and open/closed state."""
 
-    __slots__ = ("level", "entries", "values", "open")
+    __slots__ = ("level", "entries", "open")
 
     def __init__(self, level):
         self.level = level
         self.entries = []   # per node: None for an input, else (primitive, parents, cache, needed, nested)
-        self.values = []    # per node: its value, for the shape/dtype checks of the reverse sweep
         self.open = True
 
     def new_input(self, value):
         """Wrap one input value (a float array or float) as a traced leaf of this tape."""
         self.entries.append(None)
-        self.values.append(value)
         return Traced(value, self, len(self.entries) - 1)
 
     def record(self, primitive, parents, cache, needed, nested, out):
         """Append one primitive call; return its output traced at this level.
 
-        parents: ((position, node), ...) of the arguments traced at this level; needed: per
+        parents: ((position, node, value), ...) of the arguments traced at this level (value: the
+        argument's value one level down, for the shape/dtype check of its cotangent); needed: per
         positional argument, whether it is one of them; nested: a first-order primitive whose
         arguments are also traced by an enclosing level (its VJP must never run then).
         """
         entries = self.entries
         entries.append((primitive, parents, cache, needed, nested))
-        self.values.append(out)
         return Traced(out, self, len(entries) - 1)
 
 
@@ -75,7 +73,6 @@ class open_tape:
         self.tape.open = False
         if exc_info[0] is not None:
             self.tape.entries.clear()   # a failed trace keeps nothing alive
-            self.tape.values.clear()
 
 
 def dtype_of(value):
@@ -359,10 +356,10 @@ def _missing_vjp_message(name, register, short_name):
 def backward(tape, seeds, free):
     """Propagate output cotangents to every node of `tape` in one reverse loop.
 
-    seeds: list of (node, cotangent). free: drop each entry (its cache and value) once used.
+    seeds: list of (node, cotangent). free: drop each entry (and its cache) once used.
     Returns the list of cotangents per node; only inputs (leaves) keep theirs.
     """
-    entries, values = tape.entries, tape.values
+    entries = tape.entries
     cotangents = [None] * len(entries)
     for node, cotangent in seeds:
         previous = cotangents[node]
@@ -374,7 +371,7 @@ def backward(tape, seeds, free):
         if entry is None:
             continue
         if free:
-            entries[node] = values[node] = None
+            entries[node] = None
         g = cotangents[node]
         if g is None:
             continue
@@ -389,7 +386,7 @@ def backward(tape, seeds, free):
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
         check = primitive.check_cotangents
-        for position, parent in parents:
+        for position, parent, value in parents:
             try:
                 cotangent = results[position]
             except IndexError:
@@ -397,7 +394,6 @@ def backward(tape, seeds, free):
             if cotangent is None:
                 continue
             if check:
-                value = values[parent]
                 if not (type(cotangent) is ndarray and type(value) is ndarray and
                         cotangent.shape == value.shape and cotangent.dtype == value.dtype):
                     _check_cotangent(primitive, position, cotangent, *abstract_value(value))

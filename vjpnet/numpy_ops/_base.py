@@ -67,8 +67,11 @@ class UfuncPrimitive(Primitive):
             if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
                 return Primitive.bind(self, args, kwargs)
             tape, x_value = x.tape, x.value
-            out = self.ufunc(x_value)
-            cache, parents, needed = (x_value, out), ((0, x.node),), _ONE
+            out = self.ufunc(x_value)   # a float ufunc of a float: always a float
+            cache = (x_value, out)
+            entries = tape.entries
+            entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
+            return Traced(out, tape, len(entries) - 1), cache
         else:
             x, y = args
             if type(x) is Traced:
@@ -79,15 +82,15 @@ class UfuncPrimitive(Primitive):
                     y_value = y.value
                     if y.tape is not tape or type(y_value) is Traced:
                         return Primitive.bind(self, args, kwargs)
-                    parents, needed = ((0, x.node), (1, y.node)), _BOTH
+                    parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
                 else:
                     y_value = y
-                    parents, needed = ((0, x.node),), _FIRST
+                    parents, needed = ((0, x.node, x_value),), _FIRST
             elif type(y) is Traced:
                 tape, x_value, y_value = y.tape, x, y.value
                 if type(y_value) is Traced or not tape.open:
                     return Primitive.bind(self, args, kwargs)
-                parents, needed = ((1, y.node),), _SECOND
+                parents, needed = ((1, y.node, y_value),), _SECOND
             else:
                 return Primitive.bind(self, args, kwargs)
             out = self.ufunc(x_value, y_value)
@@ -96,7 +99,6 @@ class UfuncPrimitive(Primitive):
             return out, cache   # e.g. an integer result: no gradient
         entries = tape.entries
         entries.append((self, parents, cache, needed, False))
-        tape.values.append(out)
         return Traced(out, tape, len(entries) - 1), cache
 
 
