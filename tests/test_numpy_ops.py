@@ -77,7 +77,8 @@ CASES = [
     (np.tile, lambda x: np.tile(x, (2, 1, 2)), [normal(3, 2)]),
     (np.repeat, lambda x: np.repeat(x, [1, 0, 3], axis=0), [normal(3, 2)]),
     (np.pad, lambda x: np.pad(x, ((1, 0), (1, 1)), mode="reflect") +
-     np.pad(x, 1, mode="edge")[:4] + np.pad(x, ((0, 1), (2, 0)), mode="wrap") + np.pad(x, ((1, 0), (1, 1)), constant_values=2.0),
+     np.pad(x, 1, mode="edge")[:4] + np.pad(x, ((0, 1), (2, 0)), mode="wrap") +
+     np.pad(x, ((1, 0), (1, 1)), constant_values=2.0),
      [normal(3, 3)]),
     (np.take, lambda x: np.take(x, [2, 0, 2], axis=1), [normal(3, 4)]),
     (np.take_along_axis, lambda x: np.take_along_axis(x, np.array([[0], [3], [1]]), axis=1),

@@ -89,6 +89,10 @@ class Primitive:
                 return self.bind(args, kwargs)[0]
         return self.forward(*args, **kwargs)[0]
 
+    def apply(self, args):
+        """bind without kwargs, returning only the output (the operators' entry point)."""
+        return self.bind(args, _tape._NO_KWARGS)[0]
+
     def bind(self, args, kwargs):
         """Run the forward, recording on the highest tape among the args; return (out, cache)."""
         # Fast path, one level of grad: every traced argument is on the same tape and wraps a

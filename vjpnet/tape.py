@@ -107,7 +107,7 @@ def _unary_operator(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
-        return primitive.bind((self,), _NO_KWARGS)[0]
+        return primitive.apply((self,))
     return operator
 
 
@@ -117,13 +117,13 @@ def _binary_operators(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self, other)
-        return primitive.bind((self, other), _NO_KWARGS)[0]
+        return primitive.apply((self, other))
 
     def reflected(self, other):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(other, self)
-        return primitive.bind((other, self), _NO_KWARGS)[0]
+        return primitive.apply((other, self))
     return operator, reflected
 
 
@@ -148,7 +148,7 @@ class Traced:
         if method == "__call__" and not kwargs:   # the hot path
             primitive = UFUNC_PRIMITIVES.get(ufunc)
             if primitive is not None:
-                return primitive.bind(inputs, kwargs)[0]
+                return primitive.apply(inputs)
         if kwargs:
             _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":

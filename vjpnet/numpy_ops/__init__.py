@@ -9,8 +9,9 @@ traced values and return plain results.
 Modules (imports go one way, top to bottom):
     _base        unbroadcast, the elementwise-primitive factory, argument checks, spec helpers
     elementwise  ufuncs (add ... logaddexp, abs, maximum, fmax, ...), clip, where
-    shape        reshape, transpose, indexing (getitem, index_update), concatenate, stack,
-                 split, flip, roll, tile, repeat, pad, take, diagonal, diag, trace, ...
+    indexing     x[index] (getitem, scatter-add VJP), index_update (functional x[index] = v)
+    shape        reshape, transpose, concatenate, stack, split, flip, roll, tile, repeat, pad,
+                 take, take_along_axis, diagonal, diag, trace, ...
     reductions   sum, mean, prod, max/amax, min/amin, var, std, cumsum
     linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
     nondifferentiable   functions that return plain results
@@ -31,11 +32,11 @@ Subgradient conventions (at points where the derivative does not exist):
     power(x, y) w.r.t. y        0 where x <= 0 (log x is undefined there)
     prod with zero factors      the exact product of the other factors (no division by zero)
 """
-from vjpnet.numpy_ops import _base, elementwise, shape, reductions, linalg  # noqa: F401
+from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
 from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
 from vjpnet.numpy_ops._base import elementwise as register_elementwise  # noqa: F401
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
-from vjpnet.numpy_ops.shape import getitem, index_add, index_update  # noqa: F401
+from vjpnet.numpy_ops.indexing import getitem, index_add, index_update  # noqa: F401
 
 __all__ = ["unbroadcast", "sum_to_shape", "register_elementwise", "getitem", "index_add",
            "index_update"]

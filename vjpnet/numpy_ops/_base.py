@@ -3,7 +3,7 @@ factory, argument checks and sample-input specs for the registry-driven test."""
 import numpy as np
 
 from vjpnet.registry import Primitive, Sample, register_ufunc
-from vjpnet.tape import Traced, is_float
+from vjpnet.tape import _NO_KWARGS, Traced, is_float
 
 __all__ = ["unbroadcast", "sum_to_shape", "elementwise", "reject_kwargs", "normalize_axis",
            "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY", "shape_of",
@@ -47,9 +47,9 @@ IDENTITY = object()   # a partial that passes the cotangent through unchanged
 
 
 class UfuncPrimitive(Primitive):
-    """A primitive for a NumPy ufunc, with a short `bind` for the common case: one level of
-    grad, one or two arguments, every traced argument on the same tape. It records exactly what
-    Primitive.bind would; anything else goes through Primitive.bind.
+    """A primitive for a NumPy ufunc, with a short `apply` (bind, return the output) for the
+    common case: one level of grad, one or two arguments, every traced argument on the same
+    tape. It records exactly what Primitive.bind would; anything else goes through it.
 
     Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
     the reverse sweep skips re-checking them (check_cotangents = False).
@@ -58,30 +58,30 @@ class UfuncPrimitive(Primitive):
     __slots__ = ("ufunc",)
     check_cotangents = False
 
-    def bind(self, args, kwargs):
+    def apply(self, args):
         count = len(args)
-        if kwargs or count > 2:
-            return Primitive.bind(self, args, kwargs)
+        if count > 2:
+            return Primitive.bind(self, args, _NO_KWARGS)[0]
         if count == 1:
             x = args[0]
             if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
-                return Primitive.bind(self, args, kwargs)
+                return Primitive.bind(self, args, _NO_KWARGS)[0]
             tape, x_value = x.tape, x.value
             out = self.ufunc(x_value)   # a float ufunc of a float: always a float
             cache = (x_value, out)
             entries = tape.entries
             entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
-            return Traced(out, tape, len(entries) - 1), cache
+            return Traced(out, tape, len(entries) - 1)
         else:
             x, y = args
             if type(x) is Traced:
                 tape, x_value = x.tape, x.value
                 if type(x_value) is Traced or not tape.open:
-                    return Primitive.bind(self, args, kwargs)
+                    return Primitive.bind(self, args, _NO_KWARGS)[0]
                 if type(y) is Traced:
                     y_value = y.value
                     if y.tape is not tape or type(y_value) is Traced:
-                        return Primitive.bind(self, args, kwargs)
+                        return Primitive.bind(self, args, _NO_KWARGS)[0]
                     parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
                 else:
                     y_value = y
@@ -89,17 +89,17 @@ class UfuncPrimitive(Primitive):
             elif type(y) is Traced:
                 tape, x_value, y_value = y.tape, x, y.value
                 if type(y_value) is Traced or not tape.open:
-                    return Primitive.bind(self, args, kwargs)
+                    return Primitive.bind(self, args, _NO_KWARGS)[0]
                 parents, needed = ((1, y.node, y_value),), _SECOND
             else:
-                return Primitive.bind(self, args, kwargs)
+                return Primitive.bind(self, args, _NO_KWARGS)[0]
             out = self.ufunc(x_value, y_value)
             cache = (x_value, y_value, out)
         if not (type(out) is ndarray and out.dtype.kind == "f") and not is_float(out):
-            return out, cache   # e.g. an integer result: no gradient
+            return out   # e.g. an integer result: no gradient
         entries = tape.entries
         entries.append((self, parents, cache, needed, False))
-        return Traced(out, tape, len(entries) - 1), cache
+        return Traced(out, tape, len(entries) - 1)
 
 
 _ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)

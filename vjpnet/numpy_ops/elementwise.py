@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (as_array, ndim_of, shape_of, IDENTITY, Primitive, Sample, away_from, elementwise, normal, positive,
-                                    reject_kwargs, unbroadcast)
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal,
+                                    positive, reject_kwargs, shape_of, unbroadcast)
 from vjpnet.registry import register_function
 from vjpnet.tape import dtype_of, plain
 

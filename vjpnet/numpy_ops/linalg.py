@@ -4,8 +4,8 @@ import string
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (as_array, ndim_of, shape_of, Primitive, Sample, normalize_axis, reject_kwargs,
-                                    unbroadcast)
+from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
+                                    shape_of, unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt
 from vjpnet.numpy_ops.reductions import amax_, sum_
 from vjpnet.numpy_ops.shape import ravel, reshape, swapaxes

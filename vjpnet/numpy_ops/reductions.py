@@ -1,7 +1,7 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import as_array, ndim_of, shape_of, Primitive, Sample, reject_kwargs
+from vjpnet.numpy_ops._base import Primitive, Sample, as_array, reject_kwargs, shape_of
 from vjpnet.numpy_ops.shape import astype, broadcast_to
 from vjpnet.registry import register_function
 from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
