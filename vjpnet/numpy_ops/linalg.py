@@ -62,7 +62,8 @@ register_ufunc(np.matmul, matmul)
 
 
 def dot(a, b, out=None):
-    reject_kwargs("dot", {"out": out}, out=None)
+    if out is not None:
+        reject_kwargs("dot", {"out": out})
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
     if ndim_of(b) > 2:   # dot sums over a's last axis and b's second-to-last
@@ -202,7 +203,8 @@ def einsum(subscripts, *operands, out=None, optimize=False, **kwargs):
 
 
 def outer(a, b, out=None):
-    reject_kwargs("outer", {"out": out}, out=None)
+    if out is not None:
+        reject_kwargs("outer", {"out": out})
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 

@@ -32,6 +32,8 @@ def _count(shape, axis):
 
 
 def _check_reduction(function_name, out, where, initial=np._NoValue):
+    if out is None and where is np._NoValue and initial is np._NoValue:
+        return
     reject_kwargs(function_name, {"out": out, "where": where, "initial": initial},
                   out=None, where=np._NoValue, initial=np._NoValue)
 
@@ -119,7 +121,7 @@ def _max_forward(x, axis=None, keepdims=False):
     x = as_array(x)
     out = x.max(axis=axis, keepdims=True)
     winners = plain(x == out)
-    if winners.sum() == out.size:   # one maximum per output element: no ties
+    if np.count_nonzero(winners) == out.size:   # one maximum per output element: no ties
         share = winners.astype(dtype_of(x))
     else:   # ties split the gradient equally
         share = (winners / winners.sum(axis=axis, keepdims=True)).astype(dtype_of(x))
@@ -205,7 +207,8 @@ cumsum_ = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
-    reject_kwargs("cumsum", {"out": out}, out=None)
+    if out is not None:
+        reject_kwargs("cumsum", {"out": out})
     if dtype is not None:
         a = astype(a, dtype)
     return cumsum_(a, axis=axis)
