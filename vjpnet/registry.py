@@ -90,6 +90,14 @@ class Primitive:
         """bind without kwargs, returning only the output (the operators' entry point)."""
         return self.bind(args, _tape._NO_KWARGS)[0]
 
+    def apply1(self, x):
+        """apply((x,)); ufunc primitives override it with a shorter path."""
+        return self.bind((x,), _tape._NO_KWARGS)[0]
+
+    def apply2(self, x, y):
+        """apply((x, y)); ufunc primitives override it with a shorter path."""
+        return self.bind((x, y), _tape._NO_KWARGS)[0]
+
     def bind(self, args, kwargs):
         """Run the forward, recording on the highest tape among the args; return (out, cache)."""
         # Fast path, one level of grad: every traced argument is on the same tape and wraps a

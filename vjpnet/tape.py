@@ -107,7 +107,7 @@ def _unary_operator(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
-        return primitive.apply((self,))
+        return primitive.apply1(self)
     return operator
 
 
@@ -117,13 +117,13 @@ def _binary_operators(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self, other)
-        return primitive.apply((self, other))
+        return primitive.apply2(self, other)
 
     def reflected(self, other):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(other, self)
-        return primitive.apply((other, self))
+        return primitive.apply2(other, self)
     return operator, reflected
 
 
@@ -148,7 +148,10 @@ class Traced:
         if method == "__call__" and not kwargs:   # the hot path
             primitive = UFUNC_PRIMITIVES.get(ufunc)
             if primitive is not None:
-                return primitive.apply(inputs)
+                count = len(inputs)
+                if count == 1:
+                    return primitive.apply1(inputs[0])
+                return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
         if kwargs:
             _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":

@@ -50,6 +50,7 @@ class UfuncPrimitive(Primitive):
     """A primitive for a NumPy ufunc, with a short `apply` (bind, return the output) for the
     common case: one level of grad, one or two arguments, every traced argument on the same
     tape. It records exactly what Primitive.bind would; anything else goes through it.
+    apply1(x) / apply2(x, y) are the same for a known number of arguments (the operators).
 
     Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
     the reverse sweep skips re-checking them (check_cotangents = False).
@@ -60,43 +61,48 @@ class UfuncPrimitive(Primitive):
 
     def apply(self, args):
         count = len(args)
-        if count > 2:
-            return Primitive.bind(self, args, _NO_KWARGS)[0]
         if count == 1:
-            x = args[0]
-            if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
-                return Primitive.bind(self, args, _NO_KWARGS)[0]
+            return self.apply1(args[0])
+        if count == 2:
+            return self.apply2(args[0], args[1])
+        return Primitive.bind(self, args, _NO_KWARGS)[0]
+
+    def apply1(self, x):
+        """ufunc(x) for a unary ufunc, recorded."""
+        if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
+            return Primitive.bind(self, (x,), _NO_KWARGS)[0]
+        tape, x_value = x.tape, x.value
+        out = self.ufunc(x_value)   # a float ufunc of a float: always a float
+        cache = (x_value, out)
+        entries = tape.entries
+        entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
+        return Traced(out, tape, len(entries) - 1)
+
+    def apply2(self, x, y):
+        """ufunc(x, y) for a binary ufunc, recorded."""
+        if type(x) is Traced:
             tape, x_value = x.tape, x.value
-            out = self.ufunc(x_value)   # a float ufunc of a float: always a float
-            cache = (x_value, out)
-            entries = tape.entries
-            entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
-            return Traced(out, tape, len(entries) - 1)
-        else:
-            x, y = args
-            if type(x) is Traced:
-                tape, x_value = x.tape, x.value
-                if type(x_value) is Traced or not tape.open:
-                    return Primitive.bind(self, args, _NO_KWARGS)[0]
-                if type(y) is Traced:
-                    y_value = y.value
-                    if y.tape is not tape or type(y_value) is Traced:
-                        return Primitive.bind(self, args, _NO_KWARGS)[0]
-                    parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
-                else:
-                    y_value = y
-                    parents, needed = ((0, x.node, x_value),), _FIRST
-            elif type(y) is Traced:
-                tape, x_value, y_value = y.tape, x, y.value
-                if type(y_value) is Traced or not tape.open:
-                    return Primitive.bind(self, args, _NO_KWARGS)[0]
-                parents, needed = ((1, y.node, y_value),), _SECOND
+            if type(x_value) is Traced or not tape.open:
+                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+            if type(y) is Traced:
+                y_value = y.value
+                if y.tape is not tape or type(y_value) is Traced:
+                    return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+                parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
             else:
-                return Primitive.bind(self, args, _NO_KWARGS)[0]
-            out = self.ufunc(x_value, y_value)
-            cache = (x_value, y_value, out)
+                y_value = y
+                parents, needed = ((0, x.node, x_value),), _FIRST
+        elif type(y) is Traced:
+            tape, x_value, y_value = y.tape, x, y.value
+            if type(y_value) is Traced or not tape.open:
+                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+            parents, needed = ((1, y.node, y_value),), _SECOND
+        else:
+            return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+        out = self.ufunc(x_value, y_value)
         if not (type(out) is ndarray and out.dtype.kind == "f") and not is_float(out):
             return out   # e.g. an integer result: no gradient
+        cache = (x_value, y_value, out)
         entries = tape.entries
         entries.append((self, parents, cache, needed, False))
         return Traced(out, tape, len(entries) - 1)
