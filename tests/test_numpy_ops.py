@@ -272,6 +272,10 @@ def test_clip_bounds_are_inclusive_and_prod_with_zeros_is_exact():
     x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     np.testing.assert_allclose(grad(lambda x: np.sum(np.clip(x, -0.5, 0.5)))(x),
                                [0, 1, 1, 1, 0])
+    lo, hi = np.array(1.0), np.array(0.0)   # low > high: NumPy returns high everywhere
+    g_x, g_lo, g_hi = grad(lambda x, lo, hi: np.sum(np.clip(x, lo, hi)), argnums=(0, 1, 2))(
+        x, lo, hi)
+    assert not g_x.any() and g_lo == 0 and g_hi == 5
     g = grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))
     np.testing.assert_allclose(g, [0.0, 6.0, 0.0])
     g = grad(lambda x: np.prod(x))(np.array([0.0, 0.0, 3.0]))

@@ -154,11 +154,15 @@ def _clip_forward(x, low, high):
 
 
 def _clip_vjp(g, cache, needed):
-    """Convention: inside [low, high] (bounds included) the gradient goes to x; below low it
-    goes to low, above high to high."""
+    """clip is minimum(maximum(x, low), high). Convention: inside [low, high] (bounds included)
+    the gradient goes to x; below low it goes to low, above high to high (everywhere when
+    low > high, as NumPy then returns high)."""
     x, low, high, out = cache
-    below = np.less(x, low) if low is not None else np.zeros(shape_of(out), bool)
-    above = np.greater(x, high) if high is not None else np.zeros(shape_of(out), bool)
+    x_value = plain(x)
+    no = np.zeros(shape_of(out), bool)
+    raised = x_value if low is None else np.maximum(x_value, plain(low))
+    above = no if high is None else np.greater(raised, plain(high))
+    below = no if low is None else np.less(x_value, plain(low)) & ~above
     inside = ~(below | above)
     zero = 0.0
     return (unbroadcast(np.where(inside, g, zero), x) if needed[0] else None,
