@@ -34,9 +34,7 @@ Subgradient conventions (at points where the derivative does not exist):
 """
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
 from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
-from vjpnet.numpy_ops._base import elementwise as register_elementwise  # noqa: F401
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
 from vjpnet.numpy_ops.indexing import getitem, index_add, index_update  # noqa: F401
 
-__all__ = ["unbroadcast", "sum_to_shape", "register_elementwise", "getitem", "index_add",
-           "index_update"]
+__all__ = ["unbroadcast", "sum_to_shape", "getitem", "index_add", "index_update"]
