@@ -7,7 +7,7 @@
 
 Everything is measured side by side in one run; the numbers are medians over repeats.
 
-    PYTHONPATH=. python benchmarks/bench_overhead.py [--repeats 15] [--number 50]
+    python benchmarks/bench_overhead.py [--repeats 15] [--number 50] [--scale 4] [--skip-zoo]
 """
 import argparse
 import functools
@@ -18,12 +18,13 @@ import time
 
 import numpy as np
 
-import vjpnet
-from vjpnet.tape import open_tape
-from vjpnet.tree import flatten, unflatten
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]   # this checkout's vjpnet, and the loss zoo
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+import vjpnet  # noqa: E402
 import loss_zoo  # noqa: E402
+from vjpnet.tape import open_tape  # noqa: E402
+from vjpnet.tree import flatten, unflatten  # noqa: E402
 
 STEPS = 25   # each step is 4 elementwise ops: tanh, multiply, sin, add -> 100 ops
 
