@@ -1,17 +1,30 @@
-"""Per-op overhead of vjpnet's tape: grad of a chain of 100 elementwise ops on a (10,) array.
+"""Per-op overhead of vjpnet's tape, and the loss zoo against HIPS autograd.
 
-Prints, measured side by side in one run (medians over repeats): vjpnet, the same chain written
-by hand as NumPy forward + backward, and HIPS autograd / PyTorch when installed.
+1. grad of a chain of 100 elementwise ops on a (10,) array: vjpnet, the same chain written by
+   hand as NumPy forward + backward, and HIPS autograd / PyTorch when installed.
+2. grad of every loss in tests/loss_zoo.py (plain NumPy losses: softmax cross-entropy, MLP,
+   attention, GP marginal likelihood, ...) with vjpnet and with HIPS autograd.
 
-    python benchmarks/bench_overhead.py
+Everything is measured side by side in one run; the numbers are medians over repeats.
+
+    python benchmarks/bench_overhead.py [--repeats 15] [--number 50] [--scale 4] [--skip-zoo]
 """
 import argparse
+import functools
+import pathlib
 import statistics
+import sys
 import time
 
 import numpy as np
 
-import vjpnet
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]   # this checkout's vjpnet, and the loss zoo
+
+import vjpnet  # noqa: E402
+import loss_zoo  # noqa: E402
+from vjpnet.tape import open_tape  # noqa: E402
+from vjpnet.tree import flatten, unflatten  # noqa: E402
 
 STEPS = 25   # each step is 4 elementwise ops: tanh, multiply, sin, add -> 100 ops
 
@@ -53,10 +66,52 @@ def median_time(fn, repeats, number):
     return statistics.median(times)
 
 
+def count_primitive_calls(loss, params, data):
+    """How many primitive calls vjpnet records for one evaluation of loss(params, *data)."""
+    with open_tape() as tape:
+        leaves, treedef = flatten(params)
+        loss(unflatten(treedef, [tape.new_input(leaf) for leaf in leaves]), *data)
+        return len(tape.entries) - len(leaves)
+
+
+def bench_loss_zoo(repeats, number, scale):
+    """Time grad of each loss of the zoo with vjpnet and HIPS autograd, in one run."""
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        print("(HIPS autograd not installed: the loss zoo is timed with vjpnet only)")
+        autograd = anp = None
+    print(f"\ngrad of the loss zoo (tests/loss_zoo.py, batch scale {scale}; median of "
+          f"{repeats} x {number} runs)")
+    print(f"{'loss':24s} {'ops':>5s} {'vjpnet us':>10s} {'us/op':>7s} {'autograd us':>12s} "
+          f"{'autograd/vjpnet':>16s}")
+    ratios = []
+    for loss in loss_zoo.LOSSES:
+        params, data = loss_zoo.make_problem(loss.__name__, np.random.default_rng(0),
+                                             scale=scale)
+        ours = vjpnet.grad(functools.partial(loss, np))
+        ops = count_primitive_calls(functools.partial(loss, np), params, data)
+        ours_time = median_time(lambda: ours(params, *data), repeats, number)
+        line = f"{loss.__name__:24s} {ops:5d} {ours_time * 1e6:10.1f} " \
+               f"{ours_time * 1e6 / ops:7.2f}"
+        if autograd is not None:
+            theirs = autograd.grad(functools.partial(loss, anp))
+            theirs_time = median_time(lambda: theirs(params, *data), repeats, number)
+            ratios.append(theirs_time / ours_time)
+            line += f" {theirs_time * 1e6:12.1f} {theirs_time / ours_time:15.2f}x"
+        print(line)
+    if ratios:
+        print(f"{'geometric mean':24s} {'':5s} {'':10s} {'':7s} {'':12s} "
+              f"{statistics.geometric_mean(ratios):15.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--number", type=int, default=50)
+    parser.add_argument("--scale", type=int, default=4, help="loss zoo batch size / 16")
+    parser.add_argument("--skip-zoo", action="store_true")
     args = parser.parse_args()
 
     x = np.random.default_rng(0).standard_normal(10)
@@ -93,6 +148,8 @@ def main():
     print(f"{'':34s} {'us/op (fwd+bwd)':>16s} {'vs hand-written':>16s}")
     for name, seconds in results:
         print(f"{name:34s} {seconds / ops * 1e6:16.2f} {seconds / base:15.2f}x")
+    if not args.skip_zoo:
+        bench_loss_zoo(args.repeats, max(1, args.number // 5), args.scale)
 
 
 if __name__ == "__main__":

@@ -35,18 +35,20 @@ def affine_forward(x, w, b):
     return out, (x, w, b)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout, cache, needed=(True, True, True)):
     """Backward pass of the affine layer.
 
-    Inputs: dout, upstream derivative (N, M); cache (x, w, b) from affine_forward.
+    Inputs: dout, upstream derivative (N, M); cache (x, w, b) from affine_forward;
+    needed (optional): which of dx, dw, db to compute (the others come back as None, so
+    vjpnet.nn.affine skips the product for dx when x is data).
     Returns (dx, dw, db): dx (N, d_1, ..., d_k), dw (D, M), db (M,).
     """
     x, w, b = cache
     N, D, M = check_affine("affine_backward", x, w, b)
     check_dout("affine_backward", dout, (N, M))
-    dx = np.dot(dout, w.T).reshape(x.shape)
-    dw = np.dot(x.reshape(N, D).T, dout)
-    db = np.sum(dout, axis=0)
+    dx = np.dot(dout, w.T).reshape(x.shape) if needed[0] else None
+    dw = np.dot(x.reshape(N, D).T, dout) if needed[1] else None
+    db = np.sum(dout, axis=0) if needed[2] else None
     return dx, dw, db
 
 

@@ -114,7 +114,7 @@ def _svm_spec(rng):
 # --- the ops: one registration each ---------------------------------------------------------
 
 affine = primitive(layers.affine_forward, vjp=layers.affine_backward, name="affine",
-                   spec=_affine_spec)
+                   selective_vjp=True, spec=_affine_spec)
 relu = primitive(layers.relu_forward, vjp=layers.relu_backward, name="relu", spec=_relu_spec)
 softmax_loss = primitive(layers.softmax_loss, vjp=_loss_vjp, name="softmax_loss",
                          spec=_softmax_spec)

@@ -54,6 +54,7 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
                  "__wrapped__", "__dict__")
+    check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
                  selective_vjp=False, spec=None):
@@ -83,13 +84,56 @@ class Primitive:
         return f"<vjpnet primitive {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        for arg in args:
-            if type(arg) is Traced:
-                return self.bind(args, kwargs)[0]
-        return self.forward(*args, **kwargs)[0]
+        return self.bind(args, kwargs)[0]   # bind runs the bare forward when nothing is traced
+
+    def apply(self, args):
+        """bind without kwargs, returning only the output (the operators' entry point)."""
+        return self.bind(args, _tape._NO_KWARGS)[0]
+
+    def apply1(self, x):
+        """apply((x,)); ufunc primitives override it with a shorter path."""
+        return self.bind((x,), _tape._NO_KWARGS)[0]
+
+    def apply2(self, x, y):
+        """apply((x, y)); ufunc primitives override it with a shorter path."""
+        return self.bind((x, y), _tape._NO_KWARGS)[0]
 
     def bind(self, args, kwargs):
         """Run the forward, recording on the highest tape among the args; return (out, cache)."""
+        # Fast path, one level of grad: every traced argument is on the same tape and wraps a
+        # plain value. Anything else (nested grad, mixed levels) takes _bind_levels.
+        tape = None
+        unwrapped = list(args)
+        parents = []
+        mask = 0
+        position = 0
+        for arg in args:
+            if type(arg) is Traced:
+                value = arg.value
+                if type(value) is Traced or (tape is not None and arg.tape is not tape):
+                    return self._bind_levels(args, kwargs)
+                tape = arg.tape
+                unwrapped[position] = value
+                parents.append((position, arg.node, value))
+                mask |= 1 << position
+            position += 1
+        if tape is None:
+            return self.forward(*args, **kwargs)
+        if not tape.open:
+            raise _escaped_error(self)
+        if kwargs:
+            _check_kwargs(self, kwargs)
+        out, cache = self.forward(*unwrapped, **kwargs)
+        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
+                not _differentiable_output(self, out):
+            return out, cache   # integer or boolean results carry no gradient
+        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
+        entries = tape.entries
+        entries.append((self, parents, cache, needed, False))
+        return Traced(out, tape, len(entries) - 1), cache
+
+    def _bind_levels(self, args, kwargs):
+        """bind for arguments traced at several levels (nested grad): record at the highest."""
         tape = None
         for arg in args:
             if type(arg) is Traced and (tape is None or arg.tape.level > tape.level):
@@ -108,7 +152,7 @@ class Primitive:
                 if arg.tape is tape:
                     unwrapped[position] = arg.value
                     needed[position] = True
-                    parents.append((position, arg.node))
+                    parents.append((position, arg.node, arg.value))
                 elif arg.tape.level == tape.level:
                     raise _escaped_error(self)
         if self.first_order or self.linear:
@@ -118,13 +162,10 @@ class Primitive:
         else:
             out, cache = self.forward(*unwrapped, **kwargs)
             nested = False
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and not _tape.is_float(out):
-            if isinstance(out, (tuple, list)):
-                raise TypeError(f"the forward of {self.name} returned a {type(out).__name__} as "
-                                "its output; a primitive's forward returns (out, cache) with "
-                                "one array as out")
-            return out, cache   # integer or boolean results carry no gradient
-        return tape.record(self, parents, cache, needed, nested, out), cache
+        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
+                not _differentiable_output(self, out):
+            return out, cache
+        return tape.record(self, parents, cache, tuple(needed), nested, out), cache
 
     def _missing_vjp(self, g, cache, needed=None):
         raise NotImplementedError(
@@ -161,6 +202,25 @@ def register_function(function, handler):
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
+
+
+def _differentiable_output(primitive, out):
+    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
+    if _tape.is_float(out):
+        return True
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
+                        "its output; a primitive's forward returns (out, cache) with one array "
+                        "as out")
+    return False
+
+
+_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
+
+
+def _needed(count, mask):
+    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
+    return needed
 
 
 def _check_kwargs(primitive, kwargs):

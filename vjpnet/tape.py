@@ -9,6 +9,7 @@ traced at level 1, which is how VJPs written with NumPy operations become differ
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """
 import contextvars
+import math
 
 import numpy as np
 
@@ -19,35 +20,34 @@ _level = contextvars.ContextVar("vjpnet_trace_level", default=0)
 UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
+UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
 
 
 class Tape:
-    """One trace level: its entries, the (shape, dtype) of every node, open/closed state."""
+    """One trace level: its entries (one per node) and open/closed state."""
 
-    __slots__ = ("level", "entries", "avals", "open")
+    __slots__ = ("level", "entries", "open")
 
     def __init__(self, level):
         self.level = level
         self.entries = []   # per node: None for an input, else (primitive, parents, cache, needed, nested)
-        self.avals = []     # per node: (shape, dtype); dtype None for a Python float
         self.open = True
 
     def new_input(self, value):
         """Wrap one input value (a float array or float) as a traced leaf of this tape."""
         self.entries.append(None)
-        self.avals.append(abstract_value(value))
         return Traced(value, self, len(self.entries) - 1)
 
     def record(self, primitive, parents, cache, needed, nested, out):
         """Append one primitive call; return its output traced at this level.
 
-        parents: ((position, node), ...) of the arguments traced at this level; needed: per
+        parents: ((position, node, value), ...) of the arguments traced at this level (value: the
+        argument's value one level down, for the shape/dtype check of its cotangent); needed: per
         positional argument, whether it is one of them; nested: a first-order primitive whose
         arguments are also traced by an enclosing level (its VJP must never run then).
         """
         entries = self.entries
         entries.append((primitive, parents, cache, needed, nested))
-        self.avals.append(((), None) if type(out) is float else (out.shape, out.dtype))
         return Traced(out, self, len(entries) - 1)
 
 
@@ -98,8 +98,42 @@ def plain(value):
     return value
 
 
+_NO_KWARGS = {}
+
+
+def _unary_operator(ufunc):
+    """-x, abs(x): the ufunc's primitive, called directly (the hot path of loss code)."""
+    def operator(self):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
+        return primitive.apply1(self)
+    return operator
+
+
+def _binary_operators(ufunc):
+    """x + y and y + x (reflected) for a traced x: the ufunc's primitive, called directly."""
+    def operator(self, other):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(self, other)
+        return primitive.apply2(self, other)
+
+    def reflected(self, other):
+        primitive = UFUNC_PRIMITIVES.get(ufunc)
+        if primitive is None:
+            return ufunc(other, self)
+        return primitive.apply2(other, self)
+    return operator, reflected
+
+
 class Traced:
-    """A value recorded on a tape. `value` may itself be traced at a lower level."""
+    """A value recorded on a tape. `value` may itself be traced at a lower level.
+
+    It behaves like a read-only ndarray: NumPy functions, operators, the common methods and
+    properties, and indexing all dispatch to registered primitives. Conversions that would cut
+    it off from the gradient (np.asarray, .tolist(), in-place writes) raise TypeError.
+    """
 
     __slots__ = ("value", "tape", "node")
     __array_priority__ = 100.0
@@ -111,16 +145,25 @@ class Traced:
 
     # --- NumPy dispatch -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if kwargs and "out" in kwargs:
-            raise TypeError(
-                f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
-                "cannot be differentiated; assign the result to a new name instead")
+        if method == "__call__" and not kwargs:   # the hot path
+            primitive = UFUNC_PRIMITIVES.get(ufunc)
+            if primitive is not None:
+                count = len(inputs)
+                if count == 1:
+                    return primitive.apply1(inputs[0])
+                return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
+        if kwargs:
+            _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":
             primitive = UFUNC_PRIMITIVES.get(ufunc)
             if primitive is not None:
                 return primitive.bind(inputs, kwargs)[0]
             if ufunc in NONDIFFERENTIABLE:
-                return ufunc(*[plain(x) for x in inputs], **kwargs)
+                return ufunc(*[plain(x) for x in inputs])
+        elif method in ("reduce", "accumulate") and (ufunc, method) in UFUNC_METHODS:
+            return UFUNC_METHODS[ufunc, method](*inputs, **kwargs)
+        elif ufunc in NONDIFFERENTIABLE:
+            return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)
         name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise TypeError(_missing_vjp_message(name, "register_ufunc", ufunc.__name__))
 
@@ -130,22 +173,27 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
-        name = f"{function.__module__}.{function.__name__}"
+        module = function.__module__ or "numpy"
+        name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
-            "or a NumPy function vjpnet does not dispatch): the result would be cut off from "
-            "the gradient. Keep using NumPy operations on it; for a constant copy that is not "
+            "or a library that calls them, e.g. scipy): the result would be cut off from the "
+            "gradient. Keep using NumPy operations on it; for a constant copy that is not "
             "differentiated use vjpnet.stop_gradient(x).")
 
     # --- array attributes -----------------------------------------------------------------
-    shape = property(lambda self: self.value.shape if type(self.value) is not float else ())
+    @property
+    def shape(self):
+        value = self.value
+        return () if type(value) is float else value.shape
+
     dtype = property(lambda self: dtype_of(self.value))
     ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape)))
-    T = property(lambda self: np.transpose(self))
+    size = property(lambda self: math.prod(self.shape))
+    T = property(lambda self: FUNCTION_HANDLERS[np.transpose](self))
 
     def __len__(self):
         return len(self.value)
@@ -162,8 +210,12 @@ class Traced:
     def __int__(self):
         return _scalar(self, int)
 
+    def __round__(self, ndigits=None):
+        return round(_scalar(self, float), ndigits)
+
     def __index__(self):
-        raise TypeError("a traced float value cannot be used as an index")
+        raise TypeError("a traced float value cannot be used as an index; indices are "
+                        "integers, which vjpnet never traces")
 
     def __iter__(self):
         if not self.shape:
@@ -173,80 +225,99 @@ class Traced:
     def __setitem__(self, index, value):
         raise TypeError(
             "x[index] = value writes into a traced array in place, which cannot be "
-            "differentiated. Build a new array instead: np.where(mask, value, x) for masks, "
-            "vjpnet.numpy_ops.index_update(x, index, value) for an index.")
+            "differentiated. Build a new array instead: x = vjpnet.index_update(x, index, "
+            "value), or x = np.where(mask, value, x) for a boolean mask.")
 
     def tolist(self):
-        raise TypeError("traced.tolist() would cut the value off from the gradient; "
-                        "use NumPy operations on the traced array instead")
+        raise TypeError("traced.tolist() would cut the value off from the gradient (Python "
+                        "lists are constants); keep it an array and use NumPy operations on it, "
+                        "or call .tolist() on vjpnet.stop_gradient(x) for a constant copy")
 
-    def item(self):
-        return _scalar(self, lambda v: np.asarray(v).item())
+    def item(self, *args):
+        """A Python scalar (a constant: it carries no gradient), like ndarray.item."""
+        value = plain(self)
+        if not args and np.size(value) != 1:
+            return _scalar(self, float)   # raises the explanatory error
+        return value.item(*args) if hasattr(value, "item") else value
 
     def __hash__(self):
         return id(self)
 
-    # --- methods, each forwarded to the NumPy function (which dispatches back here) --------
+    # --- methods, each forwarded to the handler of the NumPy function ----------------------
     def __getitem__(self, index):
         return FUNCTION_HANDLERS["getitem"](self, index)
 
-    def sum(self, *args, **kwargs): return np.sum(self, *args, **kwargs)
-    def mean(self, *args, **kwargs): return np.mean(self, *args, **kwargs)
-    def max(self, *args, **kwargs): return np.max(self, *args, **kwargs)
-    def min(self, *args, **kwargs): return np.min(self, *args, **kwargs)
+    def sum(self, *args, **kwargs): return FUNCTION_HANDLERS[np.sum](self, *args, **kwargs)
+    def mean(self, *args, **kwargs): return FUNCTION_HANDLERS[np.mean](self, *args, **kwargs)
+    def max(self, *args, **kwargs): return FUNCTION_HANDLERS[np.max](self, *args, **kwargs)
+    def min(self, *args, **kwargs): return FUNCTION_HANDLERS[np.min](self, *args, **kwargs)
     def prod(self, *args, **kwargs): return np.prod(self, *args, **kwargs)
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
-    def ravel(self, *args, **kwargs): return np.ravel(self, *args, **kwargs)
-    def squeeze(self, *args, **kwargs): return np.squeeze(self, *args, **kwargs)
-    def clip(self, *args, **kwargs): return np.clip(self, *args, **kwargs)
-    def dot(self, other): return np.dot(self, other)
-    def swapaxes(self, *args): return np.swapaxes(self, *args)
-    def flatten(self): return np.ravel(self)
-    def copy(self): return self
+    def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)
+    def nonzero(self): return np.nonzero(self)
+    def any(self, *args, **kwargs): return np.any(self, *args, **kwargs)
+    def all(self, *args, **kwargs): return np.all(self, *args, **kwargs)
+    def round(self, decimals=0): return np.round(self, decimals)
+    def ravel(self, order="C"): return np.ravel(self, order)
+    def flatten(self, order="C"): return np.ravel(self, order)
+    def squeeze(self, axis=None): return np.squeeze(self, axis)
+    def clip(self, min=None, max=None): return np.clip(self, min, max)
+    def dot(self, other): return FUNCTION_HANDLERS[np.dot](self, other)
+    def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
+    def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)
+    def take(self, indices, axis=None): return np.take(self, indices, axis)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1): return np.trace(self, offset, axis1, axis2)
+    def copy(self, order="C"): return self   # traced values are never written in place
 
-    def reshape(self, *shape, **kwargs):
-        return np.reshape(self, shape[0] if len(shape) == 1 else shape, **kwargs)
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 else shape
+        return FUNCTION_HANDLERS[np.reshape](self, shape, order)
 
     def transpose(self, *axes):
-        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+        return FUNCTION_HANDLERS[np.transpose](self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def astype(self, dtype, **kwargs):
-        return FUNCTION_HANDLERS["astype"](self, dtype)
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
 
-    # --- operators, each forwarded to its ufunc -------------------------------------------
-    def __neg__(self): return _apply_ufunc(np.negative, self)
+    # --- operators, each forwarded to its ufunc's primitive (no NumPy override machinery) ---
+    __neg__ = _unary_operator(np.negative)
+    __abs__ = _unary_operator(np.absolute)
+    __add__, __radd__ = _binary_operators(np.add)
+    __sub__, __rsub__ = _binary_operators(np.subtract)
+    __mul__, __rmul__ = _binary_operators(np.multiply)
+    __truediv__, __rtruediv__ = _binary_operators(np.true_divide)
+    __floordiv__, __rfloordiv__ = _binary_operators(np.floor_divide)
+    __mod__, __rmod__ = _binary_operators(np.remainder)
+    __pow__, __rpow__ = _binary_operators(np.power)
+    __matmul__, __rmatmul__ = _binary_operators(np.matmul)
+
     def __pos__(self): return self
-    def __abs__(self): return np.abs(self)
-    def __add__(self, other): return _apply_ufunc(np.add, self, other)
-    def __radd__(self, other): return _apply_ufunc(np.add, other, self)
-    def __sub__(self, other): return _apply_ufunc(np.subtract, self, other)
-    def __rsub__(self, other): return _apply_ufunc(np.subtract, other, self)
-    def __mul__(self, other): return _apply_ufunc(np.multiply, self, other)
-    def __rmul__(self, other): return _apply_ufunc(np.multiply, other, self)
-    def __truediv__(self, other): return _apply_ufunc(np.true_divide, self, other)
-    def __rtruediv__(self, other): return _apply_ufunc(np.true_divide, other, self)
-    def __pow__(self, other): return _apply_ufunc(np.power, self, other)
-    def __rpow__(self, other): return _apply_ufunc(np.power, other, self)
-    def __matmul__(self, other): return _apply_ufunc(np.matmul, self, other)
-    def __rmatmul__(self, other): return _apply_ufunc(np.matmul, other, self)
-    def __lt__(self, other): return np.less(self, other)
-    def __le__(self, other): return np.less_equal(self, other)
-    def __gt__(self, other): return np.greater(self, other)
-    def __ge__(self, other): return np.greater_equal(self, other)
-    def __eq__(self, other): return np.equal(self, other)
-    def __ne__(self, other): return np.not_equal(self, other)
+    def __lt__(self, other): return np.less(plain(self), plain(other))
+    def __le__(self, other): return np.less_equal(plain(self), plain(other))
+    def __gt__(self, other): return np.greater(plain(self), plain(other))
+    def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
+    def __eq__(self, other): return np.equal(plain(self), plain(other))
+    def __ne__(self, other): return np.not_equal(plain(self), plain(other))
 
 
-def _apply_ufunc(ufunc, *inputs):
-    """An operator's ufunc on traced inputs, without NumPy's override machinery (hot path)."""
-    primitive = UFUNC_PRIMITIVES.get(ufunc)
-    if primitive is None:
-        return ufunc(*inputs)   # unregistered: NumPy's dispatch raises the explanatory error
-    return primitive.bind(inputs, {})[0]
+def _check_ufunc_kwargs(ufunc, method, kwargs):
+    if "out" in kwargs:
+        raise TypeError(
+            f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
+            "cannot be differentiated; assign the result to a new name instead")
+    if method == "__call__":
+        for key, value in kwargs.items():
+            if value is not None:
+                raise TypeError(
+                    f"numpy.{ufunc.__name__}(..., {key}=...) is not supported on traced values "
+                    f"by vjpnet; call it without {key}= (use np.where for masks, .astype for "
+                    "dtypes)")
+        kwargs.clear()
 
 
 def _scalar(traced, convert):
@@ -268,18 +339,19 @@ def _plain_tree(tree):
 
 
 def _missing_vjp_message(name, register, short_name):
+    code_name = "np." + name[len("numpy."):] if name.startswith("numpy.") else name
     return (
         f"{name} has no registered VJP in vjpnet, so it cannot be applied to a traced value. "
-        f"Express the computation with supported NumPy operations, or register one:\n"
+        f"Express the computation with supported NumPy operations, or register a primitive:\n"
         f"    @vjpnet.primitive\n"
         f"    def my_{short_name}(x):\n"
-        f"        out = ...                    # forward on plain arrays\n"
+        f"        out = {code_name}(x)        # forward on plain arrays\n"
         f"        return out, (x, out)         # (output, cache for the VJP)\n"
         f"    @my_{short_name}.defvjp\n"
         f"    def my_{short_name}_vjp(g, cache):\n"
         f"        x, out = cache\n"
         f"        return (...,)                # one cotangent per positional argument\n"
-        f"    vjpnet.{register}({name}, my_{short_name})")
+        f"    vjpnet.{register}({code_name}, my_{short_name})")
 
 
 # --- the reverse sweep ----------------------------------------------------------------------
@@ -290,12 +362,13 @@ def backward(tape, seeds, free):
     seeds: list of (node, cotangent). free: drop each entry (and its cache) once used.
     Returns the list of cotangents per node; only inputs (leaves) keep theirs.
     """
-    entries, avals = tape.entries, tape.avals
+    entries = tape.entries
     cotangents = [None] * len(entries)
     for node, cotangent in seeds:
         previous = cotangents[node]
         cotangents[node] = cotangent if previous is None else previous + cotangent
     start = max((node for node, _ in seeds), default=-1)
+    ndarray = np.ndarray
     for node in range(start, -1, -1):
         entry = entries[node]
         if entry is None:
@@ -307,7 +380,7 @@ def backward(tape, seeds, free):
             continue
         cotangents[node] = None
         primitive, parents, cache, needed, nested = entry
-        if nested or (primitive.first_order and type(g) is Traced):
+        if nested or (type(g) is Traced and primitive.first_order):
             raise _second_order_error(primitive)
         if primitive.selective_vjp:
             results = primitive.vjp(g, cache, needed)
@@ -315,16 +388,18 @@ def backward(tape, seeds, free):
             results = primitive.vjp(g, cache)
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
-        for position, parent in parents:
-            if position >= len(results):
-                raise _count_error(primitive, len(results), needed, position)
-            cotangent = results[position]
+        check = primitive.check_cotangents
+        for position, parent, value in parents:
+            try:
+                cotangent = results[position]
+            except IndexError:
+                raise _count_error(primitive, len(results), needed, position) from None
             if cotangent is None:
                 continue
-            shape, dtype = avals[parent]
-            if not (type(cotangent) is np.ndarray and cotangent.shape == shape
-                    and cotangent.dtype == dtype):
-                _check_cotangent(primitive, position, cotangent, shape, dtype)
+            if check:
+                if not (type(cotangent) is ndarray and type(value) is ndarray and
+                        cotangent.shape == value.shape and cotangent.dtype == value.dtype):
+                    _check_cotangent(primitive, position, cotangent, *abstract_value(value))
             previous = cotangents[parent]
             cotangents[parent] = cotangent if previous is None else previous + cotangent
     return cotangents

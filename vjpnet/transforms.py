@@ -5,6 +5,7 @@
     out, vjp_fn = vjpnet.vjp(f, x, w);  dx, dw = vjp_fn(cotangent_like_out)
 """
 import functools
+import math
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
             traced_args, inputs = _trace_args(name, tape, args, positions)
             result = f(*traced_args, **kwargs)
             out, aux = _split_aux(name, result, has_aux)
-            aux = _untrace(tape, aux)
+            if aux is not None:
+                aux = _untrace(tape, aux)
         _check_scalar_output(name, out)
         if type(out) is Traced and out.tape is tape:
             seed = np.ones(out.shape, dtype=out.dtype)
@@ -147,7 +149,7 @@ def _check_scalar_output(name, out):
     if not is_float(out) and not (isinstance(out, (int, np.integer)) and not isinstance(out, bool)):
         raise TypeError(f"grad of {name}: the function must return a float scalar, it returned "
                         f"{type(out).__name__}{_dtype_note(out)}")
-    if int(np.prod(_shape(out))) != 1:
+    if math.prod(_shape(out)) != 1:
         raise ValueError(
             f"grad of {name}: the function must return a scalar (shape () or one element), it "
             f"returned shape {_shape(out)}; reduce it, "

@@ -1,0 +1,40 @@
+"""NumPy primitives with VJPs, and the routing of NumPy calls on traced values to them.
+
+Inside `vjpnet.grad`, plain `import numpy as np` code works: ufuncs (np.exp, +, *, ...) reach
+their primitive through `Traced.__array_ufunc__`, other functions (np.sum, np.concatenate,
+np.linalg.solve, ...) through `Traced.__array_function__`. A NumPy function without a VJP raises
+TypeError naming it; non-differentiable functions (argmax, comparisons, sign, floor, ...) take
+traced values and return plain results.
+
+Modules (imports go one way, top to bottom):
+    _base        unbroadcast, the elementwise-primitive factory, argument checks, spec helpers
+    elementwise  ufuncs (add ... logaddexp, abs, maximum, fmax, ...), clip, where
+    indexing     x[index] (getitem, scatter-add VJP), index_update (functional x[index] = v)
+    shape        reshape, transpose, concatenate, stack, split, flip, roll, tile, repeat, pad,
+                 take, take_along_axis, diagonal, diag, trace, ...
+    reductions   sum, mean, prod, max/amax, min/amin, var, std, cumsum
+    linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
+    nondifferentiable   functions that return plain results
+
+Every VJP is written with NumPy operations, so on traced values it is itself recorded and
+differentiable: nested `grad` gives exact higher derivatives. float32 inputs give float32
+values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with).
+
+Subgradient conventions (at points where the derivative does not exist):
+    abs(x) at 0                 0 (the gradient is sign(x))
+    np.maximum(x, y) on ties    each input gets half of the gradient (so np.maximum(x, x) has
+    np.minimum, fmax, fmin      derivative 1); relu written np.maximum(x, 0) has derivative 0.5
+                                at exactly 0 (write np.where(x > 0, x, 0.0) for 0)
+    max/min reductions          tied maxima share the gradient equally
+    clip(x, lo, hi)             at x == lo or x == hi the gradient goes to x (bounds inclusive)
+    sqrt(x) at 0                0 (not +inf), so sqrt(sum(x**2)) and norm(x) have gradient 0 at
+    linalg.norm(x) at 0         x = 0 instead of NaN; std of a constant has gradient 0
+    power(x, y) w.r.t. y        0 where x <= 0 (log x is undefined there)
+    prod with zero factors      the exact product of the other factors (no division by zero)
+"""
+from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
+from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
+from vjpnet.numpy_ops.indexing import getitem, index_add, index_update  # noqa: F401
+
+__all__ = ["unbroadcast", "sum_to_shape", "getitem", "index_add", "index_update"]

@@ -1,0 +1,226 @@
+"""Shared helpers of the NumPy primitives: undoing broadcasting, the elementwise-primitive
+factory, argument checks and sample-input specs for the registry-driven test."""
+import numpy as np
+
+from vjpnet.registry import Primitive, Sample, register_ufunc
+from vjpnet.tape import _NO_KWARGS, Traced, is_float
+
+__all__ = ["unbroadcast", "sum_to_shape", "elementwise", "reject_kwargs", "normalize_axis",
+           "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY", "shape_of",
+           "ndim_of", "as_array"]
+
+
+def unbroadcast(cotangent, x):
+    """Sum `cotangent` over the axes along which `x` was broadcast; give it x's dtype.
+
+    x: the input (array, NumPy scalar, traced value or Python float); cotangent: shape of the
+    broadcast result. Returns an array of x's shape and dtype.
+    """
+    if type(x) is np.ndarray and type(cotangent) is np.ndarray and \
+            cotangent.shape == x.shape and cotangent.dtype == x.dtype:
+        return cotangent   # the common case: nothing was broadcast
+    if type(x) is float or type(x) is int:
+        return sum_to_shape(cotangent, (), None)
+    return sum_to_shape(cotangent, x.shape, x.dtype)
+
+
+def sum_to_shape(cotangent, shape, dtype):
+    """Sum a broadcast cotangent back to `shape`, cast to `dtype` (None: keep its float dtype)."""
+    got = cotangent.shape
+    if got != shape:
+        extra = len(got) - len(shape)
+        if extra:   # leading axes that broadcasting added
+            cotangent = cotangent.sum(axis=tuple(range(extra)))
+        stretched = tuple(axis for axis, size in enumerate(shape)
+                          if size == 1 and got[extra + axis] != 1)
+        if stretched:   # axes of size 1 that broadcasting stretched
+            cotangent = cotangent.sum(axis=stretched, keepdims=True)
+        if cotangent.shape != shape:
+            cotangent = cotangent.reshape(shape)
+    if dtype is not None and cotangent.dtype != dtype:
+        cotangent = cotangent.astype(dtype)
+    return cotangent
+
+
+ndarray = np.ndarray
+IDENTITY = object()   # a partial that passes the cotangent through unchanged
+
+
+class UfuncPrimitive(Primitive):
+    """A primitive for a NumPy ufunc, with a short `apply` (bind, return the output) for the
+    common case: one level of grad, one or two arguments, every traced argument on the same
+    tape. It records exactly what Primitive.bind would; anything else goes through it.
+    apply1(x) / apply2(x, y) are the same for a known number of arguments (the operators).
+
+    Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
+    the reverse sweep skips re-checking them (check_cotangents = False).
+    """
+
+    __slots__ = ("ufunc",)
+    check_cotangents = False
+
+    def apply(self, args):
+        count = len(args)
+        if count == 1:
+            return self.apply1(args[0])
+        if count == 2:
+            return self.apply2(args[0], args[1])
+        return Primitive.bind(self, args, _NO_KWARGS)[0]
+
+    def apply1(self, x):
+        """ufunc(x) for a unary ufunc, recorded."""
+        if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
+            return Primitive.bind(self, (x,), _NO_KWARGS)[0]
+        tape, x_value = x.tape, x.value
+        out = self.ufunc(x_value)   # a float ufunc of a float: always a float
+        cache = (x_value, out)
+        entries = tape.entries
+        entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
+        return Traced(out, tape, len(entries) - 1)
+
+    def apply2(self, x, y):
+        """ufunc(x, y) for a binary ufunc, recorded."""
+        if type(x) is Traced:
+            tape, x_value = x.tape, x.value
+            if type(x_value) is Traced or not tape.open:
+                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+            if type(y) is Traced:
+                y_value = y.value
+                if y.tape is not tape or type(y_value) is Traced:
+                    return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+                parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
+            else:
+                y_value = y
+                parents, needed = ((0, x.node, x_value),), _FIRST
+        elif type(y) is Traced:
+            tape, x_value, y_value = y.tape, x, y.value
+            if type(y_value) is Traced or not tape.open:
+                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+            parents, needed = ((1, y.node, y_value),), _SECOND
+        else:
+            return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
+        out = self.ufunc(x_value, y_value)
+        if not (type(out) is ndarray and out.dtype.kind == "f") and not is_float(out):
+            return out   # e.g. an integer result: no gradient
+        cache = (x_value, y_value, out)
+        entries = tape.entries
+        entries.append((self, parents, cache, needed, False))
+        return Traced(out, tape, len(entries) - 1)
+
+
+_ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+
+
+def elementwise(ufunc, *partials, spec, name=None):
+    """Register `ufunc` as a primitive and route `ufunc(traced, ...)` to it.
+
+    partials[i](g, out, *inputs) is the cotangent of input i before broadcasting is undone;
+    it must use NumPy operations only (it runs on traced values under nested grad). The
+    partial IDENTITY means "g itself" (add, subtract's first input).
+    The forward's cache is (*inputs, out).
+    """
+    if len(partials) == 1:   # unary: the hot path of elementwise chains, kept short
+        (partial,) = partials
+
+        def forward(x):
+            out = ufunc(x)
+            return out, (x, out)
+
+        def vjp(g, cache):
+            x, out = cache
+            return (partial(g, out, x),)   # same shape and dtype as x: nothing to undo
+        selective = False
+    elif len(partials) == 2:
+        partial_x, partial_y = partials
+
+        def forward(x, y):
+            out = ufunc(x, y)
+            return out, (x, y, out)
+
+        def vjp(g, cache, needed):
+            x, y, out = cache
+            dx = dy = None
+            if needed[0]:
+                dx = g if partial_x is IDENTITY else partial_x(g, out, x, y)
+                if not (type(dx) is ndarray and type(x) is ndarray and dx.shape == x.shape
+                        and dx.dtype == x.dtype):
+                    dx = unbroadcast(dx, x)
+            if needed[1]:
+                dy = g if partial_y is IDENTITY else partial_y(g, out, x, y)
+                if not (type(dy) is ndarray and type(y) is ndarray and dy.shape == y.shape
+                        and dy.dtype == y.dtype):
+                    dy = unbroadcast(dy, y)
+            return dx, dy
+        selective = True
+    else:
+        raise ValueError("elementwise: ufuncs with one or two inputs only")
+
+    forward.__name__ = forward.__qualname__ = name or ufunc.__name__
+    primitive = UfuncPrimitive(forward, vjp, selective_vjp=selective, spec=spec)
+    primitive.ufunc = ufunc
+    register_ufunc(ufunc, primitive)
+    return primitive
+
+
+def shape_of(x):
+    """x.shape for arrays and traced values (without NumPy's dispatch); np.shape otherwise."""
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
+
+
+def ndim_of(x):
+    """len(shape_of(x))."""
+    return len(shape_of(x))
+
+
+def as_array(x):
+    """A Python float as a NumPy float64 scalar (which has the array methods); else x."""
+    return np.float64(x) if type(x) is float else x
+
+
+def reject_kwargs(function_name, kwargs, **supported_defaults):
+    """Raise TypeError for keyword arguments whose meaning vjpnet does not differentiate.
+
+    A keyword passed with its default value (e.g. out=None) is accepted.
+    """
+    for key, value in kwargs.items():
+        if key in supported_defaults and value is supported_defaults[key]:
+            continue
+        raise TypeError(
+            f"numpy.{function_name}(..., {key}={_short(value)}) is not supported on traced "
+            f"values by vjpnet (its gradient is not implemented); call it without {key}= "
+            "(e.g. compute on a new array, or mask with np.where)")
+
+
+def _short(value):
+    text = repr(value) if type(value) is not Traced else "<traced>"
+    return text if len(text) < 40 else text[:37] + "..."
+
+
+def normalize_axis(axis, ndim, function_name):
+    """axis (int, may be negative) -> 0 <= axis < ndim, else a ValueError naming the call."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"numpy.{function_name}: axis {axis} is out of bounds for an array "
+                         f"of dimension {ndim}")
+    return axis % ndim
+
+
+# --- sample inputs for the registry-driven test ----------------------------------------------
+
+def normal(*shapes):
+    """Spec: standard normal arrays of the given shapes."""
+    return lambda rng: Sample(*[rng.standard_normal(shape) for shape in shapes])
+
+
+def positive(*shapes, low=0.5, high=2.0):
+    """Spec: uniform arrays in [low, high]."""
+    return lambda rng: Sample(*[rng.uniform(low, high, shape) for shape in shapes])
+
+
+def away_from(rng, shape, points=(0.0,), gap=0.2, scale=1.5):
+    """Normal samples with every element at least `gap` away from each of `points`."""
+    x = rng.standard_normal(shape) * scale
+    for point in points:
+        close = np.abs(x - point) < gap
+        x = np.where(close, point + np.where(x >= point, gap, -gap) * 1.5, x)
+    return x

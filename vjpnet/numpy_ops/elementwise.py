@@ -1,0 +1,220 @@
+"""Elementwise primitives: the differentiable ufuncs (add ... logaddexp), plus clip and where.
+
+Partials are written with NumPy operations on possibly traced values (nested grad). Constants
+are Python floats, never NumPy float64 scalars, so float32 stays float32.
+"""
+import math
+
+import numpy as np
+
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal,
+                                    positive, reject_kwargs, shape_of, unbroadcast)
+from vjpnet.registry import register_function
+from vjpnet.tape import dtype_of, plain
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _distinct_pair(rng):
+    """(3, 4) and (4,) samples whose elements never tie (for maximum/minimum/fmax/fmin)."""
+    x = rng.standard_normal((3, 4))
+    y = rng.standard_normal(4)
+    x = np.where(np.abs(x - y) < 0.1, x + 0.3, x)
+    return Sample(x, y)
+
+
+_BINARY = normal((3, 4), (4,))
+
+# --- arithmetic -----------------------------------------------------------------------------
+add = elementwise(np.add, IDENTITY, IDENTITY, spec=_BINARY)
+subtract = elementwise(np.subtract, IDENTITY, lambda g, out, x, y: -g,
+                       spec=_BINARY)
+multiply = elementwise(np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
+                       spec=_BINARY)
+true_divide = elementwise(np.true_divide, lambda g, out, x, y: g / y,
+                          lambda g, out, x, y: -g * out / y,
+                          spec=lambda rng: Sample(rng.standard_normal((3, 4)),
+                                                  rng.uniform(0.5, 2.0, 4)))
+divide = true_divide   # np.divide is np.true_divide
+negative = elementwise(np.negative, lambda g, out, x: -g, spec=normal((3,)))
+positive_ = elementwise(np.positive, lambda g, out, x: g, spec=normal((3,)), name="positive")
+
+
+def _power_partial_base(g, out, x, y):
+    if type(y) is int or type(y) is float:   # x ** 2, x ** 0.5: the common case
+        return g * (y * x ** (y - 1)) if y != 0 else g * 0.0
+    return g * y * x ** np.where(y == 0, 1.0, y - 1)
+
+
+def _power_partial_exponent(g, out, x, y):
+    # d/dy x**y = x**y log x; taken as 0 where the base is <= 0 (log undefined there).
+    return g * out * np.log(np.where(x > 0, x, 1.0))
+
+
+power = elementwise(np.power, _power_partial_base, _power_partial_exponent,
+                    spec=lambda rng: [Sample(rng.uniform(0.5, 2.0, (3, 4)),
+                                             rng.uniform(-2.0, 2.0, 4)),
+                                      Sample(rng.standard_normal((3, 4)), 3)])
+square = elementwise(np.square, lambda g, out, x: g * (2.0 * x), spec=normal((3, 4)))
+
+
+def _sqrt_partial(g, out, x):
+    inside = out > 0   # a plain mask: comparisons are not differentiated
+    if inside.all():
+        return g * (0.5 / out)
+    # Convention: d sqrt(x)/dx = 0 at x = 0 (not +inf), so sqrt(sum(x**2)) has gradient 0 at
+    # the origin instead of NaN. The inner where keeps the untaken branch finite (no 0 * inf).
+    return np.where(inside, g * (0.5 / np.where(inside, out, 1.0)), 0.0)
+
+
+sqrt = elementwise(np.sqrt, _sqrt_partial, spec=positive((3, 4)))
+reciprocal = elementwise(np.reciprocal, lambda g, out, x: -g * out * out,
+                         spec=positive((3, 4)))
+cbrt = elementwise(np.cbrt, lambda g, out, x: g / (3.0 * out * out), spec=positive((3, 4)))
+
+# --- exponentials and logarithms ------------------------------------------------------------
+exp = elementwise(np.exp, lambda g, out, x: g * out, spec=normal((3, 4)))
+exp2 = elementwise(np.exp2, lambda g, out, x: g * (out * _LN2), spec=normal((3, 4)))
+expm1 = elementwise(np.expm1, lambda g, out, x: g * (out + 1.0), spec=normal((3, 4)))
+log = elementwise(np.log, lambda g, out, x: g / x, spec=positive((3, 4)))
+log1p = elementwise(np.log1p, lambda g, out, x: g / (x + 1.0), spec=positive((3, 4)))
+log2 = elementwise(np.log2, lambda g, out, x: g / (x * _LN2), spec=positive((3, 4)))
+log10 = elementwise(np.log10, lambda g, out, x: g / (x * _LN10), spec=positive((3, 4)))
+logaddexp = elementwise(np.logaddexp, lambda g, out, x, y: g * np.exp(x - out),
+                        lambda g, out, x, y: g * np.exp(y - out), spec=_BINARY)
+logaddexp2 = elementwise(np.logaddexp2, lambda g, out, x, y: g * np.exp2(x - out),
+                         lambda g, out, x, y: g * np.exp2(y - out), spec=_BINARY)
+
+# --- trigonometric and hyperbolic -----------------------------------------------------------
+_UNIT = positive((3, 4), low=-0.8, high=0.8)
+sin = elementwise(np.sin, lambda g, out, x: g * np.cos(x), spec=normal((3, 4)))
+cos = elementwise(np.cos, lambda g, out, x: -g * np.sin(x), spec=normal((3, 4)))
+tan = elementwise(np.tan, lambda g, out, x: g * (1.0 + out * out), spec=_UNIT)
+arcsin = elementwise(np.arcsin, lambda g, out, x: g / np.sqrt(1.0 - x * x), spec=_UNIT)
+arccos = elementwise(np.arccos, lambda g, out, x: -g / np.sqrt(1.0 - x * x), spec=_UNIT)
+arctan = elementwise(np.arctan, lambda g, out, x: g / (1.0 + x * x), spec=normal((3, 4)))
+arctan2 = elementwise(np.arctan2, lambda g, out, x, y: g * y / (x * x + y * y),
+                      lambda g, out, x, y: -g * x / (x * x + y * y),
+                      spec=lambda rng: Sample(rng.standard_normal((3, 4)),
+                                              rng.uniform(0.5, 2.0, 4)))
+hypot = elementwise(np.hypot, lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out,
+                    spec=positive((3, 4), (4,)))
+# g (1 - out^2), written without a Python-scalar operand (NumPy converts those on every call)
+tanh = elementwise(np.tanh, lambda g, out, x: g - g * out * out, spec=normal((3, 4)))
+sinh = elementwise(np.sinh, lambda g, out, x: g * np.cosh(x), spec=normal((3, 4)))
+cosh = elementwise(np.cosh, lambda g, out, x: g * np.sinh(x), spec=normal((3, 4)))
+arcsinh = elementwise(np.arcsinh, lambda g, out, x: g / np.sqrt(x * x + 1.0),
+                      spec=normal((3, 4)))
+arccosh = elementwise(np.arccosh, lambda g, out, x: g / np.sqrt(x * x - 1.0),
+                      spec=positive((3, 4), low=1.5, high=3.0))
+arctanh = elementwise(np.arctanh, lambda g, out, x: g / (1.0 - x * x), spec=_UNIT)
+
+# --- piecewise: abs, maximum/minimum, fmax/fmin ---------------------------------------------
+# Convention: d|x|/dx = sign(x), so 0 at x = 0.
+absolute = elementwise(np.absolute, lambda g, out, x: g * np.sign(x),
+                       spec=lambda rng: Sample(away_from(rng, (3, 4))))
+
+
+def _tie_share(mine, other, out):
+    """1 where `mine` won, 0.5 on ties, 0 where it lost (a plain mask of out's dtype)."""
+    share = np.greater(mine, other) + 0.5 * np.equal(mine, other)
+    return plain(share).astype(dtype_of(out))
+
+
+# Convention: on ties (x == y) maximum and minimum give each input half of the gradient, so
+# np.maximum(x, x) has derivative 1 and np.maximum(x, 0) (relu) has derivative 0.5 at x == 0.
+maximum = elementwise(np.maximum, lambda g, out, x, y: g * _tie_share(x, y, out),
+                      lambda g, out, x, y: g * _tie_share(y, x, out), spec=_distinct_pair)
+minimum = elementwise(np.minimum, lambda g, out, x, y: g * _tie_share(y, x, out),
+                      lambda g, out, x, y: g * _tie_share(x, y, out), spec=_distinct_pair)
+
+
+def _nan_aware_share(winner_share, mine, other):
+    """fmax/fmin ignore NaNs: the non-NaN input takes the whole gradient."""
+    share = np.where(np.isnan(other), 1.0, np.where(np.isnan(mine), 0.0, winner_share))
+    return share.astype(winner_share.dtype)
+
+
+fmax = elementwise(np.fmax,
+                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), x, y),
+                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), y, x),
+                   spec=_distinct_pair)
+fmin = elementwise(np.fmin,
+                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), x, y),
+                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), y, x),
+                   spec=_distinct_pair)
+
+
+# --- clip and where (NumPy functions, not ufuncs) -------------------------------------------
+
+def _clip_forward(x, low, high):
+    out = np.clip(x, low, high)
+    return out, (x, low, high, out)
+
+
+def _clip_vjp(g, cache, needed):
+    """clip is minimum(maximum(x, low), high). Convention: inside [low, high] (bounds included)
+    the gradient goes to x; below low it goes to low, above high to high (everywhere when
+    low > high, as NumPy then returns high)."""
+    x, low, high, out = cache
+    x_value = plain(x)
+    no = np.zeros(shape_of(out), bool)
+    raised = x_value if low is None else np.maximum(x_value, plain(low))
+    above = no if high is None else np.greater(raised, plain(high))
+    below = no if low is None else np.less(x_value, plain(low)) & ~above
+    inside = ~(below | above)
+    zero = 0.0
+    return (unbroadcast(np.where(inside, g, zero), x) if needed[0] else None,
+            unbroadcast(np.where(below, g, zero), low) if needed[1] else None,
+            unbroadcast(np.where(above, g, zero), high) if needed[2] else None)
+
+
+def _clip_spec(rng):
+    x = away_from(rng, (3, 4), points=(-0.5, 0.5), gap=0.15)
+    return [Sample(x, -0.5, 0.5),
+            Sample(x, np.full(4, -0.5), np.array([0.5, 1.0, 2.0, 0.5]))]
+
+
+clip = Primitive(_clip_forward, _clip_vjp, name="clip", selective_vjp=True, spec=_clip_spec)
+
+
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+          max=np._NoValue, **kwargs):
+    reject_kwargs("clip", kwargs)
+    if out is not None:
+        reject_kwargs("clip", {"out": out})
+    low = a_min if a_min is not np._NoValue else (None if min is np._NoValue else min)
+    high = a_max if a_max is not np._NoValue else (None if max is np._NoValue else max)
+    return clip(a, low, high)
+
+
+register_function(np.clip, _clip)
+
+
+def _where_forward(condition, x, y):
+    out = np.where(condition, x, y)
+    return out, (condition, x, y)
+
+
+def _where_vjp(g, cache, needed):
+    condition, x, y = cache
+    return (None,
+            unbroadcast(np.where(condition, g, 0.0), x) if needed[1] else None,
+            unbroadcast(np.where(condition, 0.0, g), y) if needed[2] else None)
+
+
+where = Primitive(_where_forward, _where_vjp, name="where", selective_vjp=True,
+                  spec=lambda rng: Sample(rng.standard_normal((3, 4)) > 0,
+                                          rng.standard_normal((3, 4)), rng.standard_normal(4)))
+
+
+def _where(condition, x=np._NoValue, y=np._NoValue):
+    if x is np._NoValue and y is np._NoValue:
+        return np.where(plain(condition))   # indices: not differentiable
+    if x is np._NoValue or y is np._NoValue:
+        raise ValueError("numpy.where: either both or neither of x and y should be given")
+    return where(plain(condition), x, y)
+
+
+register_function(np.where, _where)

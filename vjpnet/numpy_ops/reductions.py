@@ -1,0 +1,232 @@
+"""Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
+import numpy as np
+
+from vjpnet.numpy_ops._base import Primitive, Sample, as_array, reject_kwargs, shape_of
+from vjpnet.numpy_ops.shape import astype, broadcast_to
+from vjpnet.registry import register_function
+from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
+
+
+def _reduced_axes(shape, axis):
+    if axis is None:
+        return set(range(len(shape)))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    return {a % len(shape) for a in axes}
+
+
+def _keepdims_shape(shape, axis):
+    axes = _reduced_axes(shape, axis)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced_shape(shape, axis):
+    axes = _reduced_axes(shape, axis)
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _count(shape, axis):
+    count = 1
+    for i in _reduced_axes(shape, axis):
+        count *= shape[i]
+    return count
+
+
+def _check_reduction(function_name, out, where, initial=np._NoValue):
+    if out is None and where is np._NoValue and initial is np._NoValue:
+        return
+    reject_kwargs(function_name, {"out": out, "where": where, "initial": initial},
+                  out=None, where=np._NoValue, initial=np._NoValue)
+
+
+def _as_tuple_axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# --- sum, mean ----------------------------------------------------------------------------------
+
+def _sum_forward(x, axis=None, keepdims=False):
+    return as_array(x).sum(axis=axis, keepdims=keepdims), (shape_of(x), axis)
+
+
+def _sum_vjp(g, cache):
+    shape, axis = cache
+    return (broadcast_to(g.reshape(_keepdims_shape(shape, axis)), shape),)
+
+
+sum_ = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
+                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
+        where=np._NoValue):
+    _check_reduction("sum", out, where, initial)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return sum_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
+    _check_reduction("mean", out, where)
+    if dtype is not None:
+        a = astype(a, dtype)
+    axis = _as_tuple_axis(axis)
+    return sum_(a, axis=axis, keepdims=keepdims) / _count(shape_of(a), axis)
+
+
+# --- prod -----------------------------------------------------------------------------------
+
+def _prod_forward(x, axis=None, keepdims=False):
+    out = np.prod(x, axis=axis, keepdims=keepdims)
+    return out, (x, out, axis)
+
+
+def _prod_vjp(g, cache):
+    x, out, axis = cache
+    shape = shape_of(x)
+    keep_shape = _keepdims_shape(shape, axis)
+    g = np.reshape(g, keep_shape)
+    if not np.any(np.equal(x, 0)):
+        return (g * np.reshape(out, keep_shape) / x,)
+    # Some factor is 0: out / x would divide by zero, so form the product of the other
+    # factors explicitly, (..., K) -> (..., K, K) with ones on the diagonal.
+    reduced = sorted(_reduced_axes(shape, axis))
+    kept = [i for i in range(len(shape)) if i not in reduced]
+    order = kept + reduced
+    moved = np.reshape(np.transpose(x, order), (-1, _count(shape, axis)))
+    eye = np.eye(moved.shape[1], dtype=bool)
+    others = np.prod(np.where(eye, 1.0, moved[:, None, :]), axis=-1)
+    cotangent = np.reshape(np.reshape(g, (-1, 1)) * others, [shape[i] for i in order])
+    return (np.transpose(cotangent, tuple(np.argsort(order).tolist())),)
+
+
+prod_ = Primitive(_prod_forward, _prod_vjp, name="prod",
+                  spec=lambda rng: [Sample(rng.uniform(0.5, 1.5, (3, 4))),
+                                    Sample(rng.uniform(-1.5, 1.5, (3, 4, 2)), axis=1),
+                                    Sample(np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),
+                                           axis=1, keepdims=True)])
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+         where=np._NoValue):
+    _check_reduction("prod", out, where, initial)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return prod_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+# --- max, min -------------------------------------------------------------------------------
+
+def _max_forward(x, axis=None, keepdims=False):
+    x = as_array(x)
+    out = x.max(axis=axis, keepdims=True)
+    winners = plain(x == out)
+    if np.count_nonzero(winners) == out.size:   # one maximum per output element: no ties
+        share = winners.astype(dtype_of(x))
+    else:   # ties split the gradient equally
+        share = (winners / winners.sum(axis=axis, keepdims=True)).astype(dtype_of(x))
+    result = out if keepdims else out.reshape(_reduced_shape(shape_of(x), axis))
+    return result, (share, axis)
+
+
+def _max_vjp(g, cache):
+    share, axis = cache
+    return (g.reshape(_keepdims_shape(share.shape, axis)) * share,)
+
+
+amax_ = Primitive(_max_forward, _max_vjp, name="amax",
+                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True),
+                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+
+
+def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+    _check_reduction("max", out, where, initial)
+    return amax_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+    _check_reduction("min", out, where, initial)
+    return -amax_(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+
+
+# --- var, std -----------------------------------------------------------------------------------
+
+def _var_forward(x, axis=None, ddof=0, keepdims=False):
+    centered = x - np.mean(x, axis=axis, keepdims=True)
+    count = _count(shape_of(x), axis) - ddof
+    out = (centered * centered).sum(axis=axis, keepdims=keepdims) / count
+    return out, (centered, axis, count)
+
+
+def _var_vjp(g, cache):
+    centered, axis, count = cache
+    return (g.reshape(_keepdims_shape(shape_of(centered), axis)) * centered * (2.0 / count),)
+
+
+var_ = Primitive(_var_forward, _var_vjp, name="var",
+                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2), ddof=1),
+                                   Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True)])
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
+        mean=np._NoValue, correction=np._NoValue):
+    _check_reduction("var", out, where)
+    reject_kwargs("var", {"mean": mean}, mean=np._NoValue)
+    if correction is not np._NoValue:
+        ddof = correction
+    if dtype is not None:
+        a = astype(a, dtype)
+    return var_(a, axis=_as_tuple_axis(axis), ddof=ddof, keepdims=keepdims)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
+        mean=np._NoValue, correction=np._NoValue):
+    """sqrt(var): with the sqrt-at-0 convention, a constant input has gradient 0 (not NaN)."""
+    return np.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                       correction=correction))
+
+
+# --- cumsum ---------------------------------------------------------------------------------
+
+def _cumsum_forward(x, axis=None):
+    return np.cumsum(x, axis=axis), (shape_of(x), axis)
+
+
+def _cumsum_vjp(g, cache):
+    shape, axis = cache
+    axis = 0 if axis is None else axis
+    reverse_cumsum = np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+    return (np.reshape(reverse_cumsum, shape),)
+
+
+cumsum_ = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
+                    spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                      Sample(rng.standard_normal((3, 4)), axis=1)])
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    if out is not None:
+        reject_kwargs("cumsum", {"out": out})
+    if dtype is not None:
+        a = astype(a, dtype)
+    return cumsum_(a, axis=axis)
+
+
+for _function, _handler in [(np.sum, sum), (np.mean, mean), (np.prod, prod), (np.max, amax),
+                            (np.amax, amax), (np.min, amin), (np.amin, amin), (np.var, var),
+                            (np.std, std), (np.cumsum, cumsum)]:
+    register_function(_function, _handler)
+
+# np.add.reduce(x, axis=0) and friends: the ufunc-method spellings of the reductions above.
+UFUNC_METHODS[np.add, "reduce"] = \
+    lambda a, axis=0, dtype=None, keepdims=False, **kw: sum(a, axis, dtype, None, keepdims, **kw)
+UFUNC_METHODS[np.multiply, "reduce"] = \
+    lambda a, axis=0, dtype=None, keepdims=False, **kw: prod(a, axis, dtype, None, keepdims, **kw)
+UFUNC_METHODS[np.maximum, "reduce"] = \
+    lambda a, axis=0, keepdims=False, **kw: amax(a, axis, None, keepdims, **kw)
+UFUNC_METHODS[np.minimum, "reduce"] = \
+    lambda a, axis=0, keepdims=False, **kw: amin(a, axis, None, keepdims, **kw)
+UFUNC_METHODS[np.add, "accumulate"] = \
+    lambda a, axis=0, dtype=None: cumsum(a, axis, dtype)
