@@ -11,7 +11,7 @@ Cross-correlation with symmetric zero padding, the same contract as
 `vjpnet.layers.conv_forward_naive` / `conv_backward_naive` (results agree to ~1e-12 relative
 in float64). The bias rides along inside the GEMMs: the weight matrix gets b as an extra column
 and the column matrix an extra row of ones, so the forward GEMM adds b and the backward GEMM
-that gives dw gives db in its last column.
+that gives dw gives db in the row that the ones produce.
 
 The images are processed in chunks of about CHUNK_BYTES of column matrix (one GEMM per chunk
 and pass). Column matrices up to KEEP_COLUMNS_BYTES in all are kept in the cache for the
