@@ -360,6 +360,12 @@ def test_low_level_kernels_check_their_buffers():
                          np.empty((1, 1, 1, 1), np.uint8))
     with pytest.raises(ValueError, match="max_pool_backward"):
         max_pool_backward(out, index, 2, 2, 2, np.empty((2, 3, 5, 6)))
+    index[...] = 0
+    index[1, 2, 0, 1] = 4                                             # outside a 2x2 window
+    with pytest.raises(ValueError, match=r"argmax offsets must lie in \[0, 4\)"):
+        max_pool_backward(out, index, 2, 2, 2, x)
+    with pytest.raises(ValueError, match="argmax offsets"):
+        max_pool_backward(out, np.full((2, 3, 3, 3), -1, np.int32), 2, 2, 2, x)
 
 
 def test_missing_extension_message(monkeypatch):

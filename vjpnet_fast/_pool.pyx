@@ -10,6 +10,8 @@ at most 256 elements, int32 otherwise. Work is split over (image, channel) plane
 each thread owns whole planes of the output, so results do not depend on the thread count.
 Every shape is checked here before the nogil loops run.
 """
+import numpy as np
+
 from cython.parallel cimport prange
 from libc.string cimport memset
 from libc.stdint cimport uint8_t, int32_t
@@ -181,6 +183,11 @@ def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_
     layer's, so results are deterministic and identical to it)."""
     _check((dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]), (dout.shape[0], dout.shape[1], dout.shape[2], dout.shape[3]), (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]), PH, PW, stride,
            255 if index_t is uint8_t else 2147483647, "max_pool_backward", num_threads)
+    # the offsets are read as addresses below: every one must lie inside its window
+    offsets = np.asarray(argmax)
+    if offsets.size and (offsets.min() < 0 or offsets.max() >= PH * PW):
+        raise ValueError(f"max_pool_backward: argmax offsets must lie in [0, {PH * PW}) for a "
+                         f"{PH}x{PW} window, got values in [{offsets.min()}, {offsets.max()}]")
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
     cdef Py_ssize_t plane, n, c, oh, ow, k
