@@ -16,39 +16,36 @@ def rel_error(x, y):
     return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
 
 
+def _centred_values(f, x, index, h):
+    """(f(x + h e_index), f(x - h e_index)), perturbing x in place and restoring it.
+
+    The values are copied, so an f that returns (a view of) a reused buffer is still safe."""
+    old = x[index]
+    x[index] = old + h
+    f_plus = np.array(f(x), copy=True)
+    x[index] = old - h
+    f_minus = np.array(f(x), copy=True)
+    x[index] = old
+    return f_plus, f_minus
+
+
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """Numeric gradient of scalar f at x (perturbed in place and restored). Shape of x."""
     gradient = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        index = it.multi_index
-        old = x[index]
-        x[index] = old + h
-        f_plus = f(x)
-        x[index] = old - h
-        f_minus = f(x)
-        x[index] = old
+    for index in np.ndindex(x.shape):
+        f_plus, f_minus = _centred_values(f, x, index, h)
         gradient[index] = (f_plus - f_minus) / (2 * h)
         if verbose:
             print(index, gradient[index])
-        it.iternext()
     return gradient
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """Numeric vector-Jacobian product: d(sum(f(x) * df))/dx for array-valued f. Shape of x."""
     gradient = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        index = it.multi_index
-        old = x[index]
-        x[index] = old + h
-        f_plus = np.array(f(x), copy=True)
-        x[index] = old - h
-        f_minus = np.array(f(x), copy=True)
-        x[index] = old
+    for index in np.ndindex(x.shape):
+        f_plus, f_minus = _centred_values(f, x, index, h)
         gradient[index] = np.sum((f_plus - f_minus) * df) / (2 * h)
-        it.iternext()
     return gradient
 
 
@@ -56,13 +53,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
     """Compare `analytic_grad` with centred differences at `num_checks` random elements."""
     for _ in range(num_checks):
         index = tuple(np.random.randint(n) for n in x.shape)
-        old = x[index]
-        x[index] = old + h
-        f_plus = f(x)
-        x[index] = old - h
-        f_minus = f(x)
-        x[index] = old
-        numeric = (f_plus - f_minus) / (2 * h)
+        f_plus, f_minus = _centred_values(f, x, index, h)
+        numeric = float((f_plus - f_minus) / (2 * h))
         analytic = analytic_grad[index]
         error = abs(numeric - analytic) / (abs(numeric) + abs(analytic) + 1e-300)
         print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {error:e}")
@@ -70,20 +62,25 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
 
 # --- checking vjpnet's gradients ---------------------------------------------------------
 
-def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=1e-6, seed=0):
+def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, seed=0):
     """Check `vjp` of f at args against centred differences along random directions.
 
     f(*args) returns a float array or pytree of them; args are arrays/pytrees. Every float
     argument (or those in `argnums`) is checked; with order=2 the VJP itself is checked too
-    (nested grad). Raises AssertionError naming the worst argument and element on failure.
+    (nested grad). eps is the finite-difference step (default 1e-6, or 1e-3 for float32
+    inputs, whose numeric derivatives are then good to about 1e-3 only: a warning says so).
+    Raises AssertionError naming the worst argument and element on failure.
     """
     rng = np.random.default_rng(seed)
     args = list(args)
     positions = [i for i, a in enumerate(args) if _float_leaves(a)] if argnums is None else \
         list((argnums,) if isinstance(argnums, int) else argnums)
-    if any(_is_float32(a) for i, a in enumerate(args) if i in positions):
+    float32 = any(_is_float32(a) for i, a in enumerate(args) if i in positions)
+    if float32:
         warnings.warn("check_grads on float32 inputs: centred differences are accurate to about "
                       "1e-3 there; check gradients in float64", stacklevel=2)
+    if eps is None:
+        eps = 1e-3 if float32 else 1e-6
 
     def f_of(position):
         def restricted(x):
