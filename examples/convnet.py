@@ -17,6 +17,8 @@ from vjpnet.layer_utils import select_kernels
 from vjpnet.models import ThreeLayerConvNet
 from vjpnet.solver import Solver
 
+from plotting import save_image, save_training_curves
+
 
 def filter_grid(weights, padding=1):
     """Tile filters (F, C, HH, WW) — first channel, each scaled to [0, 1] — into one image."""
@@ -34,28 +36,9 @@ def filter_grid(weights, padding=1):
 
 
 def save_figures(model, solver, out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     paths = [os.path.join(out, "convnet_filters.png"), os.path.join(out, "convnet_curves.png")]
-    figure, axis = plt.subplots(figsize=(5, 5))
-    axis.imshow(filter_grid(model.params["W1"]), cmap="gray", interpolation="nearest")
-    axis.set_title("First-layer filters")
-    axis.axis("off")
-    figure.savefig(paths[0], dpi=80)
-    plt.close(figure)
-
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7))
-    top.plot(solver.loss_history, ".", markersize=3)
-    top.set(title="Training loss", xlabel="iteration", ylabel="loss")
-    bottom.plot(solver.train_acc_history, "-o", label="train")
-    bottom.plot(solver.val_acc_history, "-o", label="val")
-    bottom.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
-    bottom.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(paths[1], dpi=80)
-    plt.close(figure)
+    save_image(filter_grid(model.params["W1"]), paths[0], "First-layer filters")
+    save_training_curves(solver, paths[1])
     return paths
 
 

@@ -24,6 +24,8 @@ from vjpnet.layers import affine_backward, affine_forward, relu_backward, relu_f
 from vjpnet.models import TwoLayerNet
 from vjpnet.solver import Solver
 
+from plotting import save_training_curves
+
 
 def two_layer_net_monolithic(X, y, W1, b1, W2, b2, reg):
     """Loss and gradients of affine-relu-affine-softmax, forward and backward by hand."""
@@ -88,23 +90,6 @@ def compare_three_ways(data, reg=0.1):
         print(f"   {name} relative error: {rel_error(numeric, grads_grad[name]):.2e}")
 
 
-def plot_curves(solver, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7))
-    top.plot(solver.loss_history, ".", markersize=3)
-    top.set(title="Training loss", xlabel="iteration", ylabel="loss")
-    bottom.plot(solver.train_acc_history, "-o", label="train")
-    bottom.plot(solver.val_acc_history, "-o", label="val")
-    bottom.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
-    bottom.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="train for one epoch only")
@@ -130,7 +115,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "two_layer_net_curves.png")
-    plot_curves(solver, path)
+    save_training_curves(solver, path)
     print(f"wrote {path}")
 
 
