@@ -21,33 +21,19 @@ import numbers
 
 import numpy as np
 
+from vjpnet.validation import check_dout, check_float_dtypes
+
 __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "dropout_forward", "dropout_backward",
 ]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))   # running statistics
 _MODES = ("train", "test")
 
 
 # ----------------------------------------------------------------------------- validation
-
-def _check_float_array(func, name, value):
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a numpy ndarray of float32 or float64, "
-                        f"got {type(value).__name__}")
-    if value.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{func}: {name} must be float32 or float64, got dtype {value.dtype} "
-                        f"(convert with {name}.astype(np.float64) or np.float32)")
-
-
-def _check_same_dtype(func, **arrays):
-    dtypes = {name: array.dtype for name, array in arrays.items()}
-    if len(set(dtypes.values())) > 1:
-        listing = ", ".join(f"{name}.dtype={dtype}" for name, dtype in dtypes.items())
-        raise TypeError(f"{func}: all float inputs must share one dtype, got {listing}")
-
 
 def _check_mode(func, param_name, param):
     if not isinstance(param, dict):
@@ -74,10 +60,7 @@ def _real_setting(func, param_name, param, key, default, low, high, high_inclusi
 
 
 def _check_batchnorm_inputs(func, x, gamma, beta, bn_param, x_ndim):
-    _check_float_array(func, "x", x)
-    _check_float_array(func, "gamma", gamma)
-    _check_float_array(func, "beta", beta)
-    _check_same_dtype(func, x=x, gamma=gamma, beta=beta)
+    check_float_dtypes(func, x=x, gamma=gamma, beta=beta)
     layout = "(N, D)" if x_ndim == 2 else "(N, C, H, W)"
     if x.ndim != x_ndim:
         raise ValueError(f"{func}: x must have shape {layout}, got x.shape={x.shape}")
@@ -166,6 +149,7 @@ def batchnorm_backward(dout, cache):
     - dbeta: shape (D,)
     """
     mode, x_hat, std, gamma = cache
+    check_dout("batchnorm_backward", dout, x_hat.shape)
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     dx_hat = dout * gamma
@@ -194,6 +178,7 @@ def batchnorm_backward_alt(dout, cache):
     dx = gamma / (N * std) * (N * dout - sum(dout) - x_hat * sum(dout * x_hat))
     """
     mode, x_hat, std, gamma = cache
+    check_dout("batchnorm_backward_alt", dout, x_hat.shape)
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     if mode == "test":
@@ -242,6 +227,7 @@ def spatial_batchnorm_backward(dout, cache):
     - dbeta: shape (C,)
     """
     bn_cache, shape = cache
+    check_dout("spatial_batchnorm_backward", dout, shape)
     num_samples, channels, height, width = shape
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, channels)
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_rows, bn_cache)
@@ -268,7 +254,7 @@ def dropout_forward(x, dropout_param):
     - cache: (dropout_param, mask); mask is None in test mode
     """
     func = "dropout_forward"
-    _check_float_array(func, "x", x)
+    check_float_dtypes(func, x=x)
     mode = _check_mode(func, "dropout_param", dropout_param)
     if "p" not in dropout_param:
         raise ValueError(f"{func}: dropout_param['p'] is missing; expected the probability of "
@@ -289,6 +275,8 @@ def dropout_forward(x, dropout_param):
 def dropout_backward(dout, cache):
     """Backward pass of inverted dropout: dout (any shape) -> dx (same shape)."""
     _, mask = cache
+    if mask is not None:
+        check_dout("dropout_backward", dout, mask.shape)
     if mask is None:
         return dout.copy()
     return dout * mask
