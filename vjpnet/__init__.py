@@ -10,17 +10,24 @@ and `vjpnet.gradient_check`; differentiable layer ops in `vjpnet.nn`; training i
 """
 import importlib
 
-__version__ = "0.1.0"
+from vjpnet import numpy_ops  # noqa: F401  (fills the NumPy dispatch tables)
+from vjpnet.registry import (Primitive, Sample, primitive, register_function,
+                             register_nondifferentiable, register_ufunc, stop_gradient)
+from vjpnet.transforms import grad, value_and_grad, vjp
+from vjpnet.tree import register_container
 
-_SUBMODULES = {
-    "tree", "registry", "tape", "transforms", "numpy_ops", "layers", "layer_utils", "nn",
-    "gradient_check", "normalization", "optim", "solver", "models", "data",
-}
+__version__ = "0.1.0"
+__all__ = ["grad", "value_and_grad", "vjp", "primitive", "Primitive", "Sample",
+           "register_ufunc", "register_function", "register_nondifferentiable",
+           "register_container", "stop_gradient"]
+
+_LAZY_SUBMODULES = {"layers", "layer_utils", "nn", "gradient_check", "normalization",
+                    "validation", "optim", "solver", "models", "data"}
 
 
 def __getattr__(name):
-    # Submodules load on first use, so `import vjpnet` stays cheap and vjpnet_fast may import
-    # vjpnet's core without a cycle through vjpnet.nn.
-    if name in _SUBMODULES:
+    # Layer and training modules load on first use: `import vjpnet` stays cheap, and
+    # vjpnet_fast can import vjpnet's core without a cycle through vjpnet.nn.
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'vjpnet' has no attribute {name!r}")

@@ -1,0 +1,189 @@
+"""Primitives: forward/VJP pairs, and the registry that holds them.
+
+    @vjpnet.primitive
+    def cube(x):                  # forward: returns (out, cache)
+        return x ** 3, x
+
+    @cube.defvjp
+    def cube_vjp(g, x):           # (cotangent of out, cache) -> one cotangent per positional arg
+        return (3 * x ** 2 * g,)
+
+    affine = vjpnet.primitive(affine_forward, vjp=affine_backward)   # an existing pair
+
+Calling a primitive returns only `out`. On traced arguments it also records the call on the
+tape (see tape.py). `None` in a VJP's result means "no gradient for that argument".
+"""
+import numpy as np
+
+from vjpnet import tape as _tape
+from vjpnet.tape import Traced
+
+REGISTRY = {}   # "module.name" -> Primitive; walked by the registry-driven test
+
+
+class Sample:
+    """One valid set of inputs for a primitive, used by the registry-driven test.
+
+    Sample(x, w, b, {"stride": 1, "pad": 0}, axis=1) holds positional args and kwargs.
+    """
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self):
+        shapes = [getattr(a, "shape", type(a).__name__) for a in self.args]
+        return f"Sample({', '.join(map(str, shapes))}{', ' if self.kwargs else ''}" \
+               f"{', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
+
+
+class Primitive:
+    """A differentiable operation: `forward(*args, **kwargs) -> (out, cache)`, `vjp(g, cache)`.
+
+    first_order: the VJP is not itself differentiable (e.g. a Cython kernel); the forward always
+        sees plain arrays and differentiating through it twice raises.
+    linear: the forward is linear in its differentiable arguments and the VJP reads only
+        constants (indices, shapes) from the cache; the forward always sees plain arrays (so it
+        may write in place) and the primitive stays differentiable to any order.
+    selective_vjp: the VJP takes a third argument `needed`, a tuple of bools (one per positional
+        argument) saying which cotangents are wanted; it may return None for the others.
+    spec: rng -> Sample or list of Samples, valid float64 inputs for the registry-driven test.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
+                 "__wrapped__", "__dict__")
+
+    def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
+                 selective_vjp=False, spec=None):
+        self.forward = forward
+        self.vjp = vjp if vjp is not None else self._missing_vjp
+        self.name = name or getattr(forward, "__name__", "primitive")
+        self.first_order = first_order
+        self.linear = linear
+        self.selective_vjp = selective_vjp
+        self.spec = spec
+        self.__doc__ = getattr(forward, "__doc__", None)
+        self.__wrapped__ = forward
+        module = getattr(forward, "__module__", None) or "__main__"
+        REGISTRY[f"{module}.{self.name}"] = self
+
+    def defvjp(self, vjp):
+        """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`."""
+        self.vjp = vjp
+        return vjp
+
+    def defspec(self, spec):
+        """Decorator: set the sample-input spec, `spec(rng) -> Sample or list of Samples`."""
+        self.spec = spec
+        return spec
+
+    def __repr__(self):
+        return f"<vjpnet primitive {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        for arg in args:
+            if type(arg) is Traced:
+                return self.bind(args, kwargs)[0]
+        return self.forward(*args, **kwargs)[0]
+
+    def bind(self, args, kwargs):
+        """Run the forward, recording on the highest tape among the args; return (out, cache)."""
+        tape = None
+        for arg in args:
+            if type(arg) is Traced and (tape is None or arg.tape.level > tape.level):
+                tape = arg.tape
+        if tape is None:
+            return self.forward(*args, **kwargs)
+        if not tape.open:
+            raise _escaped_error(self)
+        if kwargs:
+            _check_kwargs(self, kwargs)
+        unwrapped = list(args)
+        needed = [False] * len(args)
+        parents = []
+        for position, arg in enumerate(args):
+            if type(arg) is Traced:
+                if arg.tape is tape:
+                    unwrapped[position] = arg.value
+                    needed[position] = True
+                    parents.append((position, arg.node))
+                elif arg.tape.level == tape.level:
+                    raise _escaped_error(self)
+        if self.first_order or self.linear:
+            # Record at every lower level too, so the forward itself sees plain arrays.
+            out, cache = self.bind(unwrapped, kwargs)
+            nested = self.first_order and any(type(arg) is Traced for arg in unwrapped)
+        else:
+            out, cache = self.forward(*unwrapped, **kwargs)
+            nested = False
+        if not (type(out) is np.ndarray and out.dtype.kind == "f") and not _tape.is_float(out):
+            if isinstance(out, (tuple, list)):
+                raise TypeError(f"the forward of {self.name} returned a {type(out).__name__} as "
+                                "its output; a primitive's forward returns (out, cache) with "
+                                "one array as out")
+            return out, cache   # integer or boolean results carry no gradient
+        return tape.record(self, parents, cache, needed, nested, out), cache
+
+    def _missing_vjp(self, g, cache, needed=None):
+        raise NotImplementedError(
+            f"primitive {self.name} has no VJP: define one with @{self.name}.defvjp "
+            f"(def {self.name}_vjp(g, cache): return (cotangent_per_arg, ...)) or pass "
+            f"vjp=... to vjpnet.primitive")
+
+
+def primitive(forward=None, vjp=None, *, name=None, first_order=False, linear=False,
+              selective_vjp=False, spec=None):
+    """Register a forward/VJP pair as a primitive; usable bare, with options, or as a call.
+
+        @primitive                                   # then @p.defvjp
+        @primitive(first_order=True, spec=...)       # with options
+        primitive(affine_forward, vjp=affine_backward)
+    """
+    def make(forward):
+        return Primitive(forward, vjp, name=name, first_order=first_order, linear=linear,
+                         selective_vjp=selective_vjp, spec=spec)
+    return make if forward is None else make(forward)
+
+
+def register_ufunc(ufunc, primitive):
+    """Route `ufunc(traced, ...)` to `primitive`."""
+    _tape.UFUNC_PRIMITIVES[ufunc] = primitive
+
+
+def register_function(function, handler):
+    """Route the NumPy function `function(traced, ...)` to `handler` (a primitive or a
+    function of the same arguments built from primitives)."""
+    _tape.FUNCTION_HANDLERS[function] = handler
+
+
+def register_nondifferentiable(*functions):
+    """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
+    _tape.NONDIFFERENTIABLE.update(functions)
+
+
+def _check_kwargs(primitive, kwargs):
+    for key, value in kwargs.items():
+        if type(value) is Traced:
+            raise TypeError(f"{primitive.name}: keyword argument {key!r} is traced; pass "
+                            "differentiable values as positional arguments")
+
+
+def _escaped_error(primitive):
+    return ValueError(
+        f"{primitive.name} was called on a traced value from a grad/vjp that has already "
+        "returned (it escaped, e.g. through a global or a closure). Pass values in as arguments "
+        "of the differentiated function instead.")
+
+
+def stop_gradient(x):
+    """x as a constant: the same values, no gradient flows back through it."""
+    return _tape.plain(x)
+
+
+def library_primitives():
+    """The primitives registered by vjpnet and vjpnet_fast themselves (not by users)."""
+    return {key: p for key, p in REGISTRY.items()
+            if key.split(".")[0] in ("vjpnet", "vjpnet_fast")}
+
