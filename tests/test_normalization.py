@@ -215,3 +215,35 @@ def test_batchnorm_shape_and_dtype_errors(rng):
     _, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "train"})
     with pytest.raises(ValueError, match="batchnorm_backward: dout must have"):
         batchnorm_backward(np.ones((3, 3)), cache)
+
+
+# ----------------------------------------------------------------------------- sandwich
+
+def test_conv_bn_relu_sandwich_numeric(rng):
+    from vjpnet.layer_utils import conv_bn_relu_backward, conv_bn_relu_forward
+    x = rng.standard_normal((2, 3, 5, 5))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b, gamma, beta = rng.standard_normal(4), rng.standard_normal(4) + 1, rng.standard_normal(4)
+    conv_param = {"stride": 1, "pad": 1}
+    dout = rng.standard_normal((2, 4, 5, 5))
+    args = [x, w, b, gamma, beta]
+
+    def forward(position, value):
+        call = list(args)
+        call[position] = value
+        return conv_bn_relu_forward(*call, conv_param, {"mode": "train"})[0]
+
+    bn_param = {"mode": "train"}
+    out, cache = conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param)
+    assert out.shape == (2, 4, 5, 5) and bn_param["running_mean"].shape == (4,)
+    grads = conv_bn_relu_backward(dout, cache)
+    assert len(grads) == 5
+    for position, name in enumerate(["dx", "dw", "db", "dgamma", "dbeta"]):
+        numeric = eval_numerical_gradient_array(lambda v: forward(position, v), args[position],
+                                                dout)
+        assert grads[position].shape == args[position].shape
+        if name == "db":   # batchnorm removes a per-channel bias: its gradient is zero
+            np.testing.assert_allclose(grads[position], 0, atol=1e-10)
+            np.testing.assert_allclose(numeric, 0, atol=1e-7)
+        else:
+            assert rel_error(numeric, grads[position]) < 1e-6, name
