@@ -31,7 +31,7 @@ def affine_forward(x, w, b):
     Returns (out, cache): out (N, M); cache (x, w, b).
     """
     N, D, M = check_affine("affine_forward", x, w, b)
-    out = x.reshape(N, D).dot(w) + b
+    out = np.dot(x.reshape(N, D), w) + b
     return out, (x, w, b)
 
 
@@ -44,8 +44,8 @@ def affine_backward(dout, cache):
     x, w, b = cache
     N, D, M = check_affine("affine_backward", x, w, b)
     check_dout("affine_backward", dout, (N, M))
-    dx = dout.dot(w.T).reshape(x.shape)
-    dw = x.reshape(N, D).T.dot(dout)
+    dx = np.dot(dout, w.T).reshape(x.shape)
+    dw = np.dot(x.reshape(N, D).T, dout)
     db = np.sum(dout, axis=0)
     return dx, dw, db
 

@@ -1,0 +1,146 @@
+"""Differentiable layer ops: the notebook's layer pairs registered as vjpnet primitives.
+
+Each op returns only the output and composes with plain NumPy inside `vjpnet.grad`:
+
+    def loss_fn(params, X, y):
+        hidden = nn.relu(nn.affine(X, params["W1"], params["b1"]))
+        scores = nn.affine(hidden, params["W2"], params["b2"])
+        return nn.softmax_loss(scores, y) + 0.5 * reg * np.sum(params["W1"] ** 2)
+
+    affine(x, w, b)               x (N, d_1, ..., d_k), w (D, M), b (M,)  -> (N, M)
+    relu(x)                       any shape                                -> same shape
+    conv2d(x, w, b, conv_param)   x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')
+    max_pool2d(x, pool_param)     x (N, C, H, W)                           -> (N, C, H', W')
+    softmax_loss(scores, y)       scores (N, C), integer labels y (N,)     -> scalar loss
+    svm_loss(scores, y)           scores (N, C), integer labels y (N,)     -> scalar loss
+
+Labels and parameter dicts are never differentiated. affine, relu and the losses are
+differentiable any number of times (their layer functions use only NumPy operations vjpnet
+traces; a loss's cache is its gradient dx, computed from the scores by such operations).
+conv2d and max_pool2d are first-order only: they run the Cython kernels of vjpnet_fast when
+it is built and the naive NumPy ones otherwise; `VJPNET_NAIVE=1` forces naive and
+`VJPNET_NAIVE=0` forces fast (see `vjpnet.layer_utils.select_kernels`), read at each call.
+"""
+import numpy as np
+
+from vjpnet import layers
+from vjpnet.layer_utils import select_kernels
+from vjpnet.registry import Sample, primitive
+
+__all__ = ["affine", "relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss"]
+
+
+def _loss_vjp(g, dx):
+    """VJP of a loss whose cache is d(loss)/d(scores); labels get no gradient."""
+    return (g * dx, None)
+
+
+def _conv2d_forward(x, w, b, conv_param):
+    """conv_forward of the kernels selected now; the cache remembers their backward."""
+    kernels = select_kernels()
+    out, cache = kernels.conv_forward(x, w, b, conv_param)
+    return out, (kernels.conv_backward, cache)
+
+
+def _max_pool2d_forward(x, pool_param):
+    """max_pool_forward of the kernels selected now; the cache remembers their backward."""
+    kernels = select_kernels()
+    out, cache = kernels.pool_forward(x, pool_param)
+    return out, (kernels.pool_backward, cache)
+
+
+def _kernel_vjp(g, cache):
+    """Run the backward recorded by a conv2d/max_pool2d forward; a tuple of cotangents."""
+    backward, layer_cache = cache
+    gradients = backward(g, layer_cache)
+    return gradients if isinstance(gradients, tuple) else (gradients,)
+
+
+# --- sample inputs for the registry-driven test (float64, away from kinks) ------------------
+
+def _away_from_zero(rng, shape, gap=0.1):
+    """Random values with |x| >= gap (off the ReLU kink)."""
+    return rng.uniform(gap, 1.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def _distinct(rng, shape, gap=0.1):
+    """Values that differ pairwise by >= gap (a unique maximum in every pooling window)."""
+    return gap * (rng.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2)
+
+
+def _svm_scores(rng, N, C, gap=0.1):
+    """Scores and labels whose hinge margins x_j - x_y + 1 all stay >= gap away from 0."""
+    while True:
+        scores, y = rng.standard_normal((N, C)), rng.integers(C, size=N)
+        margins = scores - scores[np.arange(N), y][:, None] + 1
+        margins[np.arange(N), y] = 1
+        if np.abs(margins).min() >= gap:
+            return scores, y
+
+
+def _affine_spec(rng):
+    return [Sample(rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)),
+                   rng.standard_normal(5)),
+            Sample(rng.standard_normal((3, 7)), rng.standard_normal((7, 2)),
+                   rng.standard_normal(2))]
+
+
+def _relu_spec(rng):
+    return [Sample(_away_from_zero(rng, (3, 4))), Sample(_away_from_zero(rng, (2, 3, 2, 2)))]
+
+
+def _conv2d_spec(rng):
+    return [Sample(rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3)),
+                   rng.standard_normal(4), {"stride": 2, "pad": 1}),
+            Sample(rng.standard_normal((1, 2, 4, 6)), rng.standard_normal((3, 2, 2, 3)),
+                   rng.standard_normal(3), {"stride": 1, "pad": 0})]
+
+
+def _max_pool2d_spec(rng):
+    return [Sample(_distinct(rng, (2, 3, 4, 4)),
+                   {"pool_height": 2, "pool_width": 2, "stride": 2}),
+            Sample(_distinct(rng, (1, 2, 5, 5)),
+                   {"pool_height": 3, "pool_width": 2, "stride": 1})]
+
+
+def _softmax_spec(rng):
+    return Sample(rng.standard_normal((5, 4)), rng.integers(4, size=5))
+
+
+def _svm_spec(rng):
+    return Sample(*_svm_scores(rng, 5, 4))
+
+
+# --- the ops: one registration each ---------------------------------------------------------
+
+affine = primitive(layers.affine_forward, vjp=layers.affine_backward, name="affine",
+                   spec=_affine_spec)
+relu = primitive(layers.relu_forward, vjp=layers.relu_backward, name="relu", spec=_relu_spec)
+softmax_loss = primitive(layers.softmax_loss, vjp=_loss_vjp, name="softmax_loss",
+                         spec=_softmax_spec)
+svm_loss = primitive(layers.svm_loss, vjp=_loss_vjp, name="svm_loss", spec=_svm_spec)
+conv2d = primitive(_conv2d_forward, vjp=_kernel_vjp, name="conv2d", first_order=True,
+                   spec=_conv2d_spec)
+max_pool2d = primitive(_max_pool2d_forward, vjp=_kernel_vjp, name="max_pool2d",
+                       first_order=True, spec=_max_pool2d_spec)
+
+affine.__doc__ = """affine(x, w, b) -> x.reshape(N, D) @ w + b, shape (N, M).
+
+x (N, d_1, ..., d_k), w (D, M), b (M,). Differentiable any number of times."""
+relu.__doc__ = """relu(x) -> max(0, x), shaped like x; the gradient at 0 is 0. Any order."""
+softmax_loss.__doc__ = """softmax_loss(scores, y) -> mean cross-entropy loss, a scalar.
+
+scores (N, C) float, y (N,) integer labels in [0, C) (not differentiated). Any order."""
+svm_loss.__doc__ = """svm_loss(scores, y) -> mean multiclass hinge loss (margin 1), a scalar.
+
+scores (N, C) float, y (N,) integer labels in [0, C) (not differentiated). Any order."""
+conv2d.__doc__ = """conv2d(x, w, b, conv_param) -> (N, F, H', W') cross-correlation.
+
+x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad'} (not differentiated);
+H' = 1 + (H + 2*pad - HH) / stride. Fast kernels when built (VJPNET_NAIVE=1 forces naive).
+First-order only: differentiating it twice raises."""
+max_pool2d.__doc__ = """max_pool2d(x, pool_param) -> (N, C, H', W') window maxima.
+
+x (N, C, H, W), pool_param {'pool_height', 'pool_width', 'stride'} (not differentiated);
+ties send the gradient to the first maximum in row-major order. Fast kernels when built
+(VJPNET_NAIVE=1 forces naive). First-order only: differentiating it twice raises."""
