@@ -18,7 +18,9 @@ def check_model_gradients(model, X, y, tolerance):
         assert grads[name].shape == model.params[name].shape
         assert grads[name].dtype == model.params[name].dtype
         error = rel_error(numeric, grads[name])
-        assert error < tolerance, f"{name}: relative error {error:.2e}"
+        # a bias right before batchnorm has a zero gradient: compare those absolutely
+        absolute = np.max(np.abs(numeric - grads[name]))
+        assert error < tolerance or absolute < 1e-8, f"{name}: relative error {error:.2e}"
     return loss
 
 
