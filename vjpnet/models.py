@@ -56,8 +56,8 @@ class _Classifier:
             return 0.0
         total = 0.0
         for name in self.weight_names:
-            weight = params[name]
-            total = total + np.sum(weight * weight)
+            # np.square: the cheapest traced form (one node; np.sum(W * W) records W twice)
+            total = total + np.sum(np.square(params[name]))
         return 0.5 * self.reg * total
 
     def _objective(self, params, X, y):
