@@ -29,34 +29,30 @@ def report(cell, **errors):
     print(f"\n{cell}: " + ", ".join(f"{name} {value:.3g}" for name, value in errors.items()))
 
 
-SEEDS = (0, 1, 2, 3, 4)
+def check_gradient_cell(cell, title, seeds=range(10), **bounds):
+    """Run a gradient-check cell once per seed and compare its errors with the notebook's.
 
-
-def check_gradient_cell(cell, title, seed, **bounds):
-    """Run a gradient-check cell and compare its printed errors with the notebook's.
-
-    `cell()` builds its inputs with np.random.randn like the notebook and returns its printed
-    errors by name; `bounds[name]` is the power of ten just above the notebook's number.
+    `cell()` builds its inputs with np.random.randn like the notebook (after
+    np.random.seed(seed)) and returns the errors it prints, by name; `bounds[name]` is the
+    power of ten just above the number the notebook prints.
 
     A relative error from centred differences is set by whichever gradient element happens
-    to lie nearest zero, so it varies by an order of magnitude from draw to draw, and the
-    notebook prints one draw. So: with np.random.seed(seed) -- for each cell the first seed
-    from 0 up whose draw lands at the notebook's magnitude; the comment at each call says how
-    many of seeds 0..39 do -- every error must be below its bound; and over SEEDS the
-    median error must be below 10x the bound (a typical draw is within one order of the
-    notebook's; a wrong gradient gives errors near 1). Returns the runs over SEEDS.
+    to lie nearest zero, so it moves by an order of magnitude from draw to draw, and the
+    notebook shows one draw. So for each error: the best draw over `seeds` must reach the
+    notebook's magnitude (< bound), and the median draw must be within one order of it
+    (< 10 * bound). A wrong gradient gives errors near 1 in every draw.
+    Returns the per-seed results.
     """
-    np.random.seed(seed)
-    chosen = cell()
+    seeds = tuple(seeds)
     runs = []
-    for other_seed in SEEDS:
-        np.random.seed(other_seed)
+    for seed in seeds:
+        np.random.seed(seed)
         runs.append(cell())
     for name, bound in bounds.items():
-        errors = [float(run[name]) for run in runs]
-        print(f"\n{title} {name} error: {float(chosen[name]):.3g} (seed {seed}); "
-              f"over seeds {SEEDS}: " + ", ".join(f"{error:.3g}" for error in errors))
-        assert chosen[name] < bound, (name, seed, chosen[name])
+        errors = np.array([float(run[name]) for run in runs])
+        print(f"\n{title} {name} error over seeds {seeds[0]}..{seeds[-1]}: "
+              f"min {errors.min():.3g}, median {np.median(errors):.3g}, max {errors.max():.3g}")
+        assert errors.min() < bound, (name, errors)
         assert np.median(errors) < 10 * bound, (name, errors)
     return runs
 
@@ -137,8 +133,7 @@ def affine_backward_cell():
 
 def test_affine_backward_cell():
     # notebook: dx 4.56445941839e-10, dw 4.29739110725e-11, db 7.63583030011e-12
-    # seeds 0..39 at the notebook's magnitude: 3/40
-    check_gradient_cell(affine_backward_cell, "Testing affine_backward function", 1,
+    check_gradient_cell(affine_backward_cell, "Testing affine_backward function",
                         dx=1e-9, dw=1e-10, db=1e-11)
 
 
@@ -167,8 +162,7 @@ def relu_backward_cell():
 
 def test_relu_backward_cell():
     # notebook: dx 3.27561078887e-12
-    # seeds 0..39 at the notebook's magnitude: 39/40
-    check_gradient_cell(relu_backward_cell, "Testing relu_backward function", 0, dx=1e-11)
+    check_gradient_cell(relu_backward_cell, "Testing relu_backward function", dx=1e-11)
 
 
 def loss_layers_cell():
@@ -190,8 +184,7 @@ def loss_layers_cell():
 def test_loss_layers_cell():
     # notebook: svm loss 9.0017283099, dx 1.40215660067e-09;
     #           softmax loss 2.30275835517, dx 7.78128193239e-09
-    # seeds 0..39 at the notebook's magnitude: 35/40
-    runs = check_gradient_cell(loss_layers_cell, "Testing svm_loss / softmax_loss", 0,
+    runs = check_gradient_cell(loss_layers_cell, "Testing svm_loss / softmax_loss",
                                svm_dx=1e-8, softmax_dx=1e-8)
     for run in runs:
         assert run["svm_loss"] == pytest.approx(9.0, abs=0.01)
@@ -277,8 +270,7 @@ def conv_backward_naive_cell():
 
 def test_conv_backward_naive_cell():
     # notebook: dx 6.70599676817e-10, dw 5.52552082967e-09, db 2.76230950545e-11
-    # seeds 0..39 at the notebook's magnitude: 8/40
-    check_gradient_cell(conv_backward_naive_cell, "Testing conv_backward_naive function", 6,
+    check_gradient_cell(conv_backward_naive_cell, "Testing conv_backward_naive function",
                         dx=1e-9, dw=1e-8, db=1e-10)
 
 
@@ -320,9 +312,8 @@ def max_pool_backward_naive_cell():
 
 def test_max_pool_backward_naive_cell():
     # notebook: dx 3.27562632354e-12
-    # seeds 0..39 at the notebook's magnitude: 39/40
     check_gradient_cell(max_pool_backward_naive_cell,
-                        "Testing max_pool_backward_naive function", 0, dx=1e-11)
+                        "Testing max_pool_backward_naive function", dx=1e-11)
 
 
 def require_fast_kernels():
@@ -355,13 +346,20 @@ def test_fast_conv_timing_cell():
     t1 = time.time()
     dx_fast, dw_fast, db_fast = fast.conv_backward(dout, cache_fast)
     t2 = time.time()
-    errors = dict(difference=rel_error(out_naive, out_fast), dx=rel_error(dx_naive, dx_fast),
-                  dw=rel_error(dw_naive, dw_fast), db=rel_error(db_naive, db_fast))
+    pairs = dict(difference=(out_naive, out_fast), dx=(dx_naive, dx_fast),
+                 dw=(dw_naive, dw_fast), db=(db_naive, db_fast))
+    errors = {name: rel_error(*pair) for name, pair in pairs.items()}
     report(f"Testing conv fast (forward {t1 - t0:.4f}s, backward {t2 - t1:.4f}s)", **errors)
-    assert errors["difference"] < 1e-13     # notebook: 8.25927664985e-14
-    assert errors["dx"] < 1e-11             # notebook: 8.11102958604e-12
-    assert errors["dw"] < 1e-12             # notebook: 2.09635293053e-13
-    assert errors["db"] < 1e-13             # notebook: 1.80618072326e-14
+    # notebook: difference 8.25927664985e-14, dx 8.11102958604e-12, dw 2.09635293053e-13,
+    # db 1.80618072326e-14. Naive and fast sum in different orders, so they differ by
+    # rounding (~1e-16 of the values' scale); rel_error is elementwise and over 640,000
+    # outputs the smallest |out| is ~1e-5, which turns that rounding into 1e-12..1e-10
+    # (measured over seeds 0..7). So: agreement at rounding level relative to the scale, and
+    # elementwise rel_error below 1e-9.
+    for name, (naive, fast_result) in pairs.items():
+        scale = np.abs(naive).max()
+        assert np.abs(naive - fast_result).max() <= 1e-14 * scale, name
+        assert errors[name] < 1e-9, name
 
 
 def test_fast_pool_timing_cell():
@@ -412,8 +410,7 @@ def conv_relu_pool_cell():
 
 def test_conv_relu_pool_cell():
     # notebook: dx 1.03064720587e-07, dw 8.21981169382e-10, db 1.16775205696e-09
-    # seeds 0..39 at the notebook's magnitude: 19/40
-    check_gradient_cell(conv_relu_pool_cell, "Testing conv_relu_pool_forward", 0,
+    check_gradient_cell(conv_relu_pool_cell, "Testing conv_relu_pool_forward", seeds=range(5),
                         dx=1e-6, dw=1e-9, db=1e-8)
 
 
@@ -439,8 +436,7 @@ def conv_relu_cell():
 
 def test_conv_relu_cell():
     # notebook: dx 3.02435282585e-09, dw 3.15794230901e-09, db 2.14416051723e-10
-    # seeds 0..39 at the notebook's magnitude: 32/40
-    check_gradient_cell(conv_relu_cell, "Testing conv_relu_forward", 0, dx=1e-8, dw=1e-8, db=1e-9)
+    check_gradient_cell(conv_relu_cell, "Testing conv_relu_forward", dx=1e-8, dw=1e-8, db=1e-9)
 
 
 def affine_relu_cell():
@@ -461,6 +457,5 @@ def affine_relu_cell():
 
 def test_affine_relu_cell():
     # notebook: dx 4.06811319877e-10, dw 1.13396650837e-09, db 1.89289199544e-11
-    # seeds 0..39 at the notebook's magnitude: 30/40
-    check_gradient_cell(affine_relu_cell, "Testing affine_relu_forward", 0,
+    check_gradient_cell(affine_relu_cell, "Testing affine_relu_forward",
                         dx=1e-9, dw=1e-8, db=1e-10)

@@ -173,12 +173,13 @@ def conv_backward_naive(dout, cache):
 
 def _pool_argmax(x, PH, PW, stride, H_out, W_out):
     """Max over each window and the flat row-major index (i * PW + j) of its first maximum."""
-    out = x[:, :, _window(0, stride, H_out), _window(0, stride, W_out)]
+    out = x[:, :, _window(0, stride, H_out), _window(0, stride, W_out)].copy()
     argmax = np.zeros(out.shape, dtype=np.intp)
     for i in range(PH):
         for j in range(PW):
             candidate = x[:, :, _window(i, stride, H_out), _window(j, stride, W_out)]
-            larger = candidate > out          # strict: earlier offsets win ties
+            # strict: earlier offsets win ties; a NaN wins (and stays), as in np.max
+            larger = (candidate > out) | (np.isnan(candidate) & ~np.isnan(out))
             out = np.where(larger, candidate, out)
             argmax[larger] = i * PW + j
     return out, argmax
@@ -206,7 +207,8 @@ def max_pool_backward_naive(dout, cache):
     Inputs: dout, upstream derivative (N, C, H', W'); cache (x, pool_param).
     Returns dx (N, C, H, W). Each window's gradient goes to ONE element, its maximum; on ties
     the FIRST maximum in row-major order of the window (the one np.argmax of the flattened
-    window picks) gets it. Overlapping windows accumulate into dx.
+    window picks) gets it. Overlapping windows accumulate into dx. A NaN in a window is its
+    maximum (the forward outputs NaN, as np.max does) and receives the gradient.
     """
     x, pool_param = cache
     N, C, H, W, PH, PW, stride, H_out, W_out = pool_output_shape(

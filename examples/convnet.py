@@ -1,0 +1,89 @@
+"""A ThreeLayerConvNet (conv - relu - pool - affine - relu - affine) on the 8x8 digits.
+
+Uses the Cython kernels of vjpnet_fast when they are built (the naive NumPy ones otherwise),
+shows a progress bar on a terminal, and writes the first-layer filters as an image grid and
+the loss/accuracy curves.
+
+    python examples/convnet.py [--quick] [--out DIR]
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+from vjpnet.data import load_digits
+from vjpnet.layer_utils import select_kernels
+from vjpnet.models import ThreeLayerConvNet
+from vjpnet.solver import Solver
+
+
+def filter_grid(weights, padding=1):
+    """Tile filters (F, C, HH, WW) — first channel, each scaled to [0, 1] — into one image."""
+    F, _, HH, WW = weights.shape
+    columns = int(np.ceil(np.sqrt(F)))
+    rows = int(np.ceil(F / columns))
+    grid = np.ones((rows * (HH + padding) + padding, columns * (WW + padding) + padding))
+    for index in range(F):
+        tile = weights[index, 0]
+        tile = (tile - tile.min()) / (tile.max() - tile.min() + 1e-12)
+        r, c = divmod(index, columns)
+        top, left = padding + r * (HH + padding), padding + c * (WW + padding)
+        grid[top:top + HH, left:left + WW] = tile
+    return grid
+
+
+def save_figures(model, solver, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = [os.path.join(out, "convnet_filters.png"), os.path.join(out, "convnet_curves.png")]
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.imshow(filter_grid(model.params["W1"]), cmap="gray", interpolation="nearest")
+    axis.set_title("First-layer filters")
+    axis.axis("off")
+    figure.savefig(paths[0], dpi=80)
+    plt.close(figure)
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7))
+    top.plot(solver.loss_history, ".", markersize=3)
+    top.set(title="Training loss", xlabel="iteration", ylabel="loss")
+    bottom.plot(solver.train_acc_history, "-o", label="train")
+    bottom.plot(solver.val_acc_history, "-o", label="val")
+    bottom.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
+    bottom.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(paths[1], dpi=80)
+    plt.close(figure)
+    return paths
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="train for one epoch only")
+    parser.add_argument("--out", default="vjpnet_out", help="folder for the PNGs (default: %(default)s)")
+    args = parser.parse_args()
+
+    data = load_digits(flatten=False, dtype=np.float32)
+    print(f"digits: X_train {data['X_train'].shape}; conv/pool kernels: {select_kernels().name}")
+    model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=16, filter_size=3,
+                              hidden_dim=100, num_classes=10, weight_scale=0.1, reg=1e-3)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 2e-3},
+                    num_epochs=1 if args.quick else 10, batch_size=50, print_every=50,
+                    num_train_samples=None)
+    start = time.perf_counter()
+    solver.train()
+    seconds = time.perf_counter() - start
+    print(f"trained {solver.num_epochs} epochs in {seconds:.1f} s "
+          f"({seconds / max(solver.num_epochs, 1):.2f} s/epoch)")
+    for split in ("train", "val", "test"):
+        accuracy = solver.check_accuracy(data[f"X_{split}"], data[f"y_{split}"])
+        print(f"   {split} accuracy: {accuracy:.3f}")
+    os.makedirs(args.out, exist_ok=True)
+    for path in save_figures(model, solver, args.out):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The README's two commands are the ones a newcomer and CI run."""
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    head = readme.split("## ", 1)[0]   # the commands stand near the top, before any section
+    return re.findall(r"```\n(python3 -m venv .*?)\n```", head)
+
+
+def test_readme_shows_two_commands_near_the_top():
+    example, tests = _readme_commands()
+    assert "examples/two_layer_net.py" in example
+    assert "pytest" in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    _, tests = _readme_commands()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert tests in ci_lines, f".ci/run does not run the README's test command {tests!r}"
