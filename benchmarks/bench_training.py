@@ -16,7 +16,7 @@ Part 2 trains ThreeLayerConvNet on the 8x8 digits (1,257 training images, batch 
 seconds per epoch, naming the conv/pool kernels used (fast Cython or naive NumPy).
 
     python benchmarks/bench_training.py [--rounds 200] [--epochs 3] [--threads 1]
-                                        [--compare autograd,torch]
+                                        [--regs 0,0.1] [--compare autograd,torch]
 """
 import argparse
 import json
@@ -50,19 +50,21 @@ from vjpnet import nn  # noqa: E402
 from vjpnet.models import ThreeLayerConvNet, TwoLayerNet  # noqa: E402
 
 N, H, C = 100, 100, 10
-REG = 0.1
 
 
 # ----------------------------------------------------------------------------- implementations
 
-def vjpnet_loss(params, X, y):
+def vjpnet_loss(params, X, y, reg):
     hidden = nn.relu(nn.affine(X, params["W1"], params["b1"]))
     scores = nn.affine(hidden, params["W2"], params["b2"])
-    l2 = np.sum(np.square(params["W1"])) + np.sum(np.square(params["W2"]))
-    return nn.softmax_loss(scores, y) + 0.5 * REG * l2
+    loss = nn.softmax_loss(scores, y)
+    if reg:
+        l2 = np.sum(np.square(params["W1"])) + np.sum(np.square(params["W2"]))
+        loss = loss + 0.5 * reg * l2
+    return loss
 
 
-def hand_written(params, X, y):
+def hand_written(params, X, y, reg):
     """Forward and backward by hand, as a careful NumPy programmer writes them."""
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     hidden_in = X @ W1 + b1
@@ -73,15 +75,20 @@ def hand_written(params, X, y):
     sum_exp = exp.sum(axis=1, keepdims=True)
     rows = np.arange(len(y))
     loss = np.mean(np.log(sum_exp[:, 0]) - shifted[rows, y])
-    loss += 0.5 * REG * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    if reg:
+        loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
     dscores = exp / sum_exp
     dscores[rows, y] -= 1
     dscores /= len(y)
-    dW2 = hidden.T @ dscores + REG * W2
+    dW2 = hidden.T @ dscores
+    if reg:
+        dW2 += reg * W2
     db2 = dscores.sum(axis=0)
     dhidden = dscores @ W2.T
     dhidden[hidden_in <= 0] = 0
-    dW1 = X.T @ dhidden + REG * W1
+    dW1 = X.T @ dhidden
+    if reg:
+        dW1 += reg * W1
     db1 = dhidden.sum(axis=0)
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
@@ -95,19 +102,21 @@ def make_autograd(enabled=True):
     except ImportError:
         return None
 
-    def loss(params, X, y):
+    def loss(params, X, y, reg):
         hidden = anp.maximum(anp.dot(X, params["W1"]) + params["b1"], 0)
         scores = anp.dot(hidden, params["W2"]) + params["b2"]
         shifted = scores - anp.max(scores, axis=1, keepdims=True)
         log_probs = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
         data_loss = -anp.mean(log_probs[anp.arange(len(y)), y])
+        if not reg:
+            return data_loss
         W1, W2 = params["W1"], params["W2"]
-        return data_loss + 0.5 * REG * (anp.sum(W1 * W1) + anp.sum(W2 * W2))
+        return data_loss + 0.5 * reg * (anp.sum(W1 * W1) + anp.sum(W2 * W2))
 
     return autograd.value_and_grad(loss)
 
 
-def make_torch(params, X, y):
+def make_torch(params, X, y, reg):
     try:
         import torch
     except ImportError:
@@ -121,9 +130,10 @@ def make_torch(params, X, y):
             tensor.grad = None
         hidden = torch.relu(X_t @ tensors["W1"] + tensors["b1"])
         scores = hidden @ tensors["W2"] + tensors["b2"]
-        W1, W2 = tensors["W1"], tensors["W2"]
-        loss = torch.nn.functional.cross_entropy(scores, y_t) \
-            + 0.5 * REG * ((W1 * W1).sum() + (W2 * W2).sum())
+        loss = torch.nn.functional.cross_entropy(scores, y_t)
+        if reg:
+            W1, W2 = tensors["W1"], tensors["W2"]
+            loss = loss + 0.5 * reg * ((W1 * W1).sum() + (W2 * W2).sum())
         loss.backward()
         return loss.item(), {k: t.grad.numpy() for k, t in tensors.items()}
 
@@ -132,32 +142,33 @@ def make_torch(params, X, y):
 
 # ----------------------------------------------------------------------------- part 1
 
-def two_layer_comparison(D, rounds, others, only=None):
+def two_layer_comparison(D, reg, rounds, others, only=None):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N, D))
     y = rng.integers(C, size=N)
     params = {"W1": 0.01 * rng.standard_normal((D, H)), "b1": 0.01 * rng.standard_normal(H),
               "W2": 0.1 * rng.standard_normal((H, C)), "b2": 0.01 * rng.standard_normal(C)}
-    model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, reg=REG)
+    model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, reg=reg)
     model.params = dict(params)
     vjpnet_value_and_grad = vjpnet.value_and_grad(vjpnet_loss)
 
     candidates = [
-        ("hand-written NumPy", lambda: hand_written(params, X, y)),
-        ("vjpnet.value_and_grad", lambda: vjpnet_value_and_grad(params, X, y)),
+        ("hand-written NumPy", lambda: hand_written(params, X, y, reg)),
+        ("vjpnet.value_and_grad", lambda: vjpnet_value_and_grad(params, X, y, reg)),
         ("vjpnet TwoLayerNet.loss", lambda: model.loss(X, y)),
     ]
     autograd_value_and_grad = make_autograd("autograd" in others)
     if autograd_value_and_grad is not None:
-        candidates.append(("HIPS autograd", lambda: autograd_value_and_grad(params, X, y)))
+        candidates.append(("HIPS autograd",
+                           lambda: autograd_value_and_grad(params, X, y, reg)))
     if only is not None:   # the child process that times PyTorch (see torch_in_subprocess)
-        torch_step, torch_name = make_torch(params, X, y)
+        torch_step, torch_name = make_torch(params, X, y, reg)
         if torch_step is None:
             return None
         candidates = [candidates[0], (torch_name, torch_step)]
 
     # every implementation must agree with the hand-written one before it is timed
-    reference_loss, reference_grads = hand_written(params, X, y)
+    reference_loss, reference_grads = hand_written(params, X, y, reg)
     for name, run in candidates:
         loss, grads = run()
         assert abs(float(loss) - reference_loss) < 1e-9 * max(1.0, abs(reference_loss)), name
@@ -176,25 +187,25 @@ def two_layer_comparison(D, rounds, others, only=None):
     floor = statistics.median(times["hand-written NumPy"])
     if only is not None:
         return {name: statistics.median(t) for name, t in times.items()}
-    print(f"\nTwo-layer net, one loss + gradient: N={N}, D={D}, H={H}, C={C}, float64, "
+    print(f"\nTwo-layer net, one loss + gradient: N={N}, D={D}, H={H}, C={C}, reg={reg}, float64, "
           f"{THREADS} BLAS/torch thread(s) (median of {rounds} rounds x {number} calls)")
     print(f"  {'implementation':38s} {'median':>12s} {'ratio':>8s}")
     for name, _ in candidates:
         median = statistics.median(times[name])
         print(f"  {name:38s} {median * 1e6:9.1f} us {median / floor:7.2f}x")
     if "torch" in others:
-        torch_in_subprocess(D, rounds)
+        torch_in_subprocess(D, reg, rounds)
     return {name: statistics.median(t) / floor for name, t in times.items()}
 
 
-def torch_in_subprocess(D, rounds):
+def torch_in_subprocess(D, reg, rounds):
     """Time PyTorch in a child process, against the hand-written NumPy timed there too.
 
     Importing torch slows NumPy's BLAS down in the same process (its OpenMP runtime and
     OpenBLAS's threads compete for the cores), which would make every other row wrong.
     """
     command = [sys.executable, os.path.abspath(__file__), "--torch-only", str(D),
-               "--rounds", str(rounds), "--threads", THREADS]
+               "--reg", str(reg), "--rounds", str(rounds), "--threads", THREADS]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not result.stdout.strip():
         print(f"  PyTorch: not measured ({(result.stderr or 'not installed').strip()[-200:]})")
@@ -243,6 +254,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--regs", default="0,0.1",
+                        help="comma-separated L2 strengths to measure (0: TwoLayerNet's default, "
+                             "no L2 term in any implementation)")
+    parser.add_argument("--reg", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--compare", default="autograd,torch",
                         help="comma-separated other libraries to time when installed "
                              "(autograd, torch); '' for none")
@@ -253,16 +268,19 @@ def main():
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_only is not None:
-        print(json.dumps(two_layer_comparison(args.torch_only, args.rounds, {"torch"},
+        print(json.dumps(two_layer_comparison(args.torch_only, args.reg, args.rounds, {"torch"},
                                               only="torch")))
         return
     others = set(filter(None, args.compare.split(",")))
-    ratios_small = two_layer_comparison(64, args.rounds, others)
-    ratios_large = two_layer_comparison(3072, max(10, args.rounds // 5), others)
+    summary = []
+    for reg in (float(value) for value in args.regs.split(",")):
+        for D, rounds, target in ((64, args.rounds, 1.5), (3072, max(10, args.rounds // 5), 1.05)):
+            ratios = two_layer_comparison(D, reg, rounds, others)
+            summary.append((D, reg, target, ratios))
     print("\nTargets: vjpnet <= 1.5x hand-written at D=64, <= 1.05x at D=3072")
-    for label, ratios, target in (("D=64", ratios_small, 1.5), ("D=3072", ratios_large, 1.05)):
+    for D, reg, target, ratios in summary:
         ratio = ratios["vjpnet.value_and_grad"]
-        print(f"  {label}: vjpnet.value_and_grad {ratio:.2f}x "
+        print(f"  D={D:<5d} reg={reg:<4g}: vjpnet.value_and_grad {ratio:.2f}x "
               f"({'met' if ratio <= target else 'NOT met'}), TwoLayerNet.loss "
               f"{ratios['vjpnet TwoLayerNet.loss']:.2f}x")
     convnet_epochs(args.epochs)
