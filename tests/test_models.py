@@ -209,3 +209,28 @@ def test_three_layer_convnet_digits_accuracy(digits):
     elapsed = time.perf_counter() - start
     print(f"ThreeLayerConvNet digits: test accuracy {accuracy:.4f} in {elapsed:.1f}s")
     assert accuracy >= 0.97
+
+
+def test_resume_with_batchnorm_and_dropout_matches_uninterrupted(digits, tmp_path):
+    flat, _ = digits
+    small = {key: value[:200] for key, value in flat.items()}
+
+    def train(num_epochs, name, resume_from=None):
+        np.random.seed(7)
+        model = FullyConnectedNet([30, 20], input_dim=64, num_classes=10, dropout=0.2,
+                                  use_batchnorm=True, weight_scale=5e-2, dtype=np.float64)
+        solver = Solver(model, small, update_rule="rmsprop", lr_decay=0.9, batch_size=40,
+                        num_epochs=num_epochs, verbose=False, seed=1,
+                        optim_config={"learning_rate": 1e-3},
+                        checkpoint_name=str(tmp_path / name), resume_from=resume_from)
+        solver.train()
+        return model, solver
+
+    full_model, full = train(4, "full")
+    train(2, "half")
+    resumed_model, resumed = train(4, "resumed", resume_from=tmp_path / "half.npz")
+    assert full.loss_history == resumed.loss_history        # same minibatches, same masks
+    for name in full_model.params:
+        np.testing.assert_array_equal(full_model.params[name], resumed_model.params[name])
+    for full_bn, resumed_bn in zip(full_model.bn_params, resumed_model.bn_params):
+        np.testing.assert_array_equal(full_bn["running_var"], resumed_bn["running_var"])

@@ -232,3 +232,15 @@ def test_checkpoint_for_another_model_is_refused(tmp_path):
                resume_from=tmp_path / "ckpt.npz")
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         Solver(SoftmaxRegression(), blobs(), resume_from=tmp_path / "missing.npz")
+
+
+def test_auto_progress_uses_a_bar_only_on_a_terminal(capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    Solver(SoftmaxRegression(), blobs(), batch_size=30, num_epochs=1, seed=0).train()
+    captured = capsys.readouterr()
+    assert "(Iteration" not in captured.out             # the bar replaces the loss lines
+    assert "it" in captured.err                         # tqdm's bar (units 'it')
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    Solver(SoftmaxRegression(), blobs(), batch_size=30, num_epochs=1, seed=0).train()
+    assert "(Iteration 1 / 3)" in capsys.readouterr().out
