@@ -170,6 +170,11 @@ def test_missing_truncated_and_corrupt_files_name_the_file(cifar_dir):
     (root / "garbage").write_bytes(b"this is not a pickle at all")
     with pytest.raises(data.CifarFileError, match="garbage"):
         data.load_cifar_batch(root / "garbage")
+    # a corrupt length field announcing 3 GiB of bytes: a clear error, no huge allocation
+    huge = b"\x80\x04\x8e" + (3 * 2 ** 30).to_bytes(8, "little") + b"abc"
+    (root / "huge_length").write_bytes(huge)
+    with pytest.raises(data.CifarFileError, match="huge_length"):
+        data.load_cifar_batch(root / "huge_length")
 
 
 @pytest.mark.parametrize("batch, message", [

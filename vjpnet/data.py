@@ -9,6 +9,7 @@
   lists, ints, strings/bytes and uint8 numpy arrays), so a malicious file raises
   `UnsafePickleError` and nothing in it is executed.
 """
+import io
 import os
 import pickle
 
@@ -158,9 +159,11 @@ def load_cifar_batch(filename):
     filename = os.fspath(filename)
     if not os.path.isfile(filename):
         raise FileNotFoundError(f"CIFAR-10 batch file not found: {filename!r}")
+    with open(filename, "rb") as handle:
+        payload = handle.read()
     try:
-        with open(filename, "rb") as handle:
-            batch = _CifarUnpickler(handle, filename).load()
+        # from memory: a corrupt length field cannot make the reader allocate gigabytes
+        batch = _CifarUnpickler(io.BytesIO(payload), filename).load()
     except UnsafePickleError as error:
         message = str(error)
         if not message.startswith(filename):
