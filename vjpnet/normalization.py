@@ -9,7 +9,8 @@ Conventions (SPEC.md):
   (0.9), `running_mean` / `running_var` (default zeros of shape (D,)). In train mode the batch
   statistics (biased variance, ddof=0) normalize the input and the running statistics are
   written back into `bn_param` as running = momentum * running + (1 - momentum) * batch. In
-  test mode the running statistics normalize the input and `bn_param` is not modified.
+  test mode the running statistics normalize the input and are left as they are (missing
+  ones are stored as the default zeros).
 - dropout: `dropout_param` keys `p` (probability of DROPPING a unit, 0 <= p < 1, as in
   PyTorch), `mode` ('train' or 'test', required), optional `seed`. Inverted dropout: kept
   units are scaled by 1 / (1 - p) in train mode, so test mode is the identity. Without a seed
@@ -131,6 +132,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         x_centered = x - running_mean.astype(x.dtype, copy=False)
         std = np.sqrt(running_var.astype(x.dtype, copy=False) + eps)
         x_hat = x_centered / std
+        bn_param.setdefault("running_mean", running_mean)   # the defaults, as in train mode
+        bn_param.setdefault("running_var", running_var)
     out = gamma * x_hat + beta
     cache = (mode, x_hat, std, gamma)
     return out, cache
