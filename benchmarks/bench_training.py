@@ -17,7 +17,7 @@ Ratios are to the hand-written time. Targets: vjpnet <= 1.5x at D=64, <= 1.05x a
 Part 2 trains ThreeLayerConvNet on the 8x8 digits (1,257 training images, batch 50) and prints
 seconds per epoch, naming the conv/pool kernels used (fast Cython or naive NumPy).
 
-    python benchmarks/bench_training.py [--rounds 200] [--epochs 3] [--threads 1]
+    python benchmarks/bench_training.py [--rounds 200] [--epochs 5] [--threads 1]
                                         [--regs 0,0.1] [--compare autograd,torch]
 """
 import argparse
@@ -238,38 +238,48 @@ def torch_in_subprocess(D, reg, rounds):
 # ----------------------------------------------------------------------------- part 2
 
 def convnet_epochs(epochs):
+    """Seconds per epoch of ThreeLayerConvNet on the digits, with each available kernel set."""
     try:
         from vjpnet.data import load_digits
         data = load_digits(flatten=False, dtype=np.float32)
     except ImportError as error:
         print(f"\nThreeLayerConvNet on digits: skipped ({error})")
         return
-    from vjpnet.layer_utils import select_kernels
+    from vjpnet.layer_utils import fast_kernels
     from vjpnet.solver import Solver
-    kernels = select_kernels().name
-    np.random.seed(0)
-    model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=16, filter_size=3,
-                              hidden_dim=100, num_classes=10, weight_scale=1e-1, reg=1e-3)
-    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 3e-3},
-                    batch_size=50, num_epochs=0, verbose=False, seed=0)
-    seconds = []
-    for epoch in range(1, epochs + 1):
-        solver.num_epochs = epoch
-        start = time.perf_counter()
-        solver.train()
-        seconds.append(time.perf_counter() - start)
-    accuracy = solver.check_accuracy(data["X_test"], data["y_test"])
-    print(f"\nThreeLayerConvNet (16 3x3 filters, hidden 100, float32, {kernels} kernels) on the "
-          f"digits: {len(data['y_train'])} training images, batch 50")
-    print(f"  seconds per epoch (train + accuracy checks): "
-          f"{', '.join(f'{s:.2f}' for s in seconds)}; median {statistics.median(seconds):.2f}; "
-          f"test accuracy after {epochs} epochs {accuracy:.3f}")
+    choices = [("1", "naive NumPy")] + ([("0", "fast Cython")] if fast_kernels() else [])
+    print(f"\nThreeLayerConvNet (16 3x3 filters, hidden 100, float32) on the digits: "
+          f"{len(data['y_train'])} training images, batch 50, Adam, {epochs} epochs")
+    previous = os.environ.get("VJPNET_NAIVE")
+    try:
+        for setting, label in choices:
+            os.environ["VJPNET_NAIVE"] = setting
+            np.random.seed(0)
+            model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=16, filter_size=3,
+                                      hidden_dim=100, num_classes=10, weight_scale=1e-1,
+                                      reg=1e-3)
+            solver = Solver(model, data, update_rule="adam",
+                            optim_config={"learning_rate": 3e-3}, batch_size=50,
+                            num_epochs=epochs, verbose=False, seed=0)
+            start = time.perf_counter()
+            solver.train()
+            seconds = time.perf_counter() - start
+            accuracy = solver.check_accuracy(data["X_test"], data["y_test"])
+            print(f"  {label + ' kernels':22s} {seconds / epochs:6.3f} s/epoch "
+                  f"(training + per-epoch accuracy checks); test accuracy {accuracy:.3f}")
+        if len(choices) == 1:
+            print("  fast Cython kernels: not built (python setup.py build_ext --inplace)")
+    finally:
+        if previous is None:
+            os.environ.pop("VJPNET_NAIVE", None)
+        else:
+            os.environ["VJPNET_NAIVE"] = previous
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--regs", default="0,0.1",
                         help="comma-separated L2 strengths to measure (0: TwoLayerNet's default, "
                              "no L2 term in any implementation)")
