@@ -84,9 +84,10 @@ def _running_statistic(func, bn_param, key, features, dtype):
     if value is None:
         return np.zeros(features, dtype=dtype)
     if not isinstance(value, np.ndarray) or value.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{func}: bn_param[{key!r}] must be a float ndarray of shape "
-                        f"({features},), got {type(value).__name__}"
-                        f"{' of dtype ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}")
+        got = (f"dtype {value.dtype}" if isinstance(value, np.ndarray)
+               else type(value).__name__)
+        raise TypeError(f"{func}: bn_param[{key!r}] must be a float32 or float64 ndarray of "
+                        f"shape ({features},), got {got}")
     if value.shape != (features,):
         raise ValueError(f"{func}: bn_param[{key!r}] must have shape ({features},), "
                          f"got shape {value.shape}")

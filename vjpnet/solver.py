@@ -84,8 +84,9 @@ class Solver:
     def __init__(self, model, data, **kwargs):
         unknown = sorted(set(kwargs) - set(_DEFAULTS))
         if unknown:
-            raise ValueError(f"Solver: unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
-                             f"expected some of {sorted(_DEFAULTS)}")
+            listing = ", ".join(map(repr, unknown))
+            raise ValueError(f"Solver: unknown keyword argument(s) {listing}; expected some of "
+                             f"{sorted(_DEFAULTS)}")
         settings = dict(_DEFAULTS, **kwargs)
         if not isinstance(getattr(model, "params", None), dict) or not callable(
                 getattr(model, "loss", None)):
