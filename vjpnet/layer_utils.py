@@ -124,3 +124,35 @@ def conv_relu_pool_backward(dout, cache):
     ds = kernels.pool_backward(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
     return kernels.conv_backward(da, conv_cache)
+
+
+# ----------------------------------------------------------------------------- conv-bn-relu
+# (issue 6: the training stack)
+from vjpnet.normalization import (spatial_batchnorm_backward,  # noqa: E402
+                                  spatial_batchnorm_forward)
+
+__all__ += ["conv_bn_relu_forward", "conv_bn_relu_backward"]
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """Convolution, spatial batch normalization, then a ReLU.
+
+    Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); gamma, beta (F,);
+    conv_param {'stride', 'pad'}; bn_param as for spatial_batchnorm_forward (train mode
+    updates its running statistics).
+    Returns (out, cache): out (N, F, H', W'); cache for conv_bn_relu_backward.
+    """
+    kernels = select_kernels()
+    a, conv_cache = kernels.conv_forward(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (conv_cache, bn_cache, relu_cache, kernels)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """Backward pass of conv_bn_relu: dout (N, F, H', W') -> (dx, dw, db, dgamma, dbeta)."""
+    conv_cache, bn_cache, relu_cache, kernels = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    dx, dw, db = kernels.conv_backward(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta

@@ -224,3 +224,10 @@ def max_pool_backward_naive(dout, cache):
                       _window(i, stride, H_out), _window(j, stride, W_out))
             dx[window] += np.where(argmax == i * PW + j, dout, 0)
     return dx
+
+
+# Batch normalization and dropout pairs live in vjpnet.normalization (issue 6); re-exported
+# here so `from vjpnet.layers import *` gives the whole layer API.
+from vjpnet.normalization import *  # noqa: E402,F401,F403
+from vjpnet.normalization import __all__ as _normalization_all  # noqa: E402
+__all__ += _normalization_all

@@ -144,3 +144,62 @@ max_pool2d.__doc__ = """max_pool2d(x, pool_param) -> (N, C, H', W') window maxim
 x (N, C, H, W), pool_param {'pool_height', 'pool_width', 'stride'} (not differentiated);
 ties send the gradient to the first maximum in row-major order. Fast kernels when built
 (VJPNET_NAIVE=1 forces naive). First-order only: differentiating it twice raises."""
+
+
+# --- batch normalization and dropout (issue 6: the training stack) --------------------------
+# First-order only: their forwards write running statistics into bn_param (batchnorm) or draw
+# random masks (dropout), so they always run on plain arrays.
+from vjpnet import normalization  # noqa: E402
+
+__all__ += ["batchnorm", "spatial_batchnorm", "dropout"]
+
+
+def _batchnorm_spec(rng):
+    D = 4
+    running = {"running_mean": rng.standard_normal(D), "running_var": rng.uniform(0.5, 2.0, D)}
+    return [Sample(2 * rng.standard_normal((5, D)) + 1, rng.standard_normal(D),
+                   rng.standard_normal(D), {"mode": "train"}),
+            Sample(rng.standard_normal((3, D)), rng.standard_normal(D), rng.standard_normal(D),
+                   dict(running, mode="test"))]
+
+
+def _spatial_batchnorm_spec(rng):
+    C = 3
+    running = {"running_mean": rng.standard_normal(C), "running_var": rng.uniform(0.5, 2.0, C)}
+    return [Sample(2 * rng.standard_normal((2, C, 3, 4)) + 1, rng.standard_normal(C),
+                   rng.standard_normal(C), {"mode": "train", "momentum": 0.5}),
+            Sample(rng.standard_normal((2, C, 2, 2)), rng.standard_normal(C),
+                   rng.standard_normal(C), dict(running, mode="test"))]
+
+
+def _dropout_spec(rng):
+    return [Sample(rng.standard_normal((4, 5)), {"mode": "train", "p": 0.3, "seed": 0}),
+            Sample(rng.standard_normal((2, 3, 4)), {"mode": "test", "p": 0.5})]
+
+
+def _dropout_vjp(g, cache):
+    return (normalization.dropout_backward(g, cache),)
+
+
+batchnorm = primitive(normalization.batchnorm_forward, vjp=normalization.batchnorm_backward_alt,
+                      name="batchnorm", first_order=True, spec=_batchnorm_spec)
+spatial_batchnorm = primitive(normalization.spatial_batchnorm_forward,
+                              vjp=normalization.spatial_batchnorm_backward,
+                              name="spatial_batchnorm", first_order=True,
+                              spec=_spatial_batchnorm_spec)
+dropout = primitive(normalization.dropout_forward, vjp=_dropout_vjp, name="dropout",
+                    first_order=True, spec=_dropout_spec)
+
+batchnorm.__doc__ = """batchnorm(x, gamma, beta, bn_param) -> (N, D) batch-normalized x.
+
+x (N, D), gamma and beta (D,); bn_param {'mode': 'train'|'test', 'eps', 'momentum',
+'running_mean', 'running_var'} (not differentiated; train mode writes the running statistics
+into it). First-order only."""
+spatial_batchnorm.__doc__ = """spatial_batchnorm(x, gamma, beta, bn_param) -> (N, C, H, W).
+
+Statistics per channel over N, H, W; gamma and beta (C,); bn_param as for batchnorm.
+First-order only."""
+dropout.__doc__ = """dropout(x, dropout_param) -> inverted dropout of x, same shape.
+
+dropout_param {'p': probability of dropping, 0 <= p < 1; 'mode': 'train'|'test'; optional
+'seed'} (not differentiated). First-order only."""
