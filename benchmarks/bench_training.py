@@ -8,8 +8,8 @@ over rounds), one evaluation of loss and all four parameter gradients of
 with N=100, H=100, C=10 and D=64 / D=3072 (float64), computed by
 - vjpnet (`vjpnet.value_and_grad` of a loss written with `vjpnet.nn` ops and plain NumPy),
 - vjpnet through `TwoLayerNet.loss` (the same, plus the model's bookkeeping),
-- vjpnet with the first layer as plain `X @ W1 + b1` (shows the cost of nn.affine's dX,
-  which the first layer does not need),
+- vjpnet with the first layer as plain NumPy `X @ W1 + b1` instead of nn.affine (both skip
+  the cotangent of the constant X; the difference is nn.affine's input validation),
 - a hand-written NumPy forward/backward (the floor vjpnet is measured against),
 - HIPS autograd and PyTorch (CPU) when installed.
 Ratios are to the hand-written time. Targets: vjpnet <= 1.5x at D=64, <= 1.05x at D=3072.
@@ -68,8 +68,8 @@ def vjpnet_loss(params, X, y, reg):
 
 
 def vjpnet_loss_matmul_first(params, X, y, reg):
-    """The same loss with the first layer in plain NumPy: `X @ W1 + b1` records a matmul whose
-    VJP skips the cotangent of the constant X (nn.affine computes dX too)."""
+    """The same loss with the first layer in plain NumPy: `X @ W1 + b1` records a matmul and an
+    add (no input validation); like nn.affine, the matmul VJP skips the constant X."""
     hidden = nn.relu(X @ params["W1"] + params["b1"])
     scores = nn.affine(hidden, params["W2"], params["b2"])
     loss = nn.softmax_loss(scores, y)
