@@ -43,11 +43,11 @@ def affine_backward(dout, cache, needed=(True, True, True)):
     vjpnet.nn.affine skips the product for dx when x is data).
     Returns (dx, dw, db): dx (N, d_1, ..., d_k), dw (D, M), db (M,).
     """
-    x, w, b = cache
-    N, D, M = check_affine("affine_backward", x, w, b)
+    x, w, b = cache   # validated by affine_forward
+    N, M = x.shape[0], w.shape[1]
     check_dout("affine_backward", dout, (N, M))
     dx = np.dot(dout, w.T).reshape(x.shape) if needed[0] else None
-    dw = np.dot(x.reshape(N, D).T, dout) if needed[1] else None
+    dw = np.dot(x.reshape(N, -1).T, dout) if needed[1] else None
     db = np.sum(dout, axis=0) if needed[2] else None
     return dx, dw, db
 

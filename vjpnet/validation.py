@@ -11,6 +11,8 @@ ValueError for wrong shapes and values, TypeError for wrong types and dtypes. Th
 only `.shape`, `.ndim` and `.dtype`, so they also work on values traced by `vjpnet.grad`.
 The shape helpers return the sizes they derived, so callers do not recompute them.
 """
+import math
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -143,7 +145,7 @@ def check_affine(op, x, w, b):
     check_ndim(op, "w", w, 2, "(D, M)")
     check_array(op, "b", b)
     N = x.shape[0]
-    D = int(np.prod(x.shape[1:]))
+    D = math.prod(x.shape[1:])
     if D != w.shape[0]:
         raise ValueError(f"{op}: prod(x.shape[1:]) = {D} must equal w.shape[0] = {w.shape[0]} "
                          f"(x.shape={_shape(x)}, w.shape={_shape(w)})")
