@@ -204,6 +204,7 @@ def test_chunked_path_matches_single_chunk(monkeypatch, keep_bytes):
     rng = np.random.default_rng(4)
     x, w, b = (rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)),
                rng.standard_normal(4))
+    monkeypatch.setattr(conv_module, "PER_IMAGE", False)
     monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
     results = []
     for chunk_bytes in (1, 1 << 30, 28 * 25 * 8 * 3):             # 1 image, all, 3 images
@@ -214,6 +215,87 @@ def test_chunked_path_matches_single_chunk(monkeypatch, keep_bytes):
     for other in results[1:]:
         for first, second in zip(results[0], other):
             assert relative_error(first, second) < 1e-13
+    out_naive, cache_naive = conv_forward_naive(x, w, b, {"stride": 2, "pad": 1})
+    for fast, naive in zip(results[0], (out_naive, *conv_backward_naive(
+            np.ones_like(out_naive), cache_naive))):
+        assert relative_error(fast, naive) < 1e-12
+
+
+@pytest.mark.parametrize("per_image", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, stride, pad", [
+    ((5, 3, 11, 11, 4, 3, 3), 2, 1), ((3, 4, 8, 8, 6, 3, 3), 1, 1),
+    ((2, 2, 7, 9, 3, 2, 4), 1, 0), ((4, 1, 10, 10, 2, 5, 5), 3, 2), ((1, 3, 4, 4, 2, 1, 1), 1, 0),
+])
+def test_both_conv_paths_match_naive(monkeypatch, per_image, dtype, shape, stride, pad):
+    """The per-image BLAS path and the chunked NumPy-matmul fallback (used when NumPy's BLAS
+    cannot be found) agree with the naive layers."""
+    import vjpnet_fast.conv as conv_module
+    if per_image and not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    monkeypatch.setattr(conv_module, "PER_IMAGE", per_image)
+    N, C, H, W, F, HH, WW = shape
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, HH, WW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    conv_param = {"stride": stride, "pad": pad}
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out_naive.shape).astype(dtype)
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    assert cache.per_image == per_image
+    assert relative_error(out, out_naive) < TOLERANCE[dtype]
+    for fast, naive in zip(conv_backward_fast(dout, cache),
+                           conv_backward_naive(dout, cache_naive)):
+        assert fast.dtype == dtype and relative_error(fast, naive) < TOLERANCE[dtype]
+
+
+def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):
+    """The per-image kernels give bit-identical results on 1, 2 and 3 OpenMP threads (each
+    image is one thread's work; dw is summed per image in image order)."""
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((9, 3, 10, 10))
+    w, b = rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    dout = rng.standard_normal((9, 5, 10, 10))
+    results = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(conv_module, "conv_threads", lambda: threads)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        results.append((out, *conv_backward_fast(dout, cache)))
+    for other in results[1:]:
+        for first, second in zip(results[0], other):
+            np.testing.assert_array_equal(first, second)
+
+
+def test_per_image_kernels_check_their_buffers():
+    from vjpnet_fast._conv_images import conv_backward_images, conv_forward_images
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    x, w_mat, b = np.ones((2, 3, 6, 6)), np.ones((4, 27)), np.ones(4)
+    out, scratch = np.empty((2, 4, 36)), np.empty((2, 2 * 27 * 36))
+    conv_forward_images(x, w_mat, b, out, scratch, 3, 3, 1, 1, 2)
+    assert (out == 28).any()
+    bad_calls = [
+        (conv_forward_images, (x, w_mat, b, np.empty((2, 4, 35)), scratch, 3, 3, 1, 1, 2), "out"),
+        (conv_forward_images, (x, np.ones((4, 26)), b, out, scratch, 3, 3, 1, 1, 2), "w_mat"),
+        (conv_forward_images, (x, w_mat, b[:3], out, scratch, 3, 3, 1, 1, 2), "b"),
+        (conv_forward_images, (x, w_mat, b, out, scratch[:1], 3, 3, 1, 1, 2), "scratch"),
+        (conv_forward_images, (x, w_mat, b, out, scratch, 3, 3, 1, 1, 0), "threads"),
+        (conv_forward_images, (x, w_mat, b, out, scratch, 9, 9, 1, 1, 1), "filter"),
+        (conv_backward_images, (x, w_mat, out, np.empty((2, 3, 6, 5)), np.empty((2, 4, 27)),
+                                scratch, 3, 3, 1, 1, 2), "dx"),
+        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 26)),
+                                scratch, 3, 3, 1, 1, 2), "dw_images"),
+        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 27)),
+                                np.empty((1, 27 * 36)), 3, 3, 1, 1, 1), "scratch"),
+    ]
+    for function, args, message in bad_calls:
+        with pytest.raises(ValueError, match=message):
+            function(*args)
 
 
 def test_concurrent_threads_get_correct_results():
