@@ -261,8 +261,13 @@ def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):
     w, b = rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
     dout = rng.standard_normal((9, 5, 10, 10))
     results = []
+    import contextlib
     for threads in (1, 2, 3):
-        monkeypatch.setattr(conv_module, "conv_threads", lambda: threads)
+        @contextlib.contextmanager
+        def team(threads=threads):
+            with conv_module.blas.gemm_team(enabled=threads > 1):
+                yield threads
+        monkeypatch.setattr(conv_module, "conv_team", team)
         out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
         results.append((out, *conv_backward_fast(dout, cache)))
     for other in results[1:]:
@@ -312,12 +317,16 @@ def test_concurrent_threads_get_correct_results():
             conv_backward_fast(np.ones_like(out), cache)
             errors.append(relative_error(out, expected[index]))
 
+    from vjpnet_fast import blas
+    blas_threads = blas._get_num_threads() if blas._get_num_threads else None
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(errors) == 80 and max(errors) < 1e-12
+    # the per-image kernels' OpenBLAS thread count is restored once every call has left
+    assert (blas._get_num_threads() if blas._get_num_threads else None) == blas_threads
 
 
 def test_empty_batch():

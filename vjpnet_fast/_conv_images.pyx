@@ -12,10 +12,10 @@ GEMMs straight into the NCHW output / input gradient, col2im of one image.
 Why per image: the column matrix of one image (K x P) stays in L2 between im2col and the
 GEMM that reads it, the GEMM writes each image's (F, P) output block where NCHW wants it
 (no transposes of the output or of dout), and the bias is the GEMM's initial value (beta = 1).
-The images are spread over `threads` OpenMP threads; with more than one, every BLAS call
-inside runs on the calling thread only (OpenBLAS's per-thread thread count is set to 1 for
-the region), so OpenBLAS's own thread pool never runs next to the OpenMP team. With one
-thread the GEMMs run as NumPy's would (on OpenBLAS's threads, if it has several). Every output element is
+The images are spread over `threads` OpenMP threads. With more than one, the caller must
+have made OpenBLAS single-threaded (vjpnet_fast.blas.gemm_team), so that every GEMM runs on the
+OpenMP thread that calls it and OpenBLAS's own thread pool never runs next to the team. With
+one thread the GEMMs run as NumPy's would (on OpenBLAS's threads, if it has several). Every output element is
 computed by one thread in a fixed order, and dw is returned per image (summed by the caller
 in image order): results do not depend on the thread count or the schedule.
 
@@ -36,7 +36,6 @@ ctypedef void (*dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const
                          int64_t, const double*, int64_t, double, double*, int64_t) noexcept nogil
 ctypedef void (*sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
                          int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
-ctypedef int (*set_threads_local_t)(int) noexcept nogil
 
 cdef enum:
     ROW_MAJOR = 101
@@ -45,16 +44,13 @@ cdef enum:
 
 cdef dgemm_t _dgemm = NULL
 cdef sgemm_t _sgemm = NULL
-cdef set_threads_local_t _set_threads_local = NULL
 
 
-def set_blas(intptr_t dgemm, intptr_t sgemm, intptr_t set_threads_local):
-    """Install the addresses of cblas_dgemm / cblas_sgemm (64-bit integer interface) and of
-    openblas_set_num_threads_local (0 if the BLAS has none: then `threads` must be 1)."""
-    global _dgemm, _sgemm, _set_threads_local
+def set_blas(intptr_t dgemm, intptr_t sgemm):
+    """Install the addresses of cblas_dgemm / cblas_sgemm (64-bit integer interface)."""
+    global _dgemm, _sgemm
     _dgemm = <dgemm_t>dgemm
     _sgemm = <sgemm_t>sgemm
-    _set_threads_local = <set_threads_local_t>set_threads_local
 
 
 def blas_ready():
@@ -167,9 +163,8 @@ def _check(str name, tuple x_shape, tuple w_shape, Py_ssize_t HH, Py_ssize_t WW,
     """Raise ValueError unless every array has the shape the loops will index."""
     if _dgemm == NULL or _sgemm == NULL:
         raise RuntimeError(f"{name}: no BLAS installed (vjpnet_fast.blas found none)")
-    if threads < 1 or (threads > 1 and _set_threads_local == NULL):
-        raise ValueError(f"{name}: threads must be >= 1 (and 1 without "
-                         f"openblas_set_num_threads_local), got {threads}")
+    if threads < 1:
+        raise ValueError(f"{name}: threads must be >= 1, got {threads}")
     cdef Py_ssize_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3]
     if HH < 1 or WW < 1 or stride < 1 or pad < 0 or max(HH, WW, stride, pad) > (1 << 30):
         raise ValueError(f"{name}: need 1 <= HH, WW, stride <= 2**30 and 0 <= pad <= 2**30, "
@@ -209,12 +204,9 @@ def conv_forward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
     cdef Py_ssize_t n, f, p, tid
     cdef real* col
     cdef real* block
-    cdef int previous = 1
     if N == 0 or F == 0 or P == 0:
         return
     with nogil, parallel(num_threads=threads):
-        if threads > 1:
-            previous = _set_threads_local(1)
         tid = threadid()
         col = &scratch[tid, 0]
         for n in prange(N, schedule="dynamic"):
@@ -225,8 +217,6 @@ def conv_forward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
             if K > 0:
                 _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out, col)
                 _gemm(False, False, F, P, K, &w_mat[0, 0], K, col, P, 1, block, P)
-        if threads > 1:
-            _set_threads_local(previous)
 
 
 def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
@@ -247,7 +237,6 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
     cdef Py_ssize_t n, tid
     cdef real* col
     cdef real* dcol
-    cdef int previous = 1
     if N == 0:
         return
     if K == 0 or P == 0 or F == 0:
@@ -255,8 +244,6 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
         dw_images[...] = 0
         return
     with nogil, parallel(num_threads=threads):
-        if threads > 1:
-            previous = _set_threads_local(1)
         tid = threadid()
         col = &scratch[tid, 0]
         dcol = col + K * P
@@ -267,5 +254,3 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
             # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
             _gemm(True, False, K, P, F, &w_mat[0, 0], K, &dout[n, 0, 0], P, 0, dcol, P)
             _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out, &dx[n, 0, 0, 0])
-        if threads > 1:
-            _set_threads_local(previous)

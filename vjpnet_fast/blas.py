@@ -2,7 +2,8 @@
 
 NumPy's Linux wheels bundle OpenBLAS built with 64-bit integers (`scipy_openblas64_`), whose
 CBLAS entry points are exported as `scipy_cblas_dgemm64_` / `scipy_cblas_sgemm64_`, plus
-`openblas_set_num_threads_local`. `install()` looks for that library among the shared objects
+`openblas_set_num_threads_local` (which, despite its name, sets OpenBLAS's thread count for
+the whole process in this build: measured). `install()` looks for that library among the shared objects
 already loaded by this process (NumPy loaded it), takes the addresses with ctypes and hands
 them to `vjpnet_fast._conv_images.set_blas`. Using NumPy's own copy (not, say, SciPy's) means
 one OpenBLAS and one thread pool in the process.
@@ -10,8 +11,10 @@ one OpenBLAS and one thread pool in the process.
 If no such library is found (another BLAS, another platform), `install()` returns False and
 vjpnet_fast.conv keeps to its NumPy-matmul path; nothing else changes.
 """
+import contextlib
 import ctypes
 import os
+import threading
 
 from vjpnet_fast import _conv_images
 
@@ -22,7 +25,12 @@ THREADS_LOCAL_SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_n
 GET_THREADS_SYMBOLS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
                        "openblas_get_num_threads")
 
-_get_num_threads = None      # ctypes function: OpenBLAS's current thread count, once installed
+_get_num_threads = None      # ctypes functions: OpenBLAS's current thread count, and setting
+_set_num_threads = None      # it (returning the previous count), once installed
+
+_team_lock = threading.Lock()
+_team_users = 0              # calls inside `gemm_team` right now (all Python threads)
+_team_threads = 1            # OpenBLAS's thread count before the first of them entered
 
 
 def loaded_openblas_paths():
@@ -76,18 +84,37 @@ def install():
     found = find_gemms()
     if found is None:
         return False
-    global _get_num_threads
+    global _get_num_threads, _set_num_threads
     dgemm, sgemm, threads_local, get_threads, _ = found
-    _conv_images.set_blas(dgemm, sgemm, threads_local)
-    _get_num_threads = get_threads if threads_local else None
+    _conv_images.set_blas(dgemm, sgemm)
+    if threads_local and get_threads is not None:
+        _get_num_threads = get_threads
+        _set_num_threads = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(threads_local)
     return True
 
 
-def gemm_threads():
-    """How many threads the per-image conv kernels use: as many as NumPy's OpenBLAS would use
-    for one large GEMM right now (so `threadpoolctl.threadpool_limits` and OPENBLAS_NUM_THREADS
-    apply to them too), or 1 when that cannot be asked or the BLAS cannot be told to keep to
-    the calling thread."""
-    if _get_num_threads is None:
-        return 1
-    return max(1, int(_get_num_threads()))
+@contextlib.contextmanager
+def gemm_team(enabled=True):
+    """Run a team of threads that call the GEMMs concurrently: yields the team size, which is
+    OpenBLAS's thread count on entry (so `threadpoolctl.threadpool_limits` and
+    OPENBLAS_NUM_THREADS apply), and keeps OpenBLAS single-threaded until the last team in
+    any Python thread has left, when the count is restored. Yields 1 and changes nothing when
+    not `enabled` or when OpenBLAS's thread count cannot be read and set."""
+    global _team_users, _team_threads
+    if not enabled or _set_num_threads is None:
+        yield 1
+        return
+    with _team_lock:
+        if _team_users == 0:
+            _team_threads = max(1, int(_get_num_threads()))
+            if _team_threads > 1:
+                _set_num_threads(1)
+        _team_users += 1
+        threads = _team_threads
+    try:
+        yield threads
+    finally:
+        with _team_lock:
+            _team_users -= 1
+            if _team_users == 0 and _team_threads > 1:
+                _set_num_threads(_team_threads)

@@ -18,7 +18,7 @@ When vjpnet_fast.blas finds the GEMMs of the OpenBLAS NumPy links (NumPy's own w
 usual case), both passes run `vjpnet_fast._conv_images`: each image's column matrix is built in
 a small per-thread buffer that stays in cache, the GEMMs write straight into the NCHW output
 and dx (no transposes), the bias is the forward GEMM's starting value, and the images are shared
-by as many OpenMP threads as OpenBLAS has (`vjpnet_fast.blas.gemm_threads`), each running
+by as many OpenMP threads as OpenBLAS has (`vjpnet_fast.blas.gemm_team`), each running
 single-threaded GEMMs. dw is summed over per-image products in image order, so results do not
 depend on the thread count. Measured on the 2-core machine (fwd+bwd): seed conv 4.5 -> 2.3 ms,
 CIFAR-sized float32 44 -> 30 ms (benchmarks/bench_layers.py).
@@ -173,10 +173,11 @@ def conv_backward_fast(dout, cache):
     return dx, dw, db
 
 
-def conv_threads():
-    """OpenMP threads for the per-image kernels: OpenBLAS's thread count when the build has
-    OpenMP, else 1 (the GEMMs then use OpenBLAS's own threads)."""
-    return blas.gemm_threads() if OPENMP else 1
+def conv_team():
+    """Context for one per-image kernel call, yielding its OpenMP thread count: OpenBLAS's
+    thread count, with OpenBLAS single-threaded meanwhile, when the build has OpenMP; else 1
+    (the GEMMs then use OpenBLAS's own threads). See vjpnet_fast.blas.gemm_team."""
+    return blas.gemm_team(enabled=OPENMP)
 
 
 def _forward_per_image(x, w, b, conv_param, sizes):
@@ -186,10 +187,10 @@ def _forward_per_image(x, w, b, conv_param, sizes):
     K, P = C * HH * WW, H_out * W_out
     w_mat = np.ascontiguousarray(np.reshape(w, (F, K)))
     out = np.empty((N, F, H_out, W_out), dtype)
-    threads = conv_threads()
-    scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
-    conv_forward_images(x, w_mat, np.ascontiguousarray(b), out.reshape(N, F, P), scratch,
-                        HH, WW, stride, pad, threads)
+    with conv_team() as threads:
+        scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
+        conv_forward_images(x, w_mat, np.ascontiguousarray(b), out.reshape(N, F, P), scratch,
+                            HH, WW, stride, pad, threads)
     return out, ConvCache(x, w, b, conv_param, w_mat, sizes, 1, per_image=True)
 
 
@@ -201,10 +202,10 @@ def _backward_per_image(dout_images, cache):
     K, P = C * HH * WW, H_out * W_out
     dx = np.empty((N, C, H, W), dtype)
     dw_images = workspace.get("dw_images", (N, F, K), dtype)
-    threads = conv_threads()
-    scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
-    conv_backward_images(x, w_mat, dout_images, dx, dw_images, scratch, HH, WW, stride, pad,
-                         threads)
+    with conv_team() as threads:
+        scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
+        conv_backward_images(x, w_mat, dout_images, dx, dw_images, scratch, HH, WW, stride,
+                             pad, threads)
     dw = dw_images.sum(axis=0).reshape(F, C, HH, WW)
     db = dout_images.sum(axis=(0, 2))
     return dx, dw, db
