@@ -291,12 +291,15 @@ def test_per_image_kernels_check_their_buffers():
         (conv_forward_images, (x, w_mat, b, out, scratch[:1], 3, 3, 1, 1, 2), "scratch"),
         (conv_forward_images, (x, w_mat, b, out, scratch, 3, 3, 1, 1, 0), "threads"),
         (conv_forward_images, (x, w_mat, b, out, scratch, 9, 9, 1, 1, 1), "filter"),
-        (conv_backward_images, (x, w_mat, out, np.empty((2, 3, 6, 5)), np.empty((2, 4, 27)),
-                                scratch, 3, 3, 1, 1, 2), "dx"),
-        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 26)),
-                                scratch, 3, 3, 1, 1, 2), "dw_images"),
+        (conv_backward_images, (x, w_mat, out, np.empty((2, 3, 6, 5)), np.empty((2, 27, 4)),
+                                np.empty((2, 4)), scratch, 3, 3, 1, 1, 2), "dx"),
         (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 27)),
-                                np.empty((1, 27 * 36)), 3, 3, 1, 1, 1), "scratch"),
+                                np.empty((2, 4)), scratch, 3, 3, 1, 1, 2), "dw_images"),
+        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 27, 4)),
+                                np.empty((2, 3)), scratch, 3, 3, 1, 1, 2), "db_images"),
+        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 27, 4)),
+                                np.empty((2, 4)), np.empty((1, 27 * 36)), 3, 3, 1, 1, 1),
+         "scratch"),
     ]
     for function, args, message in bad_calls:
         with pytest.raises(ValueError, match=message):

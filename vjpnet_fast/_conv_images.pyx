@@ -5,9 +5,11 @@ GEMMs straight into the NCHW output / input gradient, col2im of one image.
     conv_forward_images(x, w_mat, b, out, scratch, HH, WW, stride, pad, threads)
         x (N, C, H, W), w_mat (F, K) with K = C*HH*WW, b (F,), out (N, F, P) with
         P = H_out*W_out (written), scratch (threads, K*P) (clobbered).
-    conv_backward_images(x, w_mat, dout, dx, dw_images, scratch, HH, WW, stride, pad, threads)
-        dout (N, F, P), dx (N, C, H, W) (written), dw_images (N, F, K) (written: image n's
-        contribution dout[n] @ columns(x[n]).T), scratch (threads, 2*K*P) (clobbered).
+    conv_backward_images(x, w_mat, dout, dx, dw_images, db_images, scratch, HH, WW, stride,
+                         pad, threads)
+        dout (N, F, P), dx (N, C, H, W) (written), dw_images (N, K, F) (written: image n's
+        contribution columns(x[n]) @ dout[n].T, i.e. dw transposed), db_images (N, F)
+        (written: dout[n].sum(axis=1)), scratch (threads, 2*K*P) (clobbered).
 
 Why per image: the column matrix of one image (K x P) stays in L2 between im2col and the
 GEMM that reads it, the GEMM writes each image's (F, P) output block where NCHW wants it
@@ -16,8 +18,8 @@ The images are spread over `threads` OpenMP threads. With more than one, the cal
 have made OpenBLAS single-threaded (vjpnet_fast.blas.gemm_team), so that every GEMM runs on the
 OpenMP thread that calls it and OpenBLAS's own thread pool never runs next to the team. With
 one thread the GEMMs run as NumPy's would (on OpenBLAS's threads, if it has several). Every output element is
-computed by one thread in a fixed order, and dw is returned per image (summed by the caller
-in image order): results do not depend on the thread count or the schedule.
+computed by one thread in a fixed order, and dw and db are returned per image (summed by
+the caller in image order): results do not depend on the thread count or the schedule.
 
 The GEMM comes from the BLAS that NumPy itself links (see vjpnet_fast.blas, which finds the
 function addresses); `set_blas` installs them. All shapes are checked here before the nogil
@@ -176,8 +178,8 @@ def _check(str name, tuple x_shape, tuple w_shape, Py_ssize_t HH, Py_ssize_t WW,
     cdef Py_ssize_t F = w_shape[0], K = C * HH * WW, P = H_out * W_out
     if w_shape != (F, K):
         raise ValueError(f"{name}: w_mat.shape={w_shape}, expected (F, C*HH*WW) = ({F}, {K})")
-    expected = {"out": (N, F, P), "dout": (N, F, P), "dx": (N, C, H, W), "dw_images": (N, F, K),
-                "b": (F,)}
+    expected = {"out": (N, F, P), "dout": (N, F, P), "dx": (N, C, H, W), "dw_images": (N, K, F),
+                "db_images": (N, F), "b": (F,)}
     for label, shape in arrays:
         if shape != expected[label]:
             raise ValueError(f"{name}: {label}.shape={shape}, expected {expected[label]} "
@@ -221,36 +223,47 @@ def conv_forward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
 
 def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
                          const real[:, :, ::1] dout, real[:, :, :, ::1] dx,
-                         real[:, :, ::1] dw_images, real[:, ::1] scratch,
+                         real[:, :, ::1] dw_images, real[:, ::1] db_images,
+                         real[:, ::1] scratch,
                          Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad,
                          int threads=1):
-    """dx[n] = col2im(w_mat.T @ dout[n]) and dw_images[n] = dout[n] @ columns(x[n]).T for
-    every image n (see module docstring)."""
+    """dx[n] = col2im(w_mat.T @ dout[n]), dw_images[n] = columns(x[n]) @ dout[n].T and
+    db_images[n] = dout[n].sum(axis=1) for every image n (see module docstring)."""
     cdef Py_ssize_t H_out, W_out
     H_out, W_out = _check("conv_backward_images", (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (w_mat.shape[0], w_mat.shape[1]),
                           HH, WW, stride, pad,
                           (("dout", (dout.shape[0], dout.shape[1], dout.shape[2])), ("dx", (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])),
-                           ("dw_images", (dw_images.shape[0], dw_images.shape[1], dw_images.shape[2]))),
+                           ("dw_images", (dw_images.shape[0], dw_images.shape[1], dw_images.shape[2])),
+                           ("db_images", (db_images.shape[0], db_images.shape[1]))),
                           2, (scratch.shape[0], scratch.shape[1]), threads)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t F = w_mat.shape[0], K = w_mat.shape[1], P = H_out * W_out
-    cdef Py_ssize_t n, tid
+    cdef Py_ssize_t n, f, p, tid
     cdef real* col
     cdef real* dcol
+    cdef const real* grad
+    cdef real total
     if N == 0:
         return
     if K == 0 or P == 0 or F == 0:
         dx[...] = 0
         dw_images[...] = 0
+        db_images[...] = 0
         return
     with nogil, parallel(num_threads=threads):
         tid = threadid()
         col = &scratch[tid, 0]
         dcol = col + K * P
         for n in prange(N, schedule="dynamic"):
+            grad = &dout[n, 0, 0]
+            for f in range(F):
+                total = 0
+                for p in range(P):
+                    total = total + grad[f * P + p]
+                db_images[n, f] = total
             _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out, col)
-            # (F, K) = dout[n] (F, P) @ col.T (P, K)
-            _gemm(False, True, F, K, P, &dout[n, 0, 0], P, col, P, 0, &dw_images[n, 0, 0], K)
+            # (K, F) = col (K, P) @ dout[n].T (P, F): faster in OpenBLAS than (F, K) = dout @ col.T
+            _gemm(False, True, K, F, P, col, P, grad, P, 0, &dw_images[n, 0, 0], F)
             # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
             _gemm(True, False, K, P, F, &w_mat[0, 0], K, &dout[n, 0, 0], P, 0, dcol, P)
             _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out, &dx[n, 0, 0, 0])

@@ -201,11 +201,12 @@ def _backward_per_image(dout_images, cache):
     dtype = x.dtype
     K, P = C * HH * WW, H_out * W_out
     dx = np.empty((N, C, H, W), dtype)
-    dw_images = workspace.get("dw_images", (N, F, K), dtype)
+    dw_images = workspace.get("dw_images", (N, K, F), dtype)
+    db_images = workspace.get("db_images", (N, F), dtype)
     with conv_team() as threads:
         scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
-        conv_backward_images(x, w_mat, dout_images, dx, dw_images, scratch, HH, WW, stride,
-                             pad, threads)
-    dw = dw_images.sum(axis=0).reshape(F, C, HH, WW)
-    db = dout_images.sum(axis=(0, 2))
+        conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images, scratch,
+                             HH, WW, stride, pad, threads)
+    dw = np.ascontiguousarray(dw_images.sum(axis=0).T).reshape(F, C, HH, WW)
+    db = db_images.sum(axis=0)
     return dx, dw, db
