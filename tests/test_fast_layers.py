@@ -264,7 +264,7 @@ def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):
     import contextlib
     for threads in (1, 2, 3):
         @contextlib.contextmanager
-        def team(threads=threads):
+        def team(images, threads=threads):
             with conv_module.blas.gemm_team(enabled=threads > 1):
                 yield threads
         monkeypatch.setattr(conv_module, "conv_team", team)

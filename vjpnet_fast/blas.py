@@ -94,14 +94,15 @@ def install():
 
 
 @contextlib.contextmanager
-def gemm_team(enabled=True):
+def gemm_team(enabled=True, tasks=None):
     """Run a team of threads that call the GEMMs concurrently: yields the team size, which is
     OpenBLAS's thread count on entry (so `threadpoolctl.threadpool_limits` and
     OPENBLAS_NUM_THREADS apply), and keeps OpenBLAS single-threaded until the last team in
     any Python thread has left, when the count is restored. Yields 1 and changes nothing when
-    not `enabled` or when OpenBLAS's thread count cannot be read and set."""
+    not `enabled`, when there are fewer than 2 `tasks` (e.g. images) to share, or when
+    OpenBLAS's thread count cannot be read and set: the GEMMs then use OpenBLAS's threads."""
     global _team_users, _team_threads
-    if not enabled or _set_num_threads is None:
+    if not enabled or _set_num_threads is None or (tasks is not None and tasks < 2):
         yield 1
         return
     with _team_lock:
@@ -110,7 +111,7 @@ def gemm_team(enabled=True):
             if _team_threads > 1:
                 _set_num_threads(1)
         _team_users += 1
-        threads = _team_threads
+        threads = _team_threads if tasks is None else min(_team_threads, tasks)
     try:
         yield threads
     finally:

@@ -173,11 +173,12 @@ def conv_backward_fast(dout, cache):
     return dx, dw, db
 
 
-def conv_team():
-    """Context for one per-image kernel call, yielding its OpenMP thread count: OpenBLAS's
-    thread count, with OpenBLAS single-threaded meanwhile, when the build has OpenMP; else 1
-    (the GEMMs then use OpenBLAS's own threads). See vjpnet_fast.blas.gemm_team."""
-    return blas.gemm_team(enabled=OPENMP)
+def conv_team(images):
+    """Context for one per-image kernel call over `images` images, yielding its OpenMP thread
+    count: OpenBLAS's thread count (at most `images`), with OpenBLAS single-threaded
+    meanwhile, when the build has OpenMP; else 1 (the GEMMs then use OpenBLAS's own threads).
+    See vjpnet_fast.blas.gemm_team."""
+    return blas.gemm_team(enabled=OPENMP, tasks=images)
 
 
 def _forward_per_image(x, w, b, conv_param, sizes):
@@ -187,7 +188,7 @@ def _forward_per_image(x, w, b, conv_param, sizes):
     K, P = C * HH * WW, H_out * W_out
     w_mat = np.ascontiguousarray(np.reshape(w, (F, K)))
     out = np.empty((N, F, H_out, W_out), dtype)
-    with conv_team() as threads:
+    with conv_team(N) as threads:
         scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
         conv_forward_images(x, w_mat, np.ascontiguousarray(b), out.reshape(N, F, P), scratch,
                             HH, WW, stride, pad, threads)
@@ -203,7 +204,7 @@ def _backward_per_image(dout_images, cache):
     dx = np.empty((N, C, H, W), dtype)
     dw_images = workspace.get("dw_images", (N, K, F), dtype)
     db_images = workspace.get("db_images", (N, F), dtype)
-    with conv_team() as threads:
+    with conv_team(N) as threads:
         scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
         conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images, scratch,
                              HH, WW, stride, pad, threads)
