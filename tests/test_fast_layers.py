@@ -281,29 +281,73 @@ def test_per_image_kernels_check_their_buffers():
     if not conv_module.PER_IMAGE:
         pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
     x, w_mat, b = np.ones((2, 3, 6, 6)), np.ones((4, 27)), np.ones(4)
-    out, scratch = np.empty((2, 4, 36)), np.empty((2, 2 * 27 * 36))
-    conv_forward_images(x, w_mat, b, out, scratch, 3, 3, 1, 1, 2)
+    out, scratch = np.empty((2, 4, 36)), np.empty(2 * 27 * 36)
+
+    def progress():
+        return np.zeros(2, np.longlong)
+    conv_forward_images(x, w_mat, b, out, scratch, progress(), True, 3, 3, 1, 1)
     assert (out == 28).any()
+    dw_images, db_images = np.empty((2, 27, 4)), np.empty((2, 4))
+    forward, backward = conv_forward_images, conv_backward_images
     bad_calls = [
-        (conv_forward_images, (x, w_mat, b, np.empty((2, 4, 35)), scratch, 3, 3, 1, 1, 2), "out"),
-        (conv_forward_images, (x, np.ones((4, 26)), b, out, scratch, 3, 3, 1, 1, 2), "w_mat"),
-        (conv_forward_images, (x, w_mat, b[:3], out, scratch, 3, 3, 1, 1, 2), "b"),
-        (conv_forward_images, (x, w_mat, b, out, scratch[:1], 3, 3, 1, 1, 2), "scratch"),
-        (conv_forward_images, (x, w_mat, b, out, scratch, 3, 3, 1, 1, 0), "threads"),
-        (conv_forward_images, (x, w_mat, b, out, scratch, 9, 9, 1, 1, 1), "filter"),
-        (conv_backward_images, (x, w_mat, out, np.empty((2, 3, 6, 5)), np.empty((2, 27, 4)),
-                                np.empty((2, 4)), scratch, 3, 3, 1, 1, 2), "dx"),
-        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 27)),
-                                np.empty((2, 4)), scratch, 3, 3, 1, 1, 2), "dw_images"),
-        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 27, 4)),
-                                np.empty((2, 3)), scratch, 3, 3, 1, 1, 2), "db_images"),
-        (conv_backward_images, (x, w_mat, out, np.empty_like(x), np.empty((2, 27, 4)),
-                                np.empty((2, 4)), np.empty((1, 27 * 36)), 3, 3, 1, 1, 1),
-         "scratch"),
+        (forward, (x, w_mat, b, np.empty((2, 4, 35)), scratch, progress()), "out"),
+        (forward, (x, np.ones((4, 26)), b, out, scratch, progress()), "w_mat"),
+        (forward, (x, w_mat, b[:3], out, scratch, progress()), "b"),
+        (forward, (x, w_mat, b, out, scratch[:27 * 36 - 1], progress()), "scratch"),
+        (forward, (x, w_mat, b, out, scratch, progress()[:1]), "progress"),
+        (backward, (x, w_mat, out, np.empty((2, 3, 6, 5)), dw_images, db_images, scratch,
+                    progress()), "dx"),
+        (backward, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 27)), db_images, scratch,
+                    progress()), "dw_images"),
+        (backward, (x, w_mat, out, np.empty_like(x), dw_images, np.empty((2, 3)), scratch,
+                    progress()), "db_images"),
+        (backward, (x, w_mat, out, np.empty_like(x), dw_images, db_images,
+                    scratch[:2 * 27 * 36 - 1], progress()), "scratch"),
     ]
     for function, args, message in bad_calls:
         with pytest.raises(ValueError, match=message):
-            function(*args)
+            function(*args, True, 3, 3, 1, 1)
+    with pytest.raises(ValueError, match="filter"):
+        forward(x, w_mat, b, out, scratch, progress(), True, 9, 9, 1, 1)
+
+
+def test_per_image_kernels_share_work_through_the_counters():
+    """Two threads' calls with shared counters do every image once; a late helper (all images
+    claimed already) touches nothing."""
+    from vjpnet_fast._conv_images import conv_forward_images
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((6, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.zeros(3)
+    expected = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})[0].reshape(6, 3, 25)
+    out, progress = np.full((6, 3, 25), np.nan), np.zeros(2, np.longlong)
+    conv_forward_images(x, w.reshape(3, 18), b, out, np.empty(18 * 25), progress, True,
+                        3, 3, 1, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert list(progress) == [7, 6]                  # 6 images + the claim that found none
+    untouched = np.full((6, 3, 25), np.nan)
+    conv_forward_images(x, w.reshape(3, 18), b, untouched, np.empty(18 * 25), progress, False,
+                        3, 3, 1, 1)
+    assert np.isnan(untouched).all()
+
+
+def test_team_runs_every_slot():
+    import threading
+    from vjpnet_fast.team import Team
+    team = Team()
+    seen, done = [], threading.Barrier(3, timeout=10)
+
+    def task(slot):
+        seen.append(slot)
+        done.wait()
+    team.run(task, 3)
+    assert sorted(seen) == [0, 1, 2]
+
+    def fail(slot):
+        raise RuntimeError(f"slot {slot} failed")
+    with pytest.raises(RuntimeError, match="slot 0 failed"):    # task(0)'s error is raised
+        team.run(fail, 2)
 
 
 def test_concurrent_threads_get_correct_results():

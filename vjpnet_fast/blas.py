@@ -94,7 +94,7 @@ def install():
 
 
 @contextlib.contextmanager
-def gemm_team(enabled=True, tasks=None):
+def gemm_team(tasks=None, enabled=True):
     """Run a team of threads that call the GEMMs concurrently: yields the team size, which is
     OpenBLAS's thread count on entry (so `threadpoolctl.threadpool_limits` and
     OPENBLAS_NUM_THREADS apply), and keeps OpenBLAS single-threaded until the last team in

@@ -18,8 +18,8 @@ When vjpnet_fast.blas finds the GEMMs of the OpenBLAS NumPy links (NumPy's own w
 usual case), both passes run `vjpnet_fast._conv_images`: each image's column matrix is built in
 a small per-thread buffer that stays in cache, the GEMMs write straight into the NCHW output
 and dx (no transposes), the bias is the forward GEMM's starting value, and the images are shared
-by as many OpenMP threads as OpenBLAS has (`vjpnet_fast.blas.gemm_team`), each running
-single-threaded GEMMs. dw is summed over per-image products in image order, so results do not
+by as many threads as OpenBLAS has (vjpnet_fast.team, `vjpnet_fast.blas.gemm_team`), each
+running single-threaded GEMMs. dw is summed over per-image products in image order, so results do not
 depend on the thread count. Measured on the 2-core machine (fwd+bwd): seed conv 4.5 -> 2.3 ms,
 CIFAR-sized float32 44 -> 30 ms (benchmarks/bench_layers.py).
 
@@ -36,12 +36,11 @@ from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast import blas
 from vjpnet_fast._conv_images import conv_backward_images, conv_forward_images
 from vjpnet_fast._im2col import col2im, im2col
-from vjpnet_fast._info import build_info
+from vjpnet_fast.team import team
 from vjpnet_fast.workspace import recycling_pool, workspace
 
 # True when NumPy's OpenBLAS GEMMs were found: use the per-image kernels (see above)
 PER_IMAGE = blas.install()
-OPENMP = build_info()["openmp"]
 
 # Target size of one chunk's column matrix (measured best for the CIFAR-sized conv here;
 # 4 MiB chunks that fit in L2 were ~8% slower: fewer, larger GEMM calls win).
@@ -174,11 +173,10 @@ def conv_backward_fast(dout, cache):
 
 
 def conv_team(images):
-    """Context for one per-image kernel call over `images` images, yielding its OpenMP thread
-    count: OpenBLAS's thread count (at most `images`), with OpenBLAS single-threaded
-    meanwhile, when the build has OpenMP; else 1 (the GEMMs then use OpenBLAS's own threads).
-    See vjpnet_fast.blas.gemm_team."""
-    return blas.gemm_team(enabled=OPENMP, tasks=images)
+    """Context for one per-image kernel call over `images` images, yielding how many threads
+    run it: OpenBLAS's thread count (at most `images`), with OpenBLAS single-threaded
+    meanwhile. See vjpnet_fast.blas.gemm_team."""
+    return blas.gemm_team(tasks=images)
 
 
 def _forward_per_image(x, w, b, conv_param, sizes):
@@ -187,11 +185,17 @@ def _forward_per_image(x, w, b, conv_param, sizes):
     dtype = x.dtype
     K, P = C * HH * WW, H_out * W_out
     w_mat = np.ascontiguousarray(np.reshape(w, (F, K)))
+    b_contiguous = np.ascontiguousarray(b)
     out = np.empty((N, F, H_out, W_out), dtype)
+    out_images = out.reshape(N, F, P)
+    progress = np.zeros(2, np.longlong)       # images claimed, images finished
     with conv_team(N) as threads:
         scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
-        conv_forward_images(x, w_mat, np.ascontiguousarray(b), out.reshape(N, F, P), scratch,
-                            HH, WW, stride, pad, threads)
+
+        def task(slot):
+            conv_forward_images(x, w_mat, b_contiguous, out_images, scratch[slot], progress,
+                                slot == 0, HH, WW, stride, pad)
+        team.run(task, threads)
     return out, ConvCache(x, w, b, conv_param, w_mat, sizes, 1, per_image=True)
 
 
@@ -204,10 +208,14 @@ def _backward_per_image(dout_images, cache):
     dx = np.empty((N, C, H, W), dtype)
     dw_images = workspace.get("dw_images", (N, K, F), dtype)
     db_images = workspace.get("db_images", (N, F), dtype)
+    progress = np.zeros(2, np.longlong)       # images claimed, images finished
     with conv_team(N) as threads:
         scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
-        conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images, scratch,
-                             HH, WW, stride, pad, threads)
+
+        def task(slot):
+            conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images, scratch[slot],
+                                 progress, slot == 0, HH, WW, stride, pad)
+        team.run(task, threads)
     dw = np.ascontiguousarray(dw_images.sum(axis=0).T).reshape(F, C, HH, WW)
     db = db_images.sum(axis=0)
     return dx, dw, db
