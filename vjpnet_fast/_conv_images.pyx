@@ -33,6 +33,9 @@ function addresses); `set_blas` installs them. All shapes are checked here befor
 loops run.
 """
 from libc.stdint cimport int64_t, intptr_t
+
+cdef extern from "<sched.h>" nogil:
+    int sched_getcpu()
 from libc.string cimport memcpy, memset
 
 cdef extern from *:
@@ -312,3 +315,8 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
             vjpnet_mark_done(&progress[1])
         if first_thread:
             vjpnet_wait_done(&progress[1], N)
+
+
+def current_cpu():
+    """The CPU the calling thread runs on now (sched_getcpu), or -1 if unknown."""
+    return sched_getcpu()
