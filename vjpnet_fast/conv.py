@@ -1,4 +1,4 @@
-"""Fast convolution: per-image im2col + BLAS GEMMs on OpenMP threads, or (fallback) im2col
+"""Fast convolution: per-image im2col + BLAS GEMMs on helper threads, or (fallback) im2col
 into reused buffers + one NumPy GEMM per chunk of images.
 
     conv_forward_fast(x, w, b, conv_param) -> (out, cache)
@@ -10,25 +10,27 @@ into reused buffers + one NumPy GEMM per chunk of images.
 
 Cross-correlation with symmetric zero padding, the same contract as
 `vjpnet.layers.conv_forward_naive` / `conv_backward_naive` (results agree to ~1e-12 relative
-in float64). The bias rides along inside the GEMMs: the weight matrix gets b as an extra column
-and the column matrix an extra row of ones, so the forward GEMM adds b and the backward GEMM
-that gives dw gives db in the row that the ones produce.
+in float64).
 
 When vjpnet_fast.blas finds the GEMMs of the OpenBLAS NumPy links (NumPy's own wheels: the
-usual case), both passes run `vjpnet_fast._conv_images`: each image's column matrix is built in
-a small per-thread buffer that stays in cache, the GEMMs write straight into the NCHW output
-and dx (no transposes), the bias is the forward GEMM's starting value, and the images are shared
-by as many threads as OpenBLAS has (vjpnet_fast.team, `vjpnet_fast.blas.gemm_team`), each
-running single-threaded GEMMs. dw is summed over per-image products in image order, so results do not
-depend on the thread count. Measured on the 2-core machine (fwd+bwd): seed conv 4.5 -> 2.3 ms,
-CIFAR-sized float32 44 -> 30 ms (benchmarks/bench_layers.py).
+usual case; PER_IMAGE True), both passes run `vjpnet_fast._conv_images`: each image's column
+matrix is built in a small per-thread buffer that stays in cache, the GEMMs write straight into
+the NCHW output and dx (no transposes), the bias is the forward GEMM's starting value, and the
+images are shared by as many threads as OpenBLAS has (vjpnet_fast.team,
+`vjpnet_fast.blas.gemm_team`), each running single-threaded GEMMs. dw and db are summed over
+per-image products in image order, so results do not depend on the thread count. Measured
+with benchmarks/bench_layers.py on the 2-core machine (fwd+bwd, before -> after): seed conv
+4.5-5.3 -> 3.5 ms, CIFAR-sized float32 44-46 -> 27-29 ms, float64 80 -> 54 ms.
 
-Otherwise (PER_IMAGE False) the images are processed in chunks of about CHUNK_BYTES of column matrix (one GEMM per chunk
-and pass). Column matrices up to KEEP_COLUMNS_BYTES in all are kept in the cache for the
-backward pass, in a buffer recycled through `vjpnet_fast.workspace.recycling_pool` when the
-cache dies (a fresh multi-MB buffer per call would cost more in page faults than the im2col it
-saves); larger ones are rebuilt chunk by chunk in the backward pass. Scratch memory comes from
-the per-thread `vjpnet_fast.workspace`.
+Otherwise (PER_IMAGE False) the images are processed in chunks of about CHUNK_BYTES of column
+matrix (one GEMM per chunk and pass). The bias rides along inside the GEMMs: the weight matrix
+gets b as an extra column and the column matrix an extra row of ones, so the forward GEMM adds
+b and the backward GEMM that gives dw gives db in the row that the ones produce. Column
+matrices up to KEEP_COLUMNS_BYTES in all are kept in the cache for the backward pass, in a
+buffer recycled through `vjpnet_fast.workspace.recycling_pool` when the cache dies (a fresh
+multi-MB buffer per call would cost more in page faults than the im2col it saves); larger ones
+are rebuilt chunk by chunk in the backward pass. Scratch memory (both paths) comes from the
+per-thread `vjpnet_fast.workspace`.
 """
 import numpy as np
 
