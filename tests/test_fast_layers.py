@@ -204,6 +204,7 @@ def test_chunked_path_matches_single_chunk(monkeypatch, keep_bytes):
     rng = np.random.default_rng(4)
     x, w, b = (rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)),
                rng.standard_normal(4))
+    monkeypatch.setattr(conv_module, "PER_IMAGE", False)
     monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
     results = []
     for chunk_bytes in (1, 1 << 30, 28 * 25 * 8 * 3):             # 1 image, all, 3 images
@@ -214,6 +215,139 @@ def test_chunked_path_matches_single_chunk(monkeypatch, keep_bytes):
     for other in results[1:]:
         for first, second in zip(results[0], other):
             assert relative_error(first, second) < 1e-13
+    out_naive, cache_naive = conv_forward_naive(x, w, b, {"stride": 2, "pad": 1})
+    for fast, naive in zip(results[0], (out_naive, *conv_backward_naive(
+            np.ones_like(out_naive), cache_naive))):
+        assert relative_error(fast, naive) < 1e-12
+
+
+@pytest.mark.parametrize("per_image", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, stride, pad", [
+    ((5, 3, 11, 11, 4, 3, 3), 2, 1), ((3, 4, 8, 8, 6, 3, 3), 1, 1),
+    ((2, 2, 7, 9, 3, 2, 4), 1, 0), ((4, 1, 10, 10, 2, 5, 5), 3, 2), ((1, 3, 4, 4, 2, 1, 1), 1, 0),
+])
+def test_both_conv_paths_match_naive(monkeypatch, per_image, dtype, shape, stride, pad):
+    """The per-image BLAS path and the chunked NumPy-matmul fallback (used when NumPy's BLAS
+    cannot be found) agree with the naive layers."""
+    import vjpnet_fast.conv as conv_module
+    if per_image and not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    monkeypatch.setattr(conv_module, "PER_IMAGE", per_image)
+    N, C, H, W, F, HH, WW = shape
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, HH, WW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    conv_param = {"stride": stride, "pad": pad}
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out_naive.shape).astype(dtype)
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    assert cache.per_image == per_image
+    assert relative_error(out, out_naive) < TOLERANCE[dtype]
+    for fast, naive in zip(conv_backward_fast(dout, cache),
+                           conv_backward_naive(dout, cache_naive)):
+        assert fast.dtype == dtype and relative_error(fast, naive) < TOLERANCE[dtype]
+
+
+def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):
+    """The per-image kernels give bit-identical results on 1, 2 and 3 OpenMP threads (each
+    image is one thread's work; dw is summed per image in image order)."""
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((9, 3, 10, 10))
+    w, b = rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    dout = rng.standard_normal((9, 5, 10, 10))
+    results = []
+    import contextlib
+    for threads in (1, 2, 3):
+        @contextlib.contextmanager
+        def team(images, threads=threads):
+            with conv_module.blas.gemm_team(enabled=threads > 1):
+                yield threads
+        monkeypatch.setattr(conv_module, "conv_team", team)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        results.append((out, *conv_backward_fast(dout, cache)))
+    for other in results[1:]:
+        for first, second in zip(results[0], other):
+            np.testing.assert_array_equal(first, second)
+
+
+def test_per_image_kernels_check_their_buffers():
+    from vjpnet_fast._conv_images import conv_backward_images, conv_forward_images
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    x, w_mat, b = np.ones((2, 3, 6, 6)), np.ones((4, 27)), np.ones(4)
+    out, scratch = np.empty((2, 4, 36)), np.empty(2 * 27 * 36)
+
+    def progress():
+        return np.zeros(2, np.longlong)
+    conv_forward_images(x, w_mat, b, out, scratch, progress(), True, 3, 3, 1, 1)
+    assert (out == 28).any()
+    dw_images, db_images = np.empty((2, 27, 4)), np.empty((2, 4))
+    forward, backward = conv_forward_images, conv_backward_images
+    bad_calls = [
+        (forward, (x, w_mat, b, np.empty((2, 4, 35)), scratch, progress()), "out"),
+        (forward, (x, np.ones((4, 26)), b, out, scratch, progress()), "w_mat"),
+        (forward, (x, w_mat, b[:3], out, scratch, progress()), "b"),
+        (forward, (x, w_mat, b, out, scratch[:27 * 36 - 1], progress()), "scratch"),
+        (forward, (x, w_mat, b, out, scratch, progress()[:1]), "progress"),
+        (backward, (x, w_mat, out, np.empty((2, 3, 6, 5)), dw_images, db_images, scratch,
+                    progress()), "dx"),
+        (backward, (x, w_mat, out, np.empty_like(x), np.empty((2, 4, 27)), db_images, scratch,
+                    progress()), "dw_images"),
+        (backward, (x, w_mat, out, np.empty_like(x), dw_images, np.empty((2, 3)), scratch,
+                    progress()), "db_images"),
+        (backward, (x, w_mat, out, np.empty_like(x), dw_images, db_images,
+                    scratch[:2 * 27 * 36 - 1], progress()), "scratch"),
+    ]
+    for function, args, message in bad_calls:
+        with pytest.raises(ValueError, match=message):
+            function(*args, True, 3, 3, 1, 1)
+    with pytest.raises(ValueError, match="filter"):
+        forward(x, w_mat, b, out, scratch, progress(), True, 9, 9, 1, 1)
+
+
+def test_per_image_kernels_share_work_through_the_counters():
+    """Two threads' calls with shared counters do every image once; a late helper (all images
+    claimed already) touches nothing."""
+    from vjpnet_fast._conv_images import conv_forward_images
+    import vjpnet_fast.conv as conv_module
+    if not conv_module.PER_IMAGE:
+        pytest.skip("NumPy's OpenBLAS GEMMs were not found: no per-image path here")
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((6, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.zeros(3)
+    expected = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})[0].reshape(6, 3, 25)
+    out, progress = np.full((6, 3, 25), np.nan), np.zeros(2, np.longlong)
+    conv_forward_images(x, w.reshape(3, 18), b, out, np.empty(18 * 25), progress, True,
+                        3, 3, 1, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert list(progress) == [7, 6]                  # 6 images + the claim that found none
+    untouched = np.full((6, 3, 25), np.nan)
+    conv_forward_images(x, w.reshape(3, 18), b, untouched, np.empty(18 * 25), progress, False,
+                        3, 3, 1, 1)
+    assert np.isnan(untouched).all()
+
+
+def test_team_runs_every_slot():
+    import threading
+    from vjpnet_fast.team import Team
+    team = Team()
+    seen, done = [], threading.Barrier(3, timeout=10)
+
+    def task(slot):
+        seen.append(slot)
+        done.wait()
+    team.run(task, 3)
+    assert sorted(seen) == [0, 1, 2]
+
+    def fail(slot):
+        raise RuntimeError(f"slot {slot} failed")
+    with pytest.raises(RuntimeError, match="slot 0 failed"):    # task(0)'s error is raised
+        team.run(fail, 2)
 
 
 def test_concurrent_threads_get_correct_results():
@@ -230,12 +364,16 @@ def test_concurrent_threads_get_correct_results():
             conv_backward_fast(np.ones_like(out), cache)
             errors.append(relative_error(out, expected[index]))
 
+    from vjpnet_fast import blas
+    blas_threads = blas._get_num_threads() if blas._get_num_threads else None
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(errors) == 80 and max(errors) < 1e-12
+    # the per-image kernels' OpenBLAS thread count is restored once every call has left
+    assert (blas._get_num_threads() if blas._get_num_threads else None) == blas_threads
 
 
 def test_empty_batch():

@@ -3,8 +3,9 @@
     from vjpnet_fast import conv_forward_fast, conv_backward_fast
     from vjpnet_fast import max_pool_forward_fast, max_pool_backward_fast
 
-Same contracts as the naive layers in `vjpnet.layers`. Lower-level kernels: `im2col`,
-`col2im` (vjpnet_fast._im2col) and `max_pool_forward`, `max_pool_backward`
+Same contracts as the naive layers in `vjpnet.layers`. Lower-level kernels: the per-image
+conv passes `conv_forward_images`, `conv_backward_images` (vjpnet_fast._conv_images, calling
+NumPy's BLAS found by vjpnet_fast.blas), `im2col`, `col2im` (vjpnet_fast._im2col) and `max_pool_forward`, `max_pool_backward`
 (vjpnet_fast._pool), all writing into caller-provided buffers. Importing this package
 registers the four functions as first-order vjpnet primitives ("conv2d_fast",
 "max_pool2d_fast"; see vjpnet_fast.primitives).
@@ -15,6 +16,7 @@ ImportError saying so (vjpnet itself imports and works without it).
 """
 try:
     from vjpnet_fast._info import build_info
+    from vjpnet_fast._conv_images import conv_backward_images, conv_forward_images  # noqa: F401
     from vjpnet_fast._im2col import col2im, im2col
     from vjpnet_fast._pool import max_pool_backward, max_pool_forward
 except ImportError as error:                         # pragma: no cover - depends on the build

@@ -1,12 +1,15 @@
-"""How many OpenMP threads the pooling loops use (the conv's im2col/col2im always use one).
+"""How many OpenMP threads the pooling loops use (the conv sizes its own team, see below).
 
 Default 1. On a machine whose cores are shared with other processes, an OpenMP parallel region
 waits at its closing barrier for a thread the OS may not schedule for a whole time slice
 (measured on the 2-core development machine while other jobs ran: a 2 ms pooling pass took
-12 ms with 2 threads). The conv kernels stay single-threaded whatever is set here: their GEMMs
-run on OpenBLAS's threads, alternating an OpenMP team with OpenBLAS's spinning threads on
-2 cores made a 90 ms conv take 1.6 s, and even without that clash (OMP_WAIT_POLICY=passive) a
-second thread made im2col no faster here: it is bound by memory bandwidth, not by the core. On an otherwise idle machine, `set_num_threads(2)` (or
+12 ms with 2 threads). The conv does not use this setting. Its fallback path (vjpnet_fast.conv
+with PER_IMAGE False) keeps im2col/col2im on one thread next to OpenBLAS's threads:
+alternating an OpenMP team with OpenBLAS's spinning threads on 2 cores made a 90 ms conv take
+1.6 s. Its per-image path shares the images between the calling thread and helper threads
+that sleep between calls (vjpnet_fast.team, as many threads as OpenBLAS has) while OpenBLAS
+itself is single-threaded (vjpnet_fast.blas.gemm_team), so the two never run at once and no
+OpenMP team spins next to the NumPy GEMMs after a conv. On an otherwise idle machine, `set_num_threads(2)` (or
 the environment variable VJPNET_NUM_THREADS=2) can speed pooling up by about 1.5x. Results are
 identical for any thread count: every thread owns whole output planes, nothing is accumulated
 across threads.
