@@ -22,3 +22,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     assert tests in ci_lines, f".ci/run does not run the README's test command {tests!r}"
+
+
+def test_quick_start_code_runs():
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md quick start", "exec"), namespace)
+    assert set(namespace["grads"]) == {"W1", "b1", "W2"}
+    assert namespace["grads"]["W1"].shape == (3, 8)
