@@ -33,10 +33,12 @@ function addresses); `set_blas` installs them. All shapes are checked here befor
 loops run.
 """
 from libc.stdint cimport int64_t, intptr_t
+from libc.string cimport memcpy, memset
+
+from vjpnet_fast._geometry cimport _ceil_div, _valid_hi, _valid_lo
 
 cdef extern from "<sched.h>" nogil:
     int sched_getcpu()
-from libc.string cimport memcpy, memset
 
 cdef extern from *:
     """
@@ -96,29 +98,6 @@ cdef inline void _gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, P
     else:
         _sgemm(ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS,
                M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc)
-
-
-cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    if a >= 0:
-        return (a + b - 1) // b
-    return -((-a) // b)
-
-
-cdef inline Py_ssize_t _valid_lo(Py_ssize_t offset, Py_ssize_t stride,
-                                 Py_ssize_t pad) noexcept nogil:
-    # first output o with o*stride + offset - pad >= 0
-    cdef Py_ssize_t a = _ceil_div(pad - offset, stride)
-    return a if a > 0 else 0
-
-
-cdef inline Py_ssize_t _valid_hi(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t stride,
-                                 Py_ssize_t pad, Py_ssize_t n_out) noexcept nogil:
-    # one past the last output o with o*stride + offset - pad < size (>= _valid_lo)
-    cdef Py_ssize_t a = _valid_lo(offset, stride, pad)
-    cdef Py_ssize_t b = _ceil_div(size + pad - offset, stride)
-    if b > n_out:
-        b = n_out
-    return b if b > a else a
 
 
 cdef void _im2col_image(const real* image, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
