@@ -8,6 +8,8 @@ anything else is a leaf. `register_container` teaches vjpnet a new container typ
 """
 from collections import OrderedDict
 
+import numpy as np
+
 _CONTAINERS = {}  # type -> (to_children(obj) -> (children, aux), from_children(aux, children) -> obj)
 
 
@@ -77,12 +79,15 @@ def flatten(tree):
 
 
 def _flatten_into(tree, leaves):
+    if type(tree) is np.ndarray:   # the common leaf, decided without a table lookup
+        leaves.append(tree)
+        return _LEAF
     functions = _container_functions(tree)
     if functions is None:
         leaves.append(tree)
         return _LEAF
     children, aux = functions[0](tree)
-    return TreeDef(type(tree), aux, tuple(_flatten_into(child, leaves) for child in children))
+    return TreeDef(type(tree), aux, tuple([_flatten_into(child, leaves) for child in children]))
 
 
 def unflatten(treedef, leaves):
@@ -91,16 +96,17 @@ def unflatten(treedef, leaves):
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: the tree {treedef!r} has {treedef.num_leaves} leaves, "
                          f"got {len(leaves)}")
-    position = iter(leaves)
-    return _unflatten_from(treedef, position)
+    if treedef is _LEAF:
+        return leaves[0]
+    return _unflatten_from(treedef, iter(leaves))
 
 
 def _unflatten_from(treedef, position):
-    if treedef.node_type is None:
-        return next(position)
-    children = [_unflatten_from(child, position) for child in treedef.children]
-    if treedef.node_type in _CONTAINERS:
-        return _CONTAINERS[treedef.node_type][1](treedef.aux, children)
+    children = [next(position) if child is _LEAF else _unflatten_from(child, position)
+                for child in treedef.children]
+    functions = _CONTAINERS.get(treedef.node_type)
+    if functions is not None:
+        return functions[1](treedef.aux, children)
     return treedef.node_type(*children)  # namedtuple
 
 
