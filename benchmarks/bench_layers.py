@@ -81,7 +81,8 @@ def conv_case(N, C, H, W, F, HH, WW, stride, pad, dtype, naive):
     weights, columns = w.reshape(F, K), rng.standard_normal((K, M)).astype(dtype)
     grads = rng.standard_normal((F, M)).astype(dtype)
     weights_t = np.ascontiguousarray(weights.T)
-    out_fwd, out_dw, out_dcol = np.empty((F, M), dtype), np.empty((K, F), dtype), np.empty((K, M), dtype)
+    out_fwd = np.empty((F, M), dtype)
+    out_dw, out_dcol = np.empty((K, F), dtype), np.empty((K, M), dtype)
 
     def gemm_floor():               # forward, dw and dx GEMMs on the whole batch, best orientation
         np.matmul(weights, columns, out=out_fwd)          # (F, K) @ (K, M)
@@ -166,9 +167,11 @@ def main(argv=None):
         pool_case(64, 32, 32, 32, 2, 2, np.float32, naive),
     ]
     print(describe_machine())
-    print(f"median of {args.repeats} forward+backward calls per implementation, measured round robin "
+    print(f"median of {args.repeats} forward+backward calls per implementation, "
+          "measured round robin "
           f"in blocks of 3 (naive layers: 3 calls); faults = minor page faults per call\n")
-    header = f"{'case':<52} {'implementation':<18} {'ms':>9} {'/fast':>7} {'/floor':>7} {'faults':>7}"
+    header = (f"{'case':<52} {'implementation':<18} {'ms':>9} {'/fast':>7} {'/floor':>7} "
+              f"{'faults':>7}")
     print(header)
     print("-" * len(header))
     for label, functions in cases:

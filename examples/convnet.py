@@ -45,7 +45,8 @@ def save_figures(model, solver, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="train for one epoch only")
-    parser.add_argument("--out", default="vjpnet_out", help="folder for the PNGs (default: %(default)s)")
+    parser.add_argument("--out", default="vjpnet_out",
+                        help="folder for the PNGs (default: %(default)s)")
     args = parser.parse_args()
 
     data = load_digits(flatten=False, dtype=np.float32)

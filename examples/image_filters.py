@@ -67,7 +67,8 @@ def imshow_noax(axis, image, normalize=True):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64x64 images instead of 200x200")
-    parser.add_argument("--out", default="vjpnet_out", help="folder for the PNG (default: %(default)s)")
+    parser.add_argument("--out", default="vjpnet_out",
+                        help="folder for the PNG (default: %(default)s)")
     parser.add_argument("--images", nargs=2, metavar="PATH", help="two images of your own")
     args = parser.parse_args()
 

@@ -93,7 +93,8 @@ def compare_three_ways(data, reg=0.1):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="train for one epoch only")
-    parser.add_argument("--out", default="vjpnet_out", help="folder for the PNG (default: %(default)s)")
+    parser.add_argument("--out", default="vjpnet_out",
+                        help="folder for the PNG (default: %(default)s)")
     args = parser.parse_args()
 
     data = load_digits()

@@ -11,11 +11,11 @@ def test_numeric_gradients_restore_x_and_match_analytic():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4))
     before = x.copy()
-    np.testing.assert_allclose(eval_numerical_gradient(lambda x: np.sum(x ** 3), x,
-                                                       verbose=False), 3 * x ** 2, rtol=1e-6, atol=1e-9)
+    numeric = eval_numerical_gradient(lambda x: np.sum(x ** 3), x, verbose=False)
+    np.testing.assert_allclose(numeric, 3 * x ** 2, rtol=1e-6, atol=1e-9)
     df = rng.standard_normal((3, 4))
-    np.testing.assert_allclose(eval_numerical_gradient_array(np.sin, x, df), np.cos(x) * df, atol=1e-9,
-                               rtol=1e-6)
+    np.testing.assert_allclose(eval_numerical_gradient_array(np.sin, x, df), np.cos(x) * df,
+                               atol=1e-9, rtol=1e-6)
     np.testing.assert_array_equal(x, before)
 
 

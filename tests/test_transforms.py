@@ -195,7 +195,8 @@ def _bad_primitive(vjp, name):
 
 @pytest.mark.parametrize("vjp_fn,error,pattern", [
     (lambda g, c: (g * c[1],), ValueError, r"returned 1 cotangents for 2 positional.*argument 1"),
-    (lambda g, c: (g * c[1], np.sum(g)), ValueError, r"shape \(\) for argument 1.*has shape \(3,\)"),
+    (lambda g, c: (g * c[1], np.sum(g)), ValueError,
+     r"shape \(\) for argument 1.*has shape \(3,\)"),
     (lambda g, c: (g * c[1], (g * c[0]).astype(np.float32)), TypeError,
      r"dtype float32 for argument 1.*has dtype float64"),
     (lambda g, c: g, TypeError, r"returned a single ndarray.*2 positional"),

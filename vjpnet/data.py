@@ -245,8 +245,10 @@ def get_cifar10_data(root, num_training=49000, num_validation=1000, num_test=100
     y_val = y_train_all[num_training:num_training + num_validation]
     X_test, y_test = X_test_all[:num_test], y_test_all[:num_test]
     mean_image = X_train.mean(axis=0) if subtract_mean else 0.0
-    channels_first = lambda X: np.ascontiguousarray(
-        (X - mean_image).transpose(0, 3, 1, 2), dtype=dtype)
+
+    def channels_first(X):
+        return np.ascontiguousarray((X - mean_image).transpose(0, 3, 1, 2), dtype=dtype)
+
     return {
         "X_train": channels_first(X_train), "y_train": y_train,
         "X_val": channels_first(X_val), "y_val": y_val,

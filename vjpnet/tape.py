@@ -30,7 +30,8 @@ class Tape:
 
     def __init__(self, level):
         self.level = level
-        self.entries = []   # per node: None for an input, else (primitive, parents, cache, needed, nested)
+        # per node: None for an input, else (primitive, parents, cache, needed, nested)
+        self.entries = []
         self.open = True
 
     def new_input(self, value):

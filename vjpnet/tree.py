@@ -10,7 +10,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-_CONTAINERS = {}  # type -> (to_children(obj) -> (children, aux), from_children(aux, children) -> obj)
+# type -> (to_children(obj) -> (children, aux), from_children(aux, children) -> obj)
+_CONTAINERS = {}
 
 
 def register_container(container_type, to_children, from_children):
@@ -22,7 +23,7 @@ def register_container(container_type, to_children, from_children):
 
 
 register_container(tuple, lambda t: (t, None), lambda _, children: tuple(children))
-register_container(list, lambda l: (l, None), lambda _, children: list(children))
+register_container(list, lambda items: (items, None), lambda _, children: list(children))
 register_container(type(None), lambda _: ((), None), lambda _, __: None)
 register_container(
     dict, lambda d: (d.values(), tuple(d)), lambda keys, children: dict(zip(keys, children))

@@ -5,10 +5,10 @@
 
 Same contracts as the naive layers in `vjpnet.layers`. Lower-level kernels: the per-image
 conv passes `conv_forward_images`, `conv_backward_images` (vjpnet_fast._conv_images, calling
-NumPy's BLAS found by vjpnet_fast.blas), `im2col`, `col2im` (vjpnet_fast._im2col) and `max_pool_forward`, `max_pool_backward`
-(vjpnet_fast._pool), all writing into caller-provided buffers. Importing this package
-registers the four functions as first-order vjpnet primitives ("conv2d_fast",
-"max_pool2d_fast"; see vjpnet_fast.primitives).
+NumPy's BLAS found by vjpnet_fast.blas), `im2col`, `col2im` (vjpnet_fast._im2col) and
+`max_pool_forward`, `max_pool_backward` (vjpnet_fast._pool), all writing into caller-provided
+buffers. Importing this package registers the four functions as first-order vjpnet primitives
+("conv2d_fast", "max_pool2d_fast"; see vjpnet_fast.primitives).
 
 Built by `pip install .` / `pip install -e .` or, in a source tree,
 `python setup.py build_ext --inplace`. Without the build, importing this package raises
@@ -35,6 +35,7 @@ from vjpnet_fast.workspace import clear_workspace
 
 __all__ = [
     "conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
-    "max_pool_backward_fast", "conv2d_fast", "max_pool2d_fast", "im2col", "col2im", "max_pool_forward", "max_pool_backward",
+    "max_pool_backward_fast", "conv2d_fast", "max_pool2d_fast", "im2col", "col2im",
+    "max_pool_forward", "max_pool_backward",
     "clear_workspace", "build_info", "set_num_threads", "get_num_threads",
 ]

@@ -3,8 +3,8 @@
 NumPy's Linux wheels bundle OpenBLAS built with 64-bit integers (`scipy_openblas64_`), whose
 CBLAS entry points are exported as `scipy_cblas_dgemm64_` / `scipy_cblas_sgemm64_`, plus
 `openblas_set_num_threads_local` (which, despite its name, sets OpenBLAS's thread count for
-the whole process in this build: measured). `install()` looks for that library among the shared objects
-already loaded by this process (NumPy loaded it), takes the addresses with ctypes and hands
+the whole process in this build: measured). `install()` looks for that library among the shared
+objects already loaded by this process (NumPy loaded it), takes the addresses with ctypes and hands
 them to `vjpnet_fast._conv_images.set_blas`. Using NumPy's own copy (not, say, SciPy's) means
 one OpenBLAS and one thread pool in the process.
 
@@ -21,7 +21,8 @@ from vjpnet_fast import _conv_images
 # (dgemm, sgemm) symbol pairs with the 64-bit integer CBLAS interface, most specific first
 GEMM_SYMBOLS = (("scipy_cblas_dgemm64_", "scipy_cblas_sgemm64_"),
                 ("cblas_dgemm64_", "cblas_sgemm64_"))
-THREADS_LOCAL_SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_")
+THREADS_LOCAL_SYMBOLS = ("openblas_set_num_threads_local",
+                         "scipy_openblas_set_num_threads_local64_")
 GET_THREADS_SYMBOLS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
                        "openblas_get_num_threads")
 

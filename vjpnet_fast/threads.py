@@ -9,10 +9,10 @@ alternating an OpenMP team with OpenBLAS's spinning threads on 2 cores made a 90
 1.6 s. Its per-image path shares the images between the calling thread and helper threads
 that sleep between calls (vjpnet_fast.team, as many threads as OpenBLAS has) while OpenBLAS
 itself is single-threaded (vjpnet_fast.blas.gemm_team), so the two never run at once and no
-OpenMP team spins next to the NumPy GEMMs after a conv. On an otherwise idle machine, `set_num_threads(2)` (or
-the environment variable VJPNET_NUM_THREADS=2) can speed pooling up by about 1.5x. Results are
-identical for any thread count: every thread owns whole output planes, nothing is accumulated
-across threads.
+OpenMP team spins next to the NumPy GEMMs after a conv. On an otherwise idle machine,
+`set_num_threads(2)` (or the environment variable VJPNET_NUM_THREADS=2) can speed pooling up
+by about 1.5x. Results are identical for any thread count: every thread owns whole output
+planes, nothing is accumulated across threads.
 """
 import os
 

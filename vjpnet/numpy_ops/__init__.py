@@ -16,6 +16,10 @@ Modules (imports go one way, top to bottom):
     linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
     nondifferentiable   functions that return plain results
 
+Naming: a primitive object ends in `_p` (`sum_p`, `reshape_p`, `exp_p`); the function with NumPy's
+signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). The primitive's
+`name` (in errors and the registry) is NumPy's name.
+
 Every VJP is written with NumPy operations, so on traced values it is itself recorded and
 differentiable: nested `grad` gives exact higher derivatives. float32 inputs give float32
 values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with).
@@ -35,6 +39,6 @@ Subgradient conventions (at points where the derivative does not exist):
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
 from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
-from vjpnet.numpy_ops.indexing import getitem, index_add, index_update  # noqa: F401
+from vjpnet.numpy_ops.indexing import getitem_p, index_add_p, index_update  # noqa: F401
 
-__all__ = ["unbroadcast", "sum_to_shape", "getitem", "index_add", "index_update"]
+__all__ = ["unbroadcast", "sum_to_shape", "getitem_p", "index_add_p", "index_update"]

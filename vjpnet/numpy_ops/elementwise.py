@@ -27,18 +27,18 @@ def _distinct_pair(rng):
 _BINARY = normal((3, 4), (4,))
 
 # --- arithmetic -----------------------------------------------------------------------------
-add = elementwise(np.add, IDENTITY, IDENTITY, spec=_BINARY)
-subtract = elementwise(np.subtract, IDENTITY, lambda g, out, x, y: -g,
-                       spec=_BINARY)
-multiply = elementwise(np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
-                       spec=_BINARY)
-true_divide = elementwise(np.true_divide, lambda g, out, x, y: g / y,
-                          lambda g, out, x, y: -g * out / y,
-                          spec=lambda rng: Sample(rng.standard_normal((3, 4)),
-                                                  rng.uniform(0.5, 2.0, 4)))
-divide = true_divide   # np.divide is np.true_divide
-negative = elementwise(np.negative, lambda g, out, x: -g, spec=normal((3,)))
-positive_ = elementwise(np.positive, lambda g, out, x: g, spec=normal((3,)), name="positive")
+add_p = elementwise(np.add, IDENTITY, IDENTITY, spec=_BINARY)
+subtract_p = elementwise(np.subtract, IDENTITY, lambda g, out, x, y: -g,
+                         spec=_BINARY)
+multiply_p = elementwise(np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
+                         spec=_BINARY)
+true_divide_p = elementwise(np.true_divide, lambda g, out, x, y: g / y,
+                            lambda g, out, x, y: -g * out / y,
+                            spec=lambda rng: Sample(rng.standard_normal((3, 4)),
+                                                    rng.uniform(0.5, 2.0, 4)))
+divide_p = true_divide_p   # np.divide is np.true_divide
+negative_p = elementwise(np.negative, lambda g, out, x: -g, spec=normal((3,)))
+positive_p = elementwise(np.positive, lambda g, out, x: g, spec=normal((3,)), name="positive")
 
 
 def _power_partial_base(g, out, x, y):
@@ -52,11 +52,11 @@ def _power_partial_exponent(g, out, x, y):
     return g * out * np.log(np.where(x > 0, x, 1.0))
 
 
-power = elementwise(np.power, _power_partial_base, _power_partial_exponent,
-                    spec=lambda rng: [Sample(rng.uniform(0.5, 2.0, (3, 4)),
-                                             rng.uniform(-2.0, 2.0, 4)),
-                                      Sample(rng.standard_normal((3, 4)), 3)])
-square = elementwise(np.square, lambda g, out, x: g * (2.0 * x), spec=normal((3, 4)))
+power_p = elementwise(np.power, _power_partial_base, _power_partial_exponent,
+                      spec=lambda rng: [Sample(rng.uniform(0.5, 2.0, (3, 4)),
+                                               rng.uniform(-2.0, 2.0, 4)),
+                                        Sample(rng.standard_normal((3, 4)), 3)])
+square_p = elementwise(np.square, lambda g, out, x: g * (2.0 * x), spec=normal((3, 4)))
 
 
 def _sqrt_partial(g, out, x):
@@ -68,52 +68,52 @@ def _sqrt_partial(g, out, x):
     return np.where(inside, g * (0.5 / np.where(inside, out, 1.0)), 0.0)
 
 
-sqrt = elementwise(np.sqrt, _sqrt_partial, spec=positive((3, 4)))
-reciprocal = elementwise(np.reciprocal, lambda g, out, x: -g * out * out,
-                         spec=positive((3, 4)))
-cbrt = elementwise(np.cbrt, lambda g, out, x: g / (3.0 * out * out), spec=positive((3, 4)))
+sqrt_p = elementwise(np.sqrt, _sqrt_partial, spec=positive((3, 4)))
+reciprocal_p = elementwise(np.reciprocal, lambda g, out, x: -g * out * out,
+                           spec=positive((3, 4)))
+cbrt_p = elementwise(np.cbrt, lambda g, out, x: g / (3.0 * out * out), spec=positive((3, 4)))
 
 # --- exponentials and logarithms ------------------------------------------------------------
-exp = elementwise(np.exp, lambda g, out, x: g * out, spec=normal((3, 4)))
-exp2 = elementwise(np.exp2, lambda g, out, x: g * (out * _LN2), spec=normal((3, 4)))
-expm1 = elementwise(np.expm1, lambda g, out, x: g * (out + 1.0), spec=normal((3, 4)))
-log = elementwise(np.log, lambda g, out, x: g / x, spec=positive((3, 4)))
-log1p = elementwise(np.log1p, lambda g, out, x: g / (x + 1.0), spec=positive((3, 4)))
-log2 = elementwise(np.log2, lambda g, out, x: g / (x * _LN2), spec=positive((3, 4)))
-log10 = elementwise(np.log10, lambda g, out, x: g / (x * _LN10), spec=positive((3, 4)))
-logaddexp = elementwise(np.logaddexp, lambda g, out, x, y: g * np.exp(x - out),
-                        lambda g, out, x, y: g * np.exp(y - out), spec=_BINARY)
-logaddexp2 = elementwise(np.logaddexp2, lambda g, out, x, y: g * np.exp2(x - out),
-                         lambda g, out, x, y: g * np.exp2(y - out), spec=_BINARY)
+exp_p = elementwise(np.exp, lambda g, out, x: g * out, spec=normal((3, 4)))
+exp2_p = elementwise(np.exp2, lambda g, out, x: g * (out * _LN2), spec=normal((3, 4)))
+expm1_p = elementwise(np.expm1, lambda g, out, x: g * (out + 1.0), spec=normal((3, 4)))
+log_p = elementwise(np.log, lambda g, out, x: g / x, spec=positive((3, 4)))
+log1p_p = elementwise(np.log1p, lambda g, out, x: g / (x + 1.0), spec=positive((3, 4)))
+log2_p = elementwise(np.log2, lambda g, out, x: g / (x * _LN2), spec=positive((3, 4)))
+log10_p = elementwise(np.log10, lambda g, out, x: g / (x * _LN10), spec=positive((3, 4)))
+logaddexp_p = elementwise(np.logaddexp, lambda g, out, x, y: g * np.exp(x - out),
+                          lambda g, out, x, y: g * np.exp(y - out), spec=_BINARY)
+logaddexp2_p = elementwise(np.logaddexp2, lambda g, out, x, y: g * np.exp2(x - out),
+                           lambda g, out, x, y: g * np.exp2(y - out), spec=_BINARY)
 
 # --- trigonometric and hyperbolic -----------------------------------------------------------
 _UNIT = positive((3, 4), low=-0.8, high=0.8)
-sin = elementwise(np.sin, lambda g, out, x: g * np.cos(x), spec=normal((3, 4)))
-cos = elementwise(np.cos, lambda g, out, x: -g * np.sin(x), spec=normal((3, 4)))
-tan = elementwise(np.tan, lambda g, out, x: g * (1.0 + out * out), spec=_UNIT)
-arcsin = elementwise(np.arcsin, lambda g, out, x: g / np.sqrt(1.0 - x * x), spec=_UNIT)
-arccos = elementwise(np.arccos, lambda g, out, x: -g / np.sqrt(1.0 - x * x), spec=_UNIT)
-arctan = elementwise(np.arctan, lambda g, out, x: g / (1.0 + x * x), spec=normal((3, 4)))
-arctan2 = elementwise(np.arctan2, lambda g, out, x, y: g * y / (x * x + y * y),
-                      lambda g, out, x, y: -g * x / (x * x + y * y),
-                      spec=lambda rng: Sample(rng.standard_normal((3, 4)),
-                                              rng.uniform(0.5, 2.0, 4)))
-hypot = elementwise(np.hypot, lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out,
-                    spec=positive((3, 4), (4,)))
+sin_p = elementwise(np.sin, lambda g, out, x: g * np.cos(x), spec=normal((3, 4)))
+cos_p = elementwise(np.cos, lambda g, out, x: -g * np.sin(x), spec=normal((3, 4)))
+tan_p = elementwise(np.tan, lambda g, out, x: g * (1.0 + out * out), spec=_UNIT)
+arcsin_p = elementwise(np.arcsin, lambda g, out, x: g / np.sqrt(1.0 - x * x), spec=_UNIT)
+arccos_p = elementwise(np.arccos, lambda g, out, x: -g / np.sqrt(1.0 - x * x), spec=_UNIT)
+arctan_p = elementwise(np.arctan, lambda g, out, x: g / (1.0 + x * x), spec=normal((3, 4)))
+arctan2_p = elementwise(np.arctan2, lambda g, out, x, y: g * y / (x * x + y * y),
+                        lambda g, out, x, y: -g * x / (x * x + y * y),
+                        spec=lambda rng: Sample(rng.standard_normal((3, 4)),
+                                                rng.uniform(0.5, 2.0, 4)))
+hypot_p = elementwise(np.hypot, lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out,
+                      spec=positive((3, 4), (4,)))
 # g (1 - out^2), written without a Python-scalar operand (NumPy converts those on every call)
-tanh = elementwise(np.tanh, lambda g, out, x: g - g * out * out, spec=normal((3, 4)))
-sinh = elementwise(np.sinh, lambda g, out, x: g * np.cosh(x), spec=normal((3, 4)))
-cosh = elementwise(np.cosh, lambda g, out, x: g * np.sinh(x), spec=normal((3, 4)))
-arcsinh = elementwise(np.arcsinh, lambda g, out, x: g / np.sqrt(x * x + 1.0),
-                      spec=normal((3, 4)))
-arccosh = elementwise(np.arccosh, lambda g, out, x: g / np.sqrt(x * x - 1.0),
-                      spec=positive((3, 4), low=1.5, high=3.0))
-arctanh = elementwise(np.arctanh, lambda g, out, x: g / (1.0 - x * x), spec=_UNIT)
+tanh_p = elementwise(np.tanh, lambda g, out, x: g - g * out * out, spec=normal((3, 4)))
+sinh_p = elementwise(np.sinh, lambda g, out, x: g * np.cosh(x), spec=normal((3, 4)))
+cosh_p = elementwise(np.cosh, lambda g, out, x: g * np.sinh(x), spec=normal((3, 4)))
+arcsinh_p = elementwise(np.arcsinh, lambda g, out, x: g / np.sqrt(x * x + 1.0),
+                        spec=normal((3, 4)))
+arccosh_p = elementwise(np.arccosh, lambda g, out, x: g / np.sqrt(x * x - 1.0),
+                        spec=positive((3, 4), low=1.5, high=3.0))
+arctanh_p = elementwise(np.arctanh, lambda g, out, x: g / (1.0 - x * x), spec=_UNIT)
 
 # --- piecewise: abs, maximum/minimum, fmax/fmin ---------------------------------------------
 # Convention: d|x|/dx = sign(x), so 0 at x = 0.
-absolute = elementwise(np.absolute, lambda g, out, x: g * np.sign(x),
-                       spec=lambda rng: Sample(away_from(rng, (3, 4))))
+absolute_p = elementwise(np.absolute, lambda g, out, x: g * np.sign(x),
+                         spec=lambda rng: Sample(away_from(rng, (3, 4))))
 
 
 def _tie_share(mine, other, out):
@@ -124,10 +124,10 @@ def _tie_share(mine, other, out):
 
 # Convention: on ties (x == y) maximum and minimum give each input half of the gradient, so
 # np.maximum(x, x) has derivative 1 and np.maximum(x, 0) (relu) has derivative 0.5 at x == 0.
-maximum = elementwise(np.maximum, lambda g, out, x, y: g * _tie_share(x, y, out),
-                      lambda g, out, x, y: g * _tie_share(y, x, out), spec=_distinct_pair)
-minimum = elementwise(np.minimum, lambda g, out, x, y: g * _tie_share(y, x, out),
-                      lambda g, out, x, y: g * _tie_share(x, y, out), spec=_distinct_pair)
+maximum_p = elementwise(np.maximum, lambda g, out, x, y: g * _tie_share(x, y, out),
+                        lambda g, out, x, y: g * _tie_share(y, x, out), spec=_distinct_pair)
+minimum_p = elementwise(np.minimum, lambda g, out, x, y: g * _tie_share(y, x, out),
+                        lambda g, out, x, y: g * _tie_share(x, y, out), spec=_distinct_pair)
 
 
 def _nan_aware_share(winner_share, mine, other):
@@ -136,14 +136,14 @@ def _nan_aware_share(winner_share, mine, other):
     return share.astype(winner_share.dtype)
 
 
-fmax = elementwise(np.fmax,
-                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), x, y),
-                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), y, x),
-                   spec=_distinct_pair)
-fmin = elementwise(np.fmin,
-                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), x, y),
-                   lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), y, x),
-                   spec=_distinct_pair)
+fmax_p = elementwise(np.fmax,
+                     lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), x, y),
+                     lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), y, x),
+                     spec=_distinct_pair)
+fmin_p = elementwise(np.fmin,
+                     lambda g, out, x, y: g * _nan_aware_share(_tie_share(y, x, out), x, y),
+                     lambda g, out, x, y: g * _nan_aware_share(_tie_share(x, y, out), y, x),
+                     spec=_distinct_pair)
 
 
 # --- clip and where (NumPy functions, not ufuncs) -------------------------------------------
@@ -176,20 +176,20 @@ def _clip_spec(rng):
             Sample(x, np.full(4, -0.5), np.array([0.5, 1.0, 2.0, 0.5]))]
 
 
-clip = Primitive(_clip_forward, _clip_vjp, name="clip", selective_vjp=True, spec=_clip_spec)
+clip_p = Primitive(_clip_forward, _clip_vjp, name="clip", selective_vjp=True, spec=_clip_spec)
 
 
-def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
-          max=np._NoValue, **kwargs):
+def clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+         max=np._NoValue, **kwargs):
     reject_kwargs("clip", kwargs)
     if out is not None:
         reject_kwargs("clip", {"out": out})
     low = a_min if a_min is not np._NoValue else (None if min is np._NoValue else min)
     high = a_max if a_max is not np._NoValue else (None if max is np._NoValue else max)
-    return clip(a, low, high)
+    return clip_p(a, low, high)
 
 
-register_function(np.clip, _clip)
+register_function(np.clip, clip)
 
 
 def _where_forward(condition, x, y):
@@ -204,17 +204,17 @@ def _where_vjp(g, cache, needed):
             unbroadcast(np.where(condition, 0.0, g), y) if needed[2] else None)
 
 
-where = Primitive(_where_forward, _where_vjp, name="where", selective_vjp=True,
-                  spec=lambda rng: Sample(rng.standard_normal((3, 4)) > 0,
-                                          rng.standard_normal((3, 4)), rng.standard_normal(4)))
+where_p = Primitive(_where_forward, _where_vjp, name="where", selective_vjp=True,
+                    spec=lambda rng: Sample(rng.standard_normal((3, 4)) > 0,
+                                            rng.standard_normal((3, 4)), rng.standard_normal(4)))
 
 
-def _where(condition, x=np._NoValue, y=np._NoValue):
+def where(condition, x=np._NoValue, y=np._NoValue):
     if x is np._NoValue and y is np._NoValue:
         return np.where(plain(condition))   # indices: not differentiable
     if x is np._NoValue or y is np._NoValue:
         raise ValueError("numpy.where: either both or neither of x and y should be given")
-    return where(plain(condition), x, y)
+    return where_p(plain(condition), x, y)
 
 
-register_function(np.where, _where)
+register_function(np.where, where)

@@ -21,10 +21,10 @@ def _index_add_forward(g, index, shape):
     return out, index
 
 
-index_add = Primitive(_index_add_forward, lambda g, index: (g[index], None, None),
-                      name="index_add", linear=True,
-                      spec=lambda rng: Sample(rng.standard_normal(4), ([0, 2, 2, 1],), (3,)))
-index_add.__doc__ = """index_add(values, index, shape): zeros(shape) with `values` added at
+index_add_p = Primitive(_index_add_forward, lambda g, index: (g[index], None, None),
+                        name="index_add", linear=True,
+                        spec=lambda rng: Sample(rng.standard_normal(4), ([0, 2, 2, 1],), (3,)))
+index_add_p.__doc__ = """index_add(values, index, shape): zeros(shape) with `values` added at
 `index` (repeated indices accumulate); the VJP of indexing."""
 
 
@@ -34,16 +34,16 @@ def _getitem_forward(x, index):
 
 def _getitem_vjp(g, cache):
     index, shape = cache
-    return (index_add(g, index, shape), None)
+    return (index_add_p(g, index, shape), None)
 
 
-getitem = Primitive(
+getitem_p = Primitive(
     _getitem_forward, _getitem_vjp, name="getitem", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((3, 4)), (slice(1, 3), 2)),
-                      Sample(rng.standard_normal((3, 4)),
-                             (np.array([0, 2, 0]), np.array([1, 1, 1]))),
-                      Sample(rng.standard_normal((3, 4)), rng.standard_normal((3, 4)) > 0),
-                      Sample(rng.standard_normal((3, 4, 2)), (Ellipsis, None, slice(None, 1)))])
+                        Sample(rng.standard_normal((3, 4)),
+                               (np.array([0, 2, 0]), np.array([1, 1, 1]))),
+                        Sample(rng.standard_normal((3, 4)), rng.standard_normal((3, 4)) > 0),
+                        Sample(rng.standard_normal((3, 4, 2)), (Ellipsis, None, slice(None, 1)))])
 
 
 def _index_update_forward(x, index, value):
@@ -59,12 +59,12 @@ def _index_update_vjp(g, cache):
             sum_to_shape(g[index], value_shape, value_dtype))
 
 
-_index_update = Primitive(
+index_update_p = Primitive(
     _index_update_forward, _index_update_vjp, name="index_update", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((3, 4)), (slice(None), 1),
-                             rng.standard_normal(3)),
+                              rng.standard_normal(3)),
                       Sample(rng.standard_normal((3, 4)), (np.array([0, 2]),),
-                             rng.standard_normal(4)),
+                              rng.standard_normal(4)),
                       Sample(rng.standard_normal((3, 4)), (1, 2), 0.5)])
 
 
@@ -79,8 +79,8 @@ def index_update(x, index, value):
         index = tuple(plain(item) for item in index)
     else:
         index = plain(index)
-    return _index_update(x, index, value)
+    return index_update_p(x, index, value)
 
 
 
-FUNCTION_HANDLERS["getitem"] = getitem
+FUNCTION_HANDLERS["getitem"] = getitem_p

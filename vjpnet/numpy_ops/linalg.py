@@ -6,9 +6,9 @@ import numpy as np
 
 from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
                                     shape_of, unbroadcast)
-from vjpnet.numpy_ops.elementwise import sqrt
-from vjpnet.numpy_ops.reductions import amax_, sum_
-from vjpnet.numpy_ops.shape import ravel, reshape, swapaxes
+from vjpnet.numpy_ops.elementwise import sqrt_p
+from vjpnet.numpy_ops.reductions import amax_p, sum_p
+from vjpnet.numpy_ops.shape import ravel, reshape_p, swapaxes
 from vjpnet.registry import register_function, register_ufunc
 from vjpnet.tape import dtype_of
 
@@ -34,31 +34,31 @@ def _matmul_vjp(g, cache, needed):
     if a_ndim == 2 and b_ndim == 2:   # the common case
         return (np.matmul(g, b.T) if needed[0] else None,
                 np.matmul(a.T, g) if needed[1] else None)
-    a2 = reshape(a, (1, -1)) if a_ndim == 1 else a
-    b2 = reshape(b, (-1, 1)) if b_ndim == 1 else b
+    a2 = reshape_p(a, (1, -1)) if a_ndim == 1 else a
+    b2 = reshape_p(b, (-1, 1)) if b_ndim == 1 else b
     if a_ndim == 1:
-        g = reshape(g, g.shape[:-1] + (1,) + g.shape[-1:])
+        g = reshape_p(g, g.shape[:-1] + (1,) + g.shape[-1:])
     if b_ndim == 1:
-        g = reshape(g, g.shape + (1,))
+        g = reshape_p(g, g.shape + (1,))
     da = db = None
     if needed[0]:
         da = unbroadcast(np.matmul(g, _matrix_transpose(b2)), a2)
-        da = reshape(da, a.shape) if a_ndim == 1 else da
+        da = reshape_p(da, a.shape) if a_ndim == 1 else da
     if needed[1]:
         db = unbroadcast(np.matmul(_matrix_transpose(a2), g), b2)
-        db = reshape(db, b.shape) if b_ndim == 1 else db
+        db = reshape_p(db, b.shape) if b_ndim == 1 else db
     return da, db
 
 
-matmul = Primitive(_matmul_forward, _matmul_vjp, name="matmul", selective_vjp=True,
-                   spec=lambda rng: [Sample(rng.standard_normal((3, 4)),
-                                            rng.standard_normal((4, 2))),
-                                     Sample(rng.standard_normal(4), rng.standard_normal((4, 2))),
-                                     Sample(rng.standard_normal((2, 3, 4)),
-                                            rng.standard_normal(4)),
-                                     Sample(rng.standard_normal((2, 3, 4)),
-                                            rng.standard_normal((1, 4, 2)))])
-register_ufunc(np.matmul, matmul)
+matmul_p = Primitive(_matmul_forward, _matmul_vjp, name="matmul", selective_vjp=True,
+                     spec=lambda rng: [Sample(rng.standard_normal((3, 4)),
+                                              rng.standard_normal((4, 2))),
+                                       Sample(rng.standard_normal(4), rng.standard_normal((4, 2))),
+                                       Sample(rng.standard_normal((2, 3, 4)),
+                                              rng.standard_normal(4)),
+                                       Sample(rng.standard_normal((2, 3, 4)),
+                                              rng.standard_normal((1, 4, 2)))])
+register_ufunc(np.matmul, matmul_p)
 
 
 def dot(a, b, out=None):
@@ -68,11 +68,11 @@ def dot(a, b, out=None):
         return a * b
     if ndim_of(b) > 2:   # dot sums over a's last axis and b's second-to-last
         return tensordot(a, b, axes=([-1], [-2]))
-    return matmul(a, b)
+    return matmul_p(a, b)
 
 
 def vdot(a, b):
-    return sum_(ravel(a) * ravel(b))
+    return sum_p(ravel(a) * ravel(b))
 
 
 # --- tensordot ------------------------------------------------------------------------------
@@ -111,18 +111,18 @@ def _tensordot_vjp(g, cache, needed):
     return da, db
 
 
-_tensordot = Primitive(_tensordot_forward, _tensordot_vjp, name="tensordot", selective_vjp=True,
-                       spec=lambda rng: [Sample(rng.standard_normal((2, 3, 4)),
-                                                rng.standard_normal((3, 4, 5))),
-                                         Sample(rng.standard_normal((2, 3, 4)),
-                                                rng.standard_normal((4, 5, 2)),
-                                                axes=([0, 2], [2, 0])),
-                                         Sample(rng.standard_normal((3, 4)),
-                                                rng.standard_normal((5,)), axes=0)])
+tensordot_p = Primitive(_tensordot_forward, _tensordot_vjp, name="tensordot", selective_vjp=True,
+                        spec=lambda rng: [Sample(rng.standard_normal((2, 3, 4)),
+                                                 rng.standard_normal((3, 4, 5))),
+                                          Sample(rng.standard_normal((2, 3, 4)),
+                                                 rng.standard_normal((4, 5, 2)),
+                                                 axes=([0, 2], [2, 0])),
+                                          Sample(rng.standard_normal((3, 4)),
+                                                 rng.standard_normal((5,)), axes=0)])
 
 
 def tensordot(a, b, axes=2):
-    return _tensordot(a, b, axes=axes)
+    return tensordot_p(a, b, axes=axes)
 
 
 # --- einsum ---------------------------------------------------------------------------------
@@ -180,18 +180,18 @@ def _einsum_vjp(g, cache, needed):
         extra += [(np.ones(sizes[c], dtype=dtype), c) for c in seen if c not in available]
         terms = [(g, output)] + others + extra
         spec = ",".join(sub for _, sub in terms) + "->" + "".join(target)
-        cotangents.append(_cast(_einsum(*[op for op, _ in terms], subscripts=spec), operand))
+        cotangents.append(_cast(einsum_p(*[op for op, _ in terms], subscripts=spec), operand))
     return tuple(cotangents)
 
 
-_einsum = Primitive(_einsum_forward, _einsum_vjp, name="einsum", selective_vjp=True,
-                    spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
-                                             rng.standard_normal((3, 4)), subscripts="ij,jk->ik"),
-                                      Sample(rng.standard_normal((3, 3)), subscripts="ii->i"),
-                                      Sample(rng.standard_normal((2, 3, 4)),
-                                             rng.standard_normal((4, 2)), subscripts="bij,jb"),
-                                      Sample(rng.standard_normal((2, 3)),
-                                             rng.standard_normal(3), subscripts="ij,k->i")])
+einsum_p = Primitive(_einsum_forward, _einsum_vjp, name="einsum", selective_vjp=True,
+                     spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
+                                              rng.standard_normal((3, 4)), subscripts="ij,jk->ik"),
+                                       Sample(rng.standard_normal((3, 3)), subscripts="ii->i"),
+                                       Sample(rng.standard_normal((2, 3, 4)),
+                                              rng.standard_normal((4, 2)), subscripts="bij,jb"),
+                                       Sample(rng.standard_normal((2, 3)),
+                                              rng.standard_normal(3), subscripts="ij,k->i")])
 
 
 def einsum(subscripts, *operands, out=None, optimize=False, **kwargs):
@@ -199,13 +199,13 @@ def einsum(subscripts, *operands, out=None, optimize=False, **kwargs):
     if not isinstance(subscripts, str):
         raise TypeError("numpy.einsum on traced values: pass the subscripts as a string "
                         "(the interleaved operand/sublist form is not supported)")
-    return _einsum(*operands, subscripts=subscripts)
+    return einsum_p(*operands, subscripts=subscripts)
 
 
 def outer(a, b, out=None):
     if out is not None:
         reject_kwargs("outer", {"out": out})
-    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+    return reshape_p(a, (-1, 1)) * reshape_p(b, (1, -1))
 
 
 def inner(a, b):
@@ -223,8 +223,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """
     ndim = ndim_of(x)
     if axis is None and ord is None:
-        total = sum_(x * x, axis=None, keepdims=keepdims)
-        return sqrt(total) if keepdims else sqrt(reshape(total, ()))
+        total = sum_p(x * x, axis=None, keepdims=keepdims)
+        return sqrt_p(total) if keepdims else sqrt_p(reshape_p(total, ()))
     if axis is None:
         axis = tuple(range(ndim))
     axes = (axis,) if ndim_of(axis) == 0 else tuple(axis)
@@ -233,19 +233,19 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if ord not in (None, "fro"):
             raise TypeError(f"numpy.linalg.norm(..., ord={ord!r}) of a matrix has no VJP in "
                             "vjpnet; supported: ord=None or 'fro' (Frobenius)")
-        return sqrt(sum_(x * x, axis=axes, keepdims=keepdims))
+        return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
     if len(axes) != 1:
         raise ValueError(f"numpy.linalg.norm: improper number of dimensions to norm ({axes})")
     if ord is None or ord == 2:
-        return sqrt(sum_(x * x, axis=axes, keepdims=keepdims))
+        return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
     if ord == 1:
-        return sum_(np.abs(x), axis=axes, keepdims=keepdims)
+        return sum_p(np.abs(x), axis=axes, keepdims=keepdims)
     if ord == np.inf:
-        return amax_(np.abs(x), axis=axes, keepdims=keepdims)
+        return amax_p(np.abs(x), axis=axes, keepdims=keepdims)
     if ord == -np.inf:
-        return -amax_(-np.abs(x), axis=axes, keepdims=keepdims)
+        return -amax_p(-np.abs(x), axis=axes, keepdims=keepdims)
     if isinstance(ord, (int, float)) and ord > 0:
-        return sum_(np.abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
+        return sum_p(np.abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
     raise TypeError(f"numpy.linalg.norm(..., ord={ord!r}) has no VJP in vjpnet")
 
 
@@ -264,9 +264,9 @@ def _well_conditioned(rng, shape):
     return rng.standard_normal(shape) * 0.3 + np.eye(n) * 2.0
 
 
-inv = Primitive(_inv_forward, _inv_vjp, name="inv",
-                spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                  Sample(_well_conditioned(rng, (2, 3, 3)))])
+inv_p = Primitive(_inv_forward, _inv_vjp, name="inv",
+                  spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
 
 
 def _det_forward(a):
@@ -277,13 +277,13 @@ def _det_forward(a):
 def _det_vjp(g, cache):
     """d det(A) = det(A) tr(A^-1 dA): the cotangent is g det(A) A^-T (A must be invertible)."""
     a, out = cache
-    scale = reshape(g * out, shape_of(out) + (1, 1))
+    scale = reshape_p(g * out, shape_of(out) + (1, 1))
     return (scale * _matrix_transpose(np.linalg.inv(a)),)
 
 
-det = Primitive(_det_forward, _det_vjp, name="det",
-                spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                  Sample(_well_conditioned(rng, (2, 3, 3)))])
+det_p = Primitive(_det_forward, _det_vjp, name="det",
+                  spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
 
 
 def _solve_forward(a, b):
@@ -298,24 +298,35 @@ def _solve_vjp(g, cache, needed):
     da = None
     if needed[0]:
         if x.ndim == 1:
-            da = -reshape(db, (-1, 1)) * reshape(x, (1, -1))
+            da = -reshape_p(db, (-1, 1)) * reshape_p(x, (1, -1))
         else:
             da = unbroadcast(-np.matmul(db, _matrix_transpose(x)), a)
     return da, (db if needed[1] else None)
 
 
-solve = Primitive(_solve_forward, _solve_vjp, name="solve", selective_vjp=True,
-                  spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3)),
-                                           rng.standard_normal(3)),
-                                    Sample(_well_conditioned(rng, (3, 3)),
-                                           rng.standard_normal((3, 2))),
-                                    Sample(_well_conditioned(rng, (2, 3, 3)),
-                                           rng.standard_normal((2, 3, 2)))])
+solve_p = Primitive(_solve_forward, _solve_vjp, name="solve", selective_vjp=True,
+                    spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3)),
+                                             rng.standard_normal(3)),
+                                      Sample(_well_conditioned(rng, (3, 3)),
+                                             rng.standard_normal((3, 2))),
+                                      Sample(_well_conditioned(rng, (2, 3, 3)),
+                                             rng.standard_normal((2, 3, 2)))])
+
+
+def inv(a):
+    return inv_p(a)
+
+
+def det(a):
+    return det_p(a)
+
+
+def solve(a, b):
+    return solve_p(a, b)
 
 
 for _function, _handler in [(np.dot, dot), (np.vdot, vdot), (np.tensordot, tensordot),
                             (np.einsum, einsum), (np.outer, outer), (np.inner, inner),
-                            (np.linalg.norm, norm), (np.linalg.inv, lambda a: inv(a)),
-                            (np.linalg.det, lambda a: det(a)),
-                            (np.linalg.solve, lambda a, b: solve(a, b))]:
+                            (np.linalg.norm, norm), (np.linalg.inv, inv),
+                            (np.linalg.det, det), (np.linalg.solve, solve)]:
     register_function(_function, _handler)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from vjpnet.numpy_ops._base import Primitive, Sample, as_array, reject_kwargs, shape_of
-from vjpnet.numpy_ops.shape import astype, broadcast_to
+from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
 from vjpnet.registry import register_function
 from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
 
@@ -50,28 +50,28 @@ def _sum_forward(x, axis=None, keepdims=False):
 
 def _sum_vjp(g, cache):
     shape, axis = cache
-    return (broadcast_to(g.reshape(_keepdims_shape(shape, axis)), shape),)
+    return (broadcast_to_p(g.reshape(_keepdims_shape(shape, axis)), shape),)
 
 
-sum_ = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
-                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+sum_p = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
+                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
         where=np._NoValue):
     _check_reduction("sum", out, where, initial)
     if dtype is not None:
-        a = astype(a, dtype)
-    return sum_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+        a = astype_p(a, dtype)
+    return sum_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
     _check_reduction("mean", out, where)
     if dtype is not None:
-        a = astype(a, dtype)
+        a = astype_p(a, dtype)
     axis = _as_tuple_axis(axis)
-    return sum_(a, axis=axis, keepdims=keepdims) / _count(shape_of(a), axis)
+    return sum_p(a, axis=axis, keepdims=keepdims) / _count(shape_of(a), axis)
 
 
 # --- prod -----------------------------------------------------------------------------------
@@ -100,19 +100,19 @@ def _prod_vjp(g, cache):
     return (np.transpose(cotangent, tuple(np.argsort(order).tolist())),)
 
 
-prod_ = Primitive(_prod_forward, _prod_vjp, name="prod",
-                  spec=lambda rng: [Sample(rng.uniform(0.5, 1.5, (3, 4))),
-                                    Sample(rng.uniform(-1.5, 1.5, (3, 4, 2)), axis=1),
-                                    Sample(np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),
-                                           axis=1, keepdims=True)])
+prod_p = Primitive(_prod_forward, _prod_vjp, name="prod",
+                   spec=lambda rng: [Sample(rng.uniform(0.5, 1.5, (3, 4))),
+                                     Sample(rng.uniform(-1.5, 1.5, (3, 4, 2)), axis=1),
+                                     Sample(np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),
+                                            axis=1, keepdims=True)])
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
          where=np._NoValue):
     _check_reduction("prod", out, where, initial)
     if dtype is not None:
-        a = astype(a, dtype)
-    return prod_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+        a = astype_p(a, dtype)
+    return prod_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 # --- max, min -------------------------------------------------------------------------------
@@ -134,20 +134,20 @@ def _max_vjp(g, cache):
     return (g.reshape(_keepdims_shape(share.shape, axis)) * share,)
 
 
-amax_ = Primitive(_max_forward, _max_vjp, name="amax",
-                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True),
-                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+amax_p = Primitive(_max_forward, _max_vjp, name="amax",
+                   spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                     Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True),
+                                     Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
 
 
 def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     _check_reduction("max", out, where, initial)
-    return amax_(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    return amax_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     _check_reduction("min", out, where, initial)
-    return -amax_(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    return -amax_p(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 # --- var, std -----------------------------------------------------------------------------------
@@ -164,10 +164,10 @@ def _var_vjp(g, cache):
     return (g.reshape(_keepdims_shape(shape_of(centered), axis)) * centered * (2.0 / count),)
 
 
-var_ = Primitive(_var_forward, _var_vjp, name="var",
-                 spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                   Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2), ddof=1),
-                                   Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True)])
+var_p = Primitive(_var_forward, _var_vjp, name="var",
+                  spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2), ddof=1),
+                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True)])
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
@@ -177,8 +177,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np.
     if correction is not np._NoValue:
         ddof = correction
     if dtype is not None:
-        a = astype(a, dtype)
-    return var_(a, axis=_as_tuple_axis(axis), ddof=ddof, keepdims=keepdims)
+        a = astype_p(a, dtype)
+    return var_p(a, axis=_as_tuple_axis(axis), ddof=ddof, keepdims=keepdims)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
@@ -201,17 +201,17 @@ def _cumsum_vjp(g, cache):
     return (np.reshape(reverse_cumsum, shape),)
 
 
-cumsum_ = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
-                    spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                      Sample(rng.standard_normal((3, 4)), axis=1)])
+cumsum_p = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
+                     spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                       Sample(rng.standard_normal((3, 4)), axis=1)])
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
     if out is not None:
         reject_kwargs("cumsum", {"out": out})
     if dtype is not None:
-        a = astype(a, dtype)
-    return cumsum_(a, axis=axis)
+        a = astype_p(a, dtype)
+    return cumsum_p(a, axis=axis)
 
 
 for _function, _handler in [(np.sum, sum), (np.mean, mean), (np.prod, prod), (np.max, amax),

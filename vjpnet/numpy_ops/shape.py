@@ -12,7 +12,7 @@ import numpy as np
 
 from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, ndim_of, normalize_axis,
                                     reject_kwargs, shape_of, sum_to_shape)
-from vjpnet.numpy_ops.indexing import getitem, index_add
+from vjpnet.numpy_ops.indexing import getitem_p, index_add_p
 from vjpnet.registry import register_function, register_nondifferentiable
 from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
 
@@ -25,14 +25,14 @@ def _reshape_forward(x, shape):
     return as_array(x).reshape(shape), shape_of(x)
 
 
-reshape = Primitive(_reshape_forward, lambda g, shape: (g.reshape(shape), None),
-                    name="reshape", linear=True,
-                    spec=lambda rng: Sample(rng.standard_normal((2, 6)), (3, -1)))
+reshape_p = Primitive(_reshape_forward, lambda g, shape: (g.reshape(shape), None),
+                      name="reshape", linear=True,
+                      spec=lambda rng: Sample(rng.standard_normal((2, 6)), (3, -1)))
 
 
-def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     _check_order("reshape", order)
-    return reshape(a, newshape if shape is None else shape)
+    return reshape_p(a, newshape if shape is None else shape)
 
 
 def _check_order(function_name, order):
@@ -49,15 +49,15 @@ def _transpose_vjp(g, axes):
     return (g.transpose(None if axes is None else tuple(np.argsort(axes).tolist())), None)
 
 
-transpose = Primitive(_transpose_forward, _transpose_vjp, name="transpose", linear=True,
-                      spec=lambda rng: Sample(rng.standard_normal((2, 3, 4)), (1, 2, 0)))
+transpose_p = Primitive(_transpose_forward, _transpose_vjp, name="transpose", linear=True,
+                        spec=lambda rng: Sample(rng.standard_normal((2, 3, 4)), (1, 2, 0)))
 
 
-def _transpose(a, axes=None):
+def transpose(a, axes=None):
     if axes is not None:
         ndim = ndim_of(a)
         axes = tuple(normalize_axis(operator.index(axis), ndim, "transpose") for axis in axes)
-    return transpose(a, axes)
+    return transpose_p(a, axes)
 
 
 _SMALL = 1 << 14   # below this many elements a filled copy is cheaper than a broadcast view
@@ -73,19 +73,19 @@ def _broadcast_to_forward(x, shape):
     return out, (shape_of(x), dtype)
 
 
-broadcast_to = Primitive(_broadcast_to_forward,
-                         lambda g, cache: (sum_to_shape(g, *cache), None),
-                         name="broadcast_to", linear=True,
-                         spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
+broadcast_to_p = Primitive(_broadcast_to_forward,
+                           lambda g, cache: (sum_to_shape(g, *cache), None),
+                           name="broadcast_to", linear=True,
+                           spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
 
 
 def _astype_forward(x, dtype):
     return as_array(x).astype(dtype), dtype_of(x)
 
 
-astype = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
-                   linear=True,
-                   spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
+astype_p = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
+                     linear=True,
+                     spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
 
 
 def swapaxes(a, axis1, axis2):
@@ -93,7 +93,7 @@ def swapaxes(a, axis1, axis2):
     axis1 = normalize_axis(axis1, len(axes), "swapaxes")
     axis2 = normalize_axis(axis2, len(axes), "swapaxes")
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(a, tuple(axes))
+    return transpose_p(a, tuple(axes))
 
 
 def moveaxis(a, source, destination):
@@ -107,12 +107,12 @@ def moveaxis(a, source, destination):
     order = [axis for axis in range(ndim) if axis not in source]
     for dest, src in sorted(zip(destination, source)):
         order.insert(dest, src)
-    return transpose(a, tuple(order))
+    return transpose_p(a, tuple(order))
 
 
 def ravel(a, order="C"):
     _check_order("ravel", order)
-    return reshape(a, (-1,))
+    return reshape_p(a, (-1,))
 
 
 def _shape_after(function, shape, *args):
@@ -121,11 +121,11 @@ def _shape_after(function, shape, *args):
 
 
 def squeeze(a, axis=None):
-    return reshape(a, _shape_after(np.squeeze, shape_of(a), axis))
+    return reshape_p(a, _shape_after(np.squeeze, shape_of(a), axis))
 
 
 def expand_dims(a, axis):
-    return reshape(a, _shape_after(np.expand_dims, shape_of(a), axis))
+    return reshape_p(a, _shape_after(np.expand_dims, shape_of(a), axis))
 
 
 def _atleast(ndim, shape):
@@ -140,7 +140,7 @@ def _atleast(ndim, shape):
 
 def _atleast_function(ndim):
     def atleast(*arrays):
-        results = [reshape(a, _atleast(ndim, shape_of(a))) for a in arrays]
+        results = [reshape_p(a, _atleast(ndim, shape_of(a))) for a in arrays]
         return results[0] if len(results) == 1 else tuple(results)
     atleast.__name__ = f"atleast_{ndim}d"
     return atleast
@@ -155,15 +155,15 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     reject_kwargs("take", {"out": out, "mode": mode}, out=None, mode="raise")
     indices = np.asarray(plain(indices))
     if axis is None:
-        return getitem(ravel(a), indices)
+        return getitem_p(ravel(a), indices)
     axis = normalize_axis(axis, ndim_of(a), "take")
-    return getitem(a, (_ALL,) * axis + (indices,))
+    return getitem_p(a, (_ALL,) * axis + (indices,))
 
 
 def take_along_axis(arr, indices, axis=-1):
     indices = np.asarray(plain(indices))
     if axis is None:
-        return getitem(ravel(arr), indices)
+        return getitem_p(ravel(arr), indices)
     ndim = ndim_of(arr)
     if indices.ndim != ndim:
         raise ValueError(f"numpy.take_along_axis: indices has {indices.ndim} dimensions, arr "
@@ -173,7 +173,7 @@ def take_along_axis(arr, indices, axis=-1):
     index = tuple(indices if d == axis else
                   np.arange(shape[d]).reshape((1,) * d + (-1,) + (1,) * (ndim - d - 1))
                   for d in range(ndim))
-    return getitem(arr, index)
+    return getitem_p(arr, index)
 
 
 # --- joining and splitting --------------------------------------------------------------------
@@ -198,24 +198,24 @@ def _concatenate_vjp(g, cache, needed):
     return tuple(cotangents)
 
 
-_concatenate = Primitive(_concatenate_forward, _concatenate_vjp, name="concatenate",
-                         linear=True, selective_vjp=True,
-                         spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
-                                                  rng.standard_normal((4, 3))),
-                                           Sample(rng.standard_normal((2, 3)),
-                                                  rng.standard_normal((2, 1)),
-                                                  rng.standard_normal((2, 2)), axis=1)])
+concatenate_p = Primitive(_concatenate_forward, _concatenate_vjp, name="concatenate",
+                          linear=True, selective_vjp=True,
+                          spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
+                                                   rng.standard_normal((4, 3))),
+                                            Sample(rng.standard_normal((2, 3)),
+                                                   rng.standard_normal((2, 1)),
+                                                   rng.standard_normal((2, 2)), axis=1)])
 
 
 def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     reject_kwargs("concatenate", {"out": out, "dtype": dtype}, out=None, dtype=None)
     arrays = list(arrays)
     if axis is None:
-        return _concatenate(*[ravel(a) for a in arrays], axis=0)
+        return concatenate_p(*[ravel(a) for a in arrays], axis=0)
     if not arrays:
         raise ValueError("numpy.concatenate: need at least one array to concatenate")
     axis = normalize_axis(axis, ndim_of(arrays[0]), "concatenate")
-    return _concatenate(*arrays, axis=axis)
+    return concatenate_p(*arrays, axis=axis)
 
 
 def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -228,7 +228,7 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
         raise ValueError(f"numpy.stack: all input arrays must have the same shape, got "
                          f"{[shape_of(a) for a in arrays]}")
     axis = normalize_axis(axis, ndim_of(arrays[0]) + 1, "stack")
-    return _concatenate(*[expand_dims(a, axis) for a in arrays], axis=axis)
+    return concatenate_p(*[expand_dims(a, axis) for a in arrays], axis=axis)
 
 
 def hstack(tup, *, dtype=None, casting="same_kind"):
@@ -243,7 +243,7 @@ def vstack(tup, *, dtype=None, casting="same_kind"):
 
 
 def column_stack(tup):
-    arrays = [reshape(a, (-1, 1)) if ndim_of(a) < 2 else a for a in tup]
+    arrays = [reshape_p(a, (-1, 1)) if ndim_of(a) < 2 else a for a in tup]
     return concatenate(arrays, axis=1)
 
 
@@ -266,7 +266,7 @@ def _split(ary, indices_or_sections, axis, function_name, equal):
     axis = normalize_axis(axis, ndim_of(ary), function_name)
     bounds = _split_bounds(shape_of(ary)[axis], indices_or_sections, function_name, equal)
     prefix = (_ALL,) * axis
-    return [getitem(ary, prefix + (slice(start, max(start, stop)),))
+    return [getitem_p(ary, prefix + (slice(start, max(start, stop)),))
             for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
@@ -293,7 +293,7 @@ def flip(m, axis=None):
     axes = range(ndim) if axis is None else \
         [normalize_axis(a, ndim, "flip") for a in np.atleast_1d(axis).tolist()]
     reverse = slice(None, None, -1)
-    return getitem(m, tuple(reverse if d in axes else _ALL for d in range(ndim)))
+    return getitem_p(m, tuple(reverse if d in axes else _ALL for d in range(ndim)))
 
 
 def _negated(shift):
@@ -306,19 +306,19 @@ def _roll_forward(a, shift, axis=None):
 
 def _roll_vjp(g, cache):
     shift, axis = cache
-    return (roll(g, shift=_negated(shift), axis=axis),)
+    return (roll_p(g, shift=_negated(shift), axis=axis),)
 
 
-roll = Primitive(_roll_forward, _roll_vjp, name="roll", linear=True,
-                 spec=lambda rng: [Sample(rng.standard_normal((3, 4)), shift=1),
-                                   Sample(rng.standard_normal((3, 4)), shift=(1, -2),
-                                          axis=(0, 1))])
+roll_p = Primitive(_roll_forward, _roll_vjp, name="roll", linear=True,
+                   spec=lambda rng: [Sample(rng.standard_normal((3, 4)), shift=1),
+                                     Sample(rng.standard_normal((3, 4)), shift=(1, -2),
+                                            axis=(0, 1))])
 
 
-def _roll(a, shift, axis=None):
+def roll(a, shift, axis=None):
     shift = shift if ndim_of(shift) == 0 else tuple(np.asarray(shift).tolist())
     axis = axis if axis is None or ndim_of(axis) == 0 else tuple(np.asarray(axis).tolist())
-    return roll(a, shift=shift, axis=axis)
+    return roll_p(a, shift=shift, axis=axis)
 
 
 def _tile_forward(a, reps):
@@ -336,9 +336,9 @@ def _tile_vjp(g, cache):
     return (np.reshape(summed, shape),)
 
 
-tile = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
-                 spec=lambda rng: [Sample(rng.standard_normal((2, 3)), reps=(2, 1, 3)),
-                                   Sample(rng.standard_normal(3), reps=2)])
+tile_p = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
+                   spec=lambda rng: [Sample(rng.standard_normal((2, 3)), reps=(2, 1, 3)),
+                                     Sample(rng.standard_normal(3), reps=2)])
 
 
 def repeat(a, repeats, axis=None):
@@ -346,7 +346,7 @@ def repeat(a, repeats, axis=None):
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, ndim_of(a), "repeat")
     index = np.repeat(np.arange(shape_of(a)[axis]), plain(repeats))
-    return getitem(a, (_ALL,) * axis + (index,))
+    return getitem_p(a, (_ALL,) * axis + (index,))
 
 
 def _pad_forward(array, pad_width, constant_values=0):
@@ -359,11 +359,11 @@ def _pad_vjp(g, cache):
     return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, shape))],)
 
 
-_pad_constant = Primitive(
+pad_constant_p = Primitive(
     _pad_forward, _pad_vjp, name="pad", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((2, 3)), ((1, 2), (0, 1))),
                       Sample(rng.standard_normal((2, 3)), ((2, 0), (1, 1)),
-                             constant_values=1.5)])
+                              constant_values=1.5)])
 _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
@@ -380,12 +380,12 @@ def pad(array, pad_width, mode="constant", **kwargs):
                 raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
                                 "constant_values, got an array")
             constant_values = constant_values.item()
-        return _pad_constant(array, widths, constant_values=constant_values)
+        return pad_constant_p(array, widths, constant_values=constant_values)
     if mode in _INDEX_PAD_MODES:
         reject_kwargs("pad", kwargs)
         for axis, (before, after) in enumerate(widths):   # each mode is an index map per axis
             index = np.pad(np.arange(shape_of(array)[axis]), (before, after), mode=mode)
-            array = getitem(array, (_ALL,) * axis + (index,))
+            array = getitem_p(array, (_ALL,) * axis + (index,))
         return array
     raise TypeError(f"numpy.pad(..., mode={mode!r}) has no VJP in vjpnet; supported modes: "
                     f"'constant', {', '.join(repr(m) for m in _INDEX_PAD_MODES)}")
@@ -410,13 +410,13 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     axis2 = normalize_axis(axis2, ndim, "diagonal")
     moved = moveaxis(a, (axis1, axis2), (-2, -1))
     rows, cols = _diagonal_index(*shape_of(moved)[-2:], offset)
-    return getitem(moved, (Ellipsis, rows, cols))
+    return getitem_p(moved, (Ellipsis, rows, cols))
 
 
 def diag(v, k=0):
     if ndim_of(v) == 1:
         size = shape_of(v)[0] + abs(k)
-        return index_add(v, _diagonal_index(size, size, k), (size, size))
+        return index_add_p(v, _diagonal_index(size, size, k), (size, size))
     if ndim_of(v) == 2:
         return diagonal(v, k)
     raise ValueError(f"numpy.diag: input must be 1-d or 2-d, got shape {shape_of(v)}")
@@ -430,19 +430,19 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 # --- routing ----------------------------------------------------------------------------------
 
 for _function, _handler in [
-        (np.reshape, _reshape), (np.transpose, _transpose), (np.swapaxes, swapaxes),
+        (np.reshape, reshape), (np.transpose, transpose), (np.swapaxes, swapaxes),
         (np.moveaxis, moveaxis), (np.ravel, ravel), (np.squeeze, squeeze),
         (np.expand_dims, expand_dims), (np.atleast_1d, atleast_1d), (np.atleast_2d, atleast_2d),
         (np.atleast_3d, atleast_3d),
-        (np.broadcast_to, lambda array, shape, subok=False: broadcast_to(array, shape)),
+        (np.broadcast_to, lambda array, shape, subok=False: broadcast_to_p(array, shape)),
         (np.copy, lambda a, order="K", subok=False: a),
         (np.take, take), (np.take_along_axis, take_along_axis),
         (np.concatenate, concatenate), (np.stack, stack), (np.hstack, hstack),
         (np.vstack, vstack), (np.column_stack, column_stack), (np.split, split),
         (np.array_split, array_split), (np.hsplit, hsplit), (np.vsplit, vsplit),
         (np.flip, flip), (np.fliplr, lambda m: flip(m, 1)), (np.flipud, lambda m: flip(m, 0)),
-        (np.roll, _roll), (np.tile, lambda A, reps: tile(A, reps=reps)), (np.repeat, repeat),
+        (np.roll, roll), (np.tile, lambda A, reps: tile_p(A, reps=reps)), (np.repeat, repeat),
         (np.pad, pad), (np.diagonal, diagonal), (np.diag, diag), (np.trace, trace)]:
     register_function(_function, _handler)
-FUNCTION_HANDLERS["astype"] = astype
+FUNCTION_HANDLERS["astype"] = astype_p
 register_nondifferentiable(np.shape, np.ndim, np.size)
