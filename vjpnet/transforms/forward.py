@@ -54,6 +54,8 @@ class Linearization:
             for cotangent, tangent in zip(cotangents, position_tangents):
                 if tangent is not None and type(cotangent) is Traced and \
                         cotangent.tape is self.transposed:
+                    if type(tangent) is not Traced:   # a seed is an array (a float too)
+                        tangent = np.asarray(tangent, dtype_of(cotangent))
                     seeds.append((cotangent.node, tangent))
         results = backward(self.transposed, seeds, free=free) if seeds else None
         tangents_out = []

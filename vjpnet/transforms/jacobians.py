@@ -17,7 +17,7 @@ from vjpnet import tree
 from vjpnet.tape import dtype_of
 from vjpnet.transforms._common import Trace, check_argnums, name_of, shape_of
 from vjpnet.transforms.forward import Linearization
-from vjpnet.transforms.reverse import grad, vjp
+from vjpnet.transforms.reverse import grad
 
 # jacobian() takes forward mode when the outputs have more than this many times as many
 # elements as the inputs: a column (a sweep of the transposed tape) costs about twice a row
