@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, backward, is_float, open_tape
+from vjpnet.tape import Traced, backward, is_float, open_tape, plain
 
 
 def name_of(f):
@@ -96,8 +96,8 @@ def shape_of(value):
 
 
 def zeros_like_leaf(leaf):
-    """0.0 for a Python float, else zeros of the leaf's shape and dtype."""
-    if type(leaf) is float:
+    """0.0 for a Python float (traced or not), else zeros of the leaf's shape and dtype."""
+    if type(plain(leaf)) is float:
         return 0.0
     return np.zeros(shape_of(leaf), leaf.dtype)
 
