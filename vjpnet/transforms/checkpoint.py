@@ -8,13 +8,15 @@ on the tape and runs again during the backward pass to get its internals back.
         return np.sum(x ** 2)
 
 On the tape a call is one block entry (parents: the traced leaves of its arguments; cache: the
-arguments, f and the global random state) and one entry per float output leaf that routes the
-output's cotangent to the block. The block's VJP traces f again on the saved arguments and
-sweeps that tape. The forward runs f on values traced on a throwaway tape, so its values are
-those of the recomputation (and of the same code without checkpoint) bit for bit.
+arguments, f and, if f drew random numbers, NumPy's global random state before it) and one
+entry per float output leaf that routes the output's cotangent to the block. The block's VJP
+traces f again on the saved arguments and sweeps that tape. The forward runs f on values
+traced on a throwaway tape, so its values are those of the recomputation (and of the same code
+without checkpoint) bit for bit.
 
 f must be a function of its arguments: a value traced by the enclosing grad may not reach it
-through a closure or a keyword argument (that is an error, not a silent zero). NumPy's global
+through a keyword argument or, when some argument is traced, through a closure (errors, not
+silent zeros; a block without traced arguments is simply f, recorded as usual). NumPy's global
 random state (np.random.*, dropout without a seed) is replayed for the recomputation and
 restored after it; other side effects happen again unless they check `is_recomputing()`
 (vjpnet.nn.batchnorm does, so running statistics are updated once).
@@ -44,7 +46,12 @@ def checkpoint(f):
 
     @functools.wraps(f)
     def checkpointed(*args, **kwargs):
-        leaves, treedef = tree.flatten(args)
+        for key, value in kwargs.items():
+            if any(type(leaf) is Traced for leaf in tree.flatten(value)[0]):
+                raise ValueError(f"{block_op.name}: keyword argument {key!r} is traced; pass "
+                                 "differentiated values as positional arguments (keyword "
+                                 "arguments are constants)")
+        structure, leaves = _flatten_traced(args)
         tape = None
         for leaf in leaves:
             if type(leaf) is Traced and (tape is None or leaf.tape.level > tape.level):
@@ -68,14 +75,16 @@ def checkpoint(f):
                     lower = lower or type(leaf.value) is Traced
                 else:
                     lower = True
+        constants = [arg if kind is None else None for arg, kind in zip(args, structure)]
         random_state = np.random.get_state()
         entries = tape.entries
         before = len(entries)
-        inner_args = tree.unflatten(treedef, values)
         if lower:   # traced by enclosing levels too: a block at each of them
-            out = checkpointed(*inner_args, **kwargs)
+            out = checkpointed(*_rebuild(constants, structure, values), **kwargs)
         else:
-            out = _run_traced(f, inner_args, kwargs)
+            out = _run_traced(f, constants, structure, values, needed, kwargs)
+        if _same_state(random_state, np.random.get_state()):
+            random_state = None   # f drew no random numbers: nothing to replay
         out_leaves, out_treedef = tree.flatten(out)
         if len(entries) != before or any(type(leaf) is Traced and leaf.tape is tape
                                          for leaf in out_leaves):
@@ -84,7 +93,7 @@ def checkpoint(f):
                 "is not one of its positional arguments (a closure or a keyword argument), so "
                 "its gradient would not flow through the checkpoint. Pass every "
                 "differentiated value (parameters too) as a positional argument.")
-        cache = (f, treedef, values, kwargs, random_state)
+        cache = (f, constants, structure, values, kwargs, random_state)
         entries.append((block_op, tuple(parents), cache, tuple(needed), False))
         block = len(entries) - 1
         for index, leaf in enumerate(out_leaves):
@@ -96,17 +105,50 @@ def checkpoint(f):
     return checkpointed
 
 
-def _run_traced(f, args, kwargs):
-    """f(*args) on plain values, with their float leaves traced on a throwaway tape: the same
-    primitive forwards as under grad, so the same values as the recomputation."""
-    leaves, treedef = tree.flatten(args)
+def _flatten_traced(args):
+    """(structure, leaves): the leaves of the arguments that hold traced values, flattened;
+    per argument, (treedef, number of leaves) for those and None for the others, which are
+    passed on as they are (a dict such as bn_param stays the caller's object)."""
+    structure, leaves = [], []
+    for arg in args:
+        arg_leaves, treedef = tree.flatten(arg)
+        if any(type(leaf) is Traced for leaf in arg_leaves):
+            structure.append((treedef, len(arg_leaves)))
+            leaves.extend(arg_leaves)
+        else:
+            structure.append(None)
+    return structure, leaves
+
+
+def _rebuild(constants, structure, leaves):
+    """The arguments: the constants as they are, the others rebuilt from `leaves`."""
+    args, start = [], 0
+    for constant, kind in zip(constants, structure):
+        if kind is None:
+            args.append(constant)
+        else:
+            treedef, count = kind
+            args.append(tree.unflatten(treedef, leaves[start:start + count]))
+            start += count
+    return args
+
+
+def _run_traced(f, constants, structure, values, needed, kwargs):
+    """f on the argument values, those that were traced traced again on a throwaway tape: the
+    same primitive forwards as under grad, so the same values as the recomputation."""
     with open_tape() as tape:
-        traced = [tape.new_input(leaf) if is_float_leaf(leaf) else leaf for leaf in leaves]
-        out = f(*tree.unflatten(treedef, traced), **kwargs)
+        out, _ = _call(tape, f, constants, structure, values, needed, kwargs)
         out = tree.tree_map(lambda leaf: leaf.value if type(leaf) is Traced and
                             leaf.tape is tape else leaf, out)
     tape.entries.clear()
     return out
+
+
+def _call(tape, f, constants, structure, values, needed, kwargs):
+    """f(*arguments, **kwargs) with the needed leaves as inputs of `tape`; returns
+    (output, the leaves passed)."""
+    leaves = [tape.new_input(value) if need else value for value, need in zip(values, needed)]
+    return f(*_rebuild(constants, structure, leaves), **kwargs), leaves
 
 
 class _OutputCotangents:
@@ -148,12 +190,9 @@ class _BlockOp(_TapeOp):
 
     @staticmethod
     def vjp(cotangents, cache, needed):
-        f, treedef, values, kwargs, random_state = cache
-        with open_tape() as tape:
-            leaves = [tape.new_input(value) if need else value
-                      for value, need in zip(values, needed)]
-            with _Replay(random_state):
-                out = f(*tree.unflatten(treedef, leaves), **kwargs)
+        f, constants, structure, values, kwargs, random_state = cache
+        with open_tape() as tape, _Replay(random_state):
+            out, leaves = _call(tape, f, constants, structure, values, needed, kwargs)
         out_leaves = tree.flatten(out)[0]
         seeds = []
         for index, cotangent in cotangents.by_index.items():
@@ -182,9 +221,14 @@ _OUTPUT_OP = _OutputOp("checkpoint output")
 _ONE = (True,)
 
 
+def _same_state(before, after):
+    """Whether two np.random.get_state() tuples are the same state."""
+    return before[2:] == after[2:] and np.array_equal(before[1], after[1])
+
+
 class _Replay:
-    """Context: NumPy's global random state as it was at the block's forward, and
-    is_recomputing() True; both restored on exit."""
+    """Context: NumPy's global random state as it was at the block's forward (when the block
+    drew random numbers), and is_recomputing() True; both restored on exit."""
 
     __slots__ = ("state", "saved", "token")
 
@@ -192,10 +236,12 @@ class _Replay:
         self.state = state
 
     def __enter__(self):
-        self.saved = np.random.get_state()
-        np.random.set_state(self.state)
+        if self.state is not None:
+            self.saved = np.random.get_state()
+            np.random.set_state(self.state)
         self.token = _recomputing.set(True)
 
     def __exit__(self, *exc_info):
         _recomputing.reset(self.token)
-        np.random.set_state(self.saved)
+        if self.state is not None:
+            np.random.set_state(self.saved)

@@ -59,21 +59,21 @@ class SavedResiduals:
 
     def __str__(self):
         lines = [f"saved for the backward pass of {self.name}: {len(self.rows)} ops keep "
-                 f"{_size(self.total_bytes)} alive (each buffer counted once; f's arguments, "
-                 f"{_size(self.argument_bytes)}, not counted)",
-                 f"{'node':>5}  {'op':<18} {'output':<24} {'saved':>10} {'shared':>10}  line"]
+                 f"{_size(self.total_bytes)} alive (each buffer counted once, at the first op "
+                 f"that keeps it; f's arguments, {_size(self.argument_bytes)}, not counted)",
+                 f"{'node':>5}  {'op':<18} {'output':<22} {'saved':>9} {'shared':>9} "
+                 f"{'argument':>9}  line"]
         for row in self.rows:
-            output = f"{row.shape} {row.dtype}" if row.shape is not None else "(unused)"
-            lines.append(f"{row.node:>5}  {row.op[:18]:<18} {output[:24]:<24} "
-                         f"{_size(row.saved_bytes):>10} {_size(row.shared_bytes):>10}  "
-                         f"{row.line}")
+            output = f"{row.shape} {row.dtype}" if row.shape is not None else "-"
+            lines.append(f"{row.node:>5}  {row.op[:18]:<18} {output[:22]:<22} "
+                         f"{_size(row.saved_bytes):>9} {_size(row.shared_bytes):>9} "
+                         f"{_size(row.argument_bytes):>9}  {row.line}")
         lines.append("by op:")
         for op, count, total in self.by_op():
-            lines.append(f"  {op[:30]:<30} {count:>5} ops {_size(total):>10}")
+            lines.append(f"  {_size(total):>9} {count:>5} ops  {op}")
         lines.append("by source line:")
         for (line, code), count, total in self.by_line():
-            lines.append(f"  {line}: {code[:50]}")
-            lines.append(f"  {'':<30} {count:>5} ops {_size(total):>10}")
+            lines.append(f"  {_size(total):>9} {count:>5} ops  {line}  {code[:60]}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -118,7 +118,8 @@ def _summarize(name, entries, out, args, tape):
     for entry in entries:
         if entry is not None:
             for _, node, value in entry[1]:
-                outputs[node] = value
+                if value is not None:   # a checkpoint block's outputs come one by one
+                    outputs[node] = value
     for leaf in tree.flatten(out)[0]:
         if type(leaf) is Traced and leaf.tape is tape:
             outputs[leaf.node] = leaf.value
