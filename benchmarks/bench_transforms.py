@@ -1,7 +1,7 @@
 """What the transforms cost: forward mode, Hessians, Jacobians, and checkpoint's memory.
 
-1. jvp of losses of tests/loss_zoo.py (w.r.t. all parameters, a random tangent), as a ratio to
-   one plain NumPy forward pass of the same loss; beside it value_and_grad, one push of a
+1. jvp of losses of tests/loss_zoo.py and of a larger MLP (w.r.t. all parameters, a random
+   tangent), as a ratio to one plain NumPy forward pass of the same loss; beside it value_and_grad, one push of a
    linearized function, HIPS autograd's make_jvp and jax.jvp (CPU, eager and jitted) when
    installed.
 2. Hessian-vector products (vjpnet.hvp, reverse over reverse, and jvp of grad, forward over
@@ -83,14 +83,35 @@ def ratio(value, base):
 
 SECOND_ORDER = {"hvp (rev over rev)", "jvp of grad", "autograd make_jvp(grad)",
                 "jax jvp of grad (eager)", "jax.jit(jvp of grad)"}
-ZOO = ["mlp_tanh", "attention", "rnn_tanh", "softmax_cross_entropy", "gp_marginal_likelihood"]
+ZOO = ["mlp_tanh", "attention", "rnn_tanh", "softmax_cross_entropy", "gp_marginal_likelihood",
+       "big_mlp"]
+
+
+def big_mlp(np, params, X):
+    """A 3-layer tanh MLP, batch 256, width 512: NumPy's compute outweighs the tape's."""
+    h = X
+    for k in range(3):
+        h = np.tanh(h @ params[f"W{k}"] + params[f"b{k}"])
+    return np.mean(h ** 2)
+
+
+def big_mlp_problem(rng):
+    params = {}
+    for k in range(3):
+        params[f"W{k}"] = rng.standard_normal((512, 512)) / math.sqrt(512)
+        params[f"b{k}"] = rng.standard_normal(512) * 0.1
+    return params, (rng.standard_normal((256, 512)),)
 
 
 def zoo_candidates(name, scale, autograd, anp, jax, jnp):
-    params, data = loss_zoo.make_problem(name, np.random.default_rng(0), scale=scale)
+    if name == "big_mlp":
+        params, data = big_mlp_problem(np.random.default_rng(0))
+        loss = big_mlp
+    else:
+        params, data = loss_zoo.make_problem(name, np.random.default_rng(0), scale=scale)
+        loss = getattr(loss_zoo, name)
     rng = np.random.default_rng(1)
     tangent = {k: rng.standard_normal(np.shape(v)) for k, v in params.items()}
-    loss = getattr(loss_zoo, name)
     f = functools.partial(loss, np)
 
     def of_params(p):
@@ -119,8 +140,7 @@ def zoo_candidates(name, scale, autograd, anp, jax, jnp):
         jitted = jax.jit(lambda p, t: jax.jvp(j_of_params, (p,), (t,)))
         jitted_hvp = jax.jit(lambda p, t: jax.jvp(jax.grad(j_of_params), (p,), (t,)))
         jitted(params, tangent)[1].block_until_ready()
-        jitted_hvp(params, tangent)[1]["W1" if "W1" in params else next(iter(params))] \
-            .block_until_ready()
+        jax.block_until_ready(jitted_hvp(params, tangent)[1])
         first["jax.jvp (eager)"] = lambda: jax.jvp(j_of_params, (params,), (tangent,))[1] \
             .block_until_ready()
         first["jax.jit(jax.jvp)"] = lambda: jitted(params, tangent)[1].block_until_ready()
@@ -149,7 +169,8 @@ def bench_zoo(repeats, number, scale):
     results = {}
     for name in ZOO:
         forward, first, second = zoo_candidates(name, scale, autograd, anp, jax, jnp)
-        results[name] = interleaved_medians({**forward, **first, **second}, repeats, number)
+        calls = max(1, number // 10) if name == "big_mlp" else number
+        results[name] = interleaved_medians({**forward, **first, **second}, repeats, calls)
     names = list(dict.fromkeys(n for loss in ZOO for n in results[loss]
                                if n != "forward (NumPy)"))
     second_names = [n for n in names if n in SECOND_ORDER]
@@ -219,7 +240,7 @@ def bench_jacobians(repeats, number):
                       "jacrev": lambda f=f, x=x: vjpnet.jacrev(f)(x),
                       "jacfwd": lambda f=f, x=x: vjpnet.jacfwd(f)(x),
                       "jacobian": lambda f=f, x=x: vjpnet.jacobian(f)(x)}
-        times = interleaved_medians(candidates, repeats, max(1, number // 10))
+        times = interleaved_medians(candidates, 3 * repeats, max(1, number // 4))
         columns.append(label)
         for key, value in times.items():
             if key != "forward (NumPy)":
