@@ -1,6 +1,6 @@
 """jacobian / jacrev / jacfwd / hessian / hvp / elementwise_grad: JAX's shapes and pytree
 conventions, against HIPS autograd's jacobian / hessian / make_jvp and centred differences,
-on the loss zoo and on random programs (tests/random_programs.py; VJPNET_RANDOM_PROGRAMS=N
+on the loss zoo and on random programs (tests/smooth_programs.py; VJPNET_RANDOM_PROGRAMS=N
 runs N of them instead of the default few)."""
 import functools
 import os
@@ -15,7 +15,7 @@ from vjpnet.gradient_check import check_grads
 from vjpnet.transforms import jacobians
 
 import loss_zoo
-import random_programs
+import smooth_programs
 
 Pair = namedtuple("Pair", "a b")
 PROGRAMS = int(os.environ.get("VJPNET_RANDOM_PROGRAMS", "8"))
@@ -148,15 +148,15 @@ def test_hessian_of_each_loss_matches_autograd(name):
 def test_random_programs_against_autograd_and_numeric(seed):
     autograd, anp = _autograd()
     rng = np.random.default_rng(seed)
-    program = random_programs.make_program(rng, length=int(rng.integers(3, 8)))
+    program = smooth_programs.make_program(rng, length=int(rng.integers(3, 8)))
     x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
-    message = random_programs.describe(program)
+    message = smooth_programs.describe(program)
 
     def ours(x, y):
-        return random_programs.run(np, program, x, y)
+        return smooth_programs.run(np, program, x, y)
 
     def theirs(part, argnum):
-        return lambda *xy: random_programs.run(anp, program, *xy)[part]
+        return lambda *xy: smooth_programs.run(anp, program, *xy)[part]
 
     # numeric, both modes, second order included
     check_grads(ours, [x, y], order=2, rtol=1e-4, atol=1e-6)
@@ -181,11 +181,11 @@ def test_random_programs_against_autograd_and_numeric(seed):
 @pytest.mark.parametrize("seed", range(min(PROGRAMS, 4)))
 def test_random_programs_in_float32(seed):
     rng = np.random.default_rng(100 + seed)
-    program = random_programs.make_program(rng, length=5)
+    program = smooth_programs.make_program(rng, length=5)
     x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
 
     def f(x, y):
-        return random_programs.run(np, program, x, y)["out"]
+        return smooth_programs.run(np, program, x, y)["out"]
 
     for transform in (jacrev, jacfwd):
         jac32 = transform(f)(x.astype(np.float32), y.astype(np.float32))
