@@ -205,8 +205,9 @@ def register_nondifferentiable(*functions):
 
 
 def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
-    if _tape.is_float(out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if _tape.is_differentiable(out):
         return True
     if isinstance(out, (tuple, list)):
         raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "

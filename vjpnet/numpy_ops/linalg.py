@@ -4,8 +4,8 @@ import string
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
-                                    shape_of, unbroadcast)
+from vjpnet.numpy_ops._base import (Primitive, Sample, cast_cotangent, complex_normal, ndim_of,
+                                    normalize_axis, reject_kwargs, shape_of, unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt_p
 from vjpnet.numpy_ops.reductions import amax_p, sum_p
 from vjpnet.numpy_ops.shape import ravel, reshape_p, swapaxes
@@ -14,8 +14,9 @@ from vjpnet.tape import dtype_of
 
 
 def _cast(cotangent, like):
+    """cotangent with like's dtype (the real part for a real `like`)."""
     dtype = dtype_of(like)
-    return cotangent if cotangent.dtype == dtype else cotangent.astype(dtype)
+    return cotangent if cotangent.dtype == dtype else cast_cotangent(cotangent, dtype)
 
 
 # --- matmul, dot ----------------------------------------------------------------------------
@@ -32,8 +33,8 @@ def _matmul_vjp(g, cache, needed):
     a, b = cache
     a_ndim, b_ndim = a.ndim, b.ndim
     if a_ndim == 2 and b_ndim == 2:   # the common case
-        return (np.matmul(g, b.T) if needed[0] else None,
-                np.matmul(a.T, g) if needed[1] else None)
+        return (_cast(np.matmul(g, b.T), a) if needed[0] else None,
+                _cast(np.matmul(a.T, g), b) if needed[1] else None)
     a2 = reshape_p(a, (1, -1)) if a_ndim == 1 else a
     b2 = reshape_p(b, (-1, 1)) if b_ndim == 1 else b
     if a_ndim == 1:
@@ -57,7 +58,11 @@ matmul_p = Primitive(_matmul_forward, _matmul_vjp, name="matmul", selective_vjp=
                                        Sample(rng.standard_normal((2, 3, 4)),
                                               rng.standard_normal(4)),
                                        Sample(rng.standard_normal((2, 3, 4)),
-                                              rng.standard_normal((1, 4, 2)))])
+                                              rng.standard_normal((1, 4, 2))),
+                                       Sample(complex_normal(rng, (3, 4)),
+                                              rng.standard_normal((4, 2))),
+                                       Sample(complex_normal(rng, (2, 3, 4)),
+                                              complex_normal(rng, (4,)))])
 register_ufunc(np.matmul, matmul_p)
 
 
@@ -72,7 +77,9 @@ def dot(a, b, out=None):
 
 
 def vdot(a, b):
-    return sum_p(ravel(a) * ravel(b))
+    """sum(conj(a) * b): NumPy's vdot conjugates its first argument."""
+    a = ravel(a)
+    return sum_p((np.conjugate(a) if dtype_of(a).kind == "c" else a) * ravel(b))
 
 
 # --- tensordot ------------------------------------------------------------------------------
@@ -118,7 +125,10 @@ tensordot_p = Primitive(_tensordot_forward, _tensordot_vjp, name="tensordot", se
                                                  rng.standard_normal((4, 5, 2)),
                                                  axes=([0, 2], [2, 0])),
                                           Sample(rng.standard_normal((3, 4)),
-                                                 rng.standard_normal((5,)), axes=0)])
+                                                 rng.standard_normal((5,)), axes=0),
+                                          Sample(complex_normal(rng, (2, 3, 4)),
+                                                 rng.standard_normal((4, 3)),
+                                                 axes=([1, 2], [1, 0]))])
 
 
 def tensordot(a, b, axes=2):
@@ -191,7 +201,10 @@ einsum_p = Primitive(_einsum_forward, _einsum_vjp, name="einsum", selective_vjp=
                                        Sample(rng.standard_normal((2, 3, 4)),
                                               rng.standard_normal((4, 2)), subscripts="bij,jb"),
                                        Sample(rng.standard_normal((2, 3)),
-                                              rng.standard_normal(3), subscripts="ij,k->i")])
+                                              rng.standard_normal(3), subscripts="ij,k->i"),
+                                       Sample(complex_normal(rng, (2, 3)),
+                                              rng.standard_normal((3, 3)),
+                                              subscripts="ij,jj->ij")])
 
 
 def einsum(subscripts, *operands, out=None, optimize=False, **kwargs):
@@ -216,6 +229,13 @@ def inner(a, b):
 
 # --- numpy.linalg ---------------------------------------------------------------------------
 
+def _squared_magnitude(x):
+    """|x|^2 elementwise: x * x, or Re(x * conj(x)) for complex x."""
+    if dtype_of(x).kind == "c":
+        return np.real(x * np.conjugate(x))
+    return x * x
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (ord None/2, 1, inf, -inf, p) and the Frobenius matrix norm.
 
@@ -223,7 +243,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """
     ndim = ndim_of(x)
     if axis is None and ord is None:
-        total = sum_p(x * x, axis=None, keepdims=keepdims)
+        total = sum_p(_squared_magnitude(x), axis=None, keepdims=keepdims)
         return sqrt_p(total) if keepdims else sqrt_p(reshape_p(total, ()))
     if axis is None:
         axis = tuple(range(ndim))
@@ -233,11 +253,11 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if ord not in (None, "fro"):
             raise TypeError(f"numpy.linalg.norm(..., ord={ord!r}) of a matrix has no VJP in "
                             "vjpnet; supported: ord=None or 'fro' (Frobenius)")
-        return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
+        return sqrt_p(sum_p(_squared_magnitude(x), axis=axes, keepdims=keepdims))
     if len(axes) != 1:
         raise ValueError(f"numpy.linalg.norm: improper number of dimensions to norm ({axes})")
     if ord is None or ord == 2:
-        return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
+        return sqrt_p(sum_p(_squared_magnitude(x), axis=axes, keepdims=keepdims))
     if ord == 1:
         return sum_p(np.abs(x), axis=axes, keepdims=keepdims)
     if ord == np.inf:
@@ -259,14 +279,16 @@ def _inv_vjp(g, inverse):
     return (-np.matmul(inverse_t, np.matmul(g, inverse_t)),)
 
 
-def _well_conditioned(rng, shape):
+def _well_conditioned(rng, shape, complex_values=False):
     n = shape[-1]
-    return rng.standard_normal(shape) * 0.3 + np.eye(n) * 2.0
+    noise = complex_normal(rng, shape) if complex_values else rng.standard_normal(shape)
+    return noise * 0.3 + np.eye(n) * 2.0
 
 
 inv_p = Primitive(_inv_forward, _inv_vjp, name="inv",
                   spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
+                                    Sample(_well_conditioned(rng, (2, 3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3), True))])
 
 
 def _det_forward(a):
@@ -283,24 +305,27 @@ def _det_vjp(g, cache):
 
 det_p = Primitive(_det_forward, _det_vjp, name="det",
                   spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
+                                    Sample(_well_conditioned(rng, (2, 3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3), True))])
 
 
 def _solve_forward(a, b):
     out = np.linalg.solve(a, b)
-    return out, (a, out)
+    return out, (a, out, dtype_of(b))
 
 
 def _solve_vjp(g, cache, needed):
     """x = A^-1 b: db = A^-T g, dA = -db x^T (batched; b may be one vector)."""
-    a, x = cache
+    a, x, b_dtype = cache
     db = np.linalg.solve(_matrix_transpose(a), g)
     da = None
     if needed[0]:
         if x.ndim == 1:
-            da = -reshape_p(db, (-1, 1)) * reshape_p(x, (1, -1))
+            da = _cast(-reshape_p(db, (-1, 1)) * reshape_p(x, (1, -1)), a)
         else:
             da = unbroadcast(-np.matmul(db, _matrix_transpose(x)), a)
+    if needed[1] and db.dtype != b_dtype:
+        db = cast_cotangent(db, b_dtype)
     return da, (db if needed[1] else None)
 
 
@@ -310,7 +335,11 @@ solve_p = Primitive(_solve_forward, _solve_vjp, name="solve", selective_vjp=True
                                       Sample(_well_conditioned(rng, (3, 3)),
                                              rng.standard_normal((3, 2))),
                                       Sample(_well_conditioned(rng, (2, 3, 3)),
-                                             rng.standard_normal((2, 3, 2)))])
+                                             rng.standard_normal((2, 3, 2))),
+                                      Sample(_well_conditioned(rng, (3, 3), True),
+                                             rng.standard_normal(3)),
+                                      Sample(_well_conditioned(rng, (3, 3)),
+                                             complex_normal(rng, (3, 2)))])
 
 
 def inv(a):

@@ -10,8 +10,9 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, ndim_of, normalize_axis,
-                                    reject_kwargs, shape_of, sum_to_shape)
+from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, cast_cotangent, complex_normal,
+                                    ndim_of, normalize_axis, reject_kwargs, shape_of,
+                                    sum_to_shape)
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p
 from vjpnet.registry import register_function, register_nondifferentiable
 from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
@@ -83,9 +84,10 @@ def _astype_forward(x, dtype):
     return as_array(x).astype(dtype), dtype_of(x)
 
 
-astype_p = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
-                     linear=True,
-                     spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
+astype_p = Primitive(_astype_forward, lambda g, dtype: (cast_cotangent(g, dtype), None),
+                     name="astype", linear=True,
+                     spec=lambda rng: [Sample(rng.standard_normal((3,)), np.float64),
+                                       Sample(rng.standard_normal((3,)), np.complex128)])
 
 
 def swapaxes(a, axis1, axis2):
@@ -194,7 +196,7 @@ def _concatenate_vjp(g, cache, needed):
             continue
         piece = g[prefix + (slice(bounds[position], bounds[position + 1]),)]
         cotangents.append(piece if piece.dtype == dtypes[position]
-                          else piece.astype(dtypes[position]))
+                          else cast_cotangent(piece, dtypes[position]))
     return tuple(cotangents)
 
 
@@ -204,7 +206,9 @@ concatenate_p = Primitive(_concatenate_forward, _concatenate_vjp, name="concaten
                                                    rng.standard_normal((4, 3))),
                                             Sample(rng.standard_normal((2, 3)),
                                                    rng.standard_normal((2, 1)),
-                                                   rng.standard_normal((2, 2)), axis=1)])
+                                                   rng.standard_normal((2, 2)), axis=1),
+                                            Sample(rng.standard_normal((2, 3)),
+                                                   complex_normal(rng, (1, 3)))])
 
 
 def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
@@ -374,7 +378,8 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode == "constant":
         reject_kwargs("pad", {k: v for k, v in kwargs.items() if k != "constant_values"})
         constant_values = kwargs.get("constant_values", 0)
-        if ndim_of(constant_values) != 0 or type(constant_values) not in (int, float):
+        if ndim_of(constant_values) != 0 or \
+                type(constant_values) not in (int, float, complex):
             constant_values = plain(constant_values)
             if ndim_of(constant_values) != 0:
                 raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
