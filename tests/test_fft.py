@@ -201,3 +201,28 @@ def test_gradients_equal_hips_autograd(name):
     theirs = autograd.grad(lambda x: loss(anp, x))(x)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     check_grads(lambda x: loss(np, x), [x], order=2, rtol=1e-5, atol=1e-7)
+
+
+def test_odd_lengths_and_norms_against_jax():
+    """HIPS autograd has no rfft/irfft gradient for odd lengths; JAX does. Slow (JAX compiles
+    every op): runs with VJPNET_JAX_TESTS=1."""
+    import os
+    if not os.environ.get("VJPNET_JAX_TESTS"):
+        pytest.skip("JAX comparisons are slow (they compile every op): set VJPNET_JAX_TESTS=1")
+    jax = pytest.importorskip("jax")
+    losses = {
+        "rfft": lambda np, x, n, norm: np.sum(np.abs(np.fft.rfft(x, n, norm=norm)) ** 1.5),
+        "irfft": lambda np, x, n, norm: np.sum(np.fft.irfft(np.fft.fft(x), n, norm=norm) ** 3),
+        "fft": lambda np, x, n, norm: np.sum(np.angle(np.fft.fft(x + 0.1, n, norm=norm) + 0.5j)),
+        "irfftn": lambda np, x, n, norm: np.sum(np.sin(np.fft.irfftn(
+            np.fft.fftn(x, axes=(0,)), s=(3, n), axes=(0, 1), norm=norm))),
+    }
+    x = real(3, 7)
+    with jax.enable_x64(True):
+        for name, loss in losses.items():
+            for n in (5, 6, 7, 9):
+                for norm in ("backward", "ortho", "forward"):
+                    theirs = np.asarray(jax.grad(lambda x: loss(jax.numpy, x, n, norm))(x))
+                    ours = vjpnet.grad(lambda x: loss(np, x, n, norm))(x)
+                    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11,
+                                               err_msg=f"{name} n={n} norm={norm}")

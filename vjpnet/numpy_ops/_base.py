@@ -7,7 +7,8 @@ from vjpnet.tape import _NO_KWARGS, Traced, dtype_of, is_differentiable
 
 __all__ = ["unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise", "refuse_complex",
            "reject_kwargs", "normalize_axis", "normal", "complex_normal", "positive", "away_from",
-           "Sample", "Primitive", "IDENTITY", "shape_of", "ndim_of", "as_array"]
+           "Sample", "Primitive", "IDENTITY", "UfuncComposition", "shape_of", "ndim_of",
+           "as_array"]
 
 
 def unbroadcast(cotangent, x):
@@ -120,6 +121,29 @@ class UfuncPrimitive(Primitive):
 
 
 _ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+
+
+class UfuncComposition:
+    """Routes `ufunc(traced, ...)` to `function`, a function of the same arguments built from
+    primitives (what register_function does for NumPy functions), through the entry points
+    Traced.__array_ufunc__ calls on a ufunc's primitive."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def apply(self, args):
+        return self.function(*args)
+
+    def apply1(self, x):
+        return self.function(x)
+
+    def apply2(self, x, y):
+        return self.function(x, y)
+
+    def bind(self, args, kwargs):   # kwargs: Traced.__array_ufunc__ accepts only None values
+        return self.function(*args), None
 
 
 def elementwise(ufunc, *partials, spec, name=None, real_only=False):

@@ -1,4 +1,5 @@
-"""The parts of complex numbers: real, imag, conj/conjugate and angle (abs is in elementwise).
+"""The parts of complex numbers: real, imag, conj/conjugate, angle, and sign of complex values
+(abs is in elementwise).
 
 None of them is holomorphic, so their VJPs are written out with the convention of
 numpy_ops/__init__.py (a cotangent c of w pairs with a change dw as Re(c dw)):
@@ -8,13 +9,16 @@ numpy_ops/__init__.py (a cotangent c of w pairs with a change dw as Re(c dw)):
     w = angle(z)  cotangent -1j g / z   (0 at z = 0)
 On real inputs NumPy's real and conj return the input itself and imag returns zeros (a
 constant), which is exactly their derivative; angle of a real input is piecewise constant.
+np.sign of a real input is piecewise constant too (a plain result, like the other
+non-differentiable functions), but of a complex input it is z / |z|, which is differentiated.
 """
 import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, cast_cotangent, complex_normal, elementwise
-from vjpnet.registry import register_function, register_nondifferentiable
+from vjpnet.numpy_ops._base import (Primitive, Sample, UfuncComposition, cast_cotangent,
+                                    complex_normal, elementwise)
+from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
 from vjpnet.tape import dtype_of, plain
 
 
@@ -91,6 +95,19 @@ def angle(z, deg=False):
     return angle_p(z, deg=bool(deg))
 
 
+# --- sign -------------------------------------------------------------------------------------
+
+def sign(x):
+    """np.sign: a constant for real x; z / |z| (0 at 0) for complex z, as NumPy 2 defines it."""
+    if not _is_complex(x):
+        return np.sign(plain(x))
+    nonzero = plain(x) != 0
+    if nonzero.all():
+        return x / np.abs(x)
+    return np.where(nonzero, x / np.where(nonzero, np.abs(x), 1.0), 0.0)
+
+
+register_ufunc(np.sign, UfuncComposition(sign))
 for _function, _handler in [(np.real, real), (np.imag, imag), (np.angle, angle)]:
     register_function(_function, _handler)
 register_nondifferentiable(np.iscomplex)

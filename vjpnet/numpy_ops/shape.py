@@ -77,7 +77,8 @@ def _broadcast_to_forward(x, shape):
 broadcast_to_p = Primitive(_broadcast_to_forward,
                            lambda g, cache: (sum_to_shape(g, *cache), None),
                            name="broadcast_to", linear=True,
-                           spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
+                           spec=lambda rng: [Sample(rng.standard_normal((3, 1)), (2, 3, 4)),
+                                             Sample(complex_normal(rng, (3, 1)), (2, 3, 4))])
 
 
 def _astype_forward(x, dtype):
@@ -342,6 +343,7 @@ def _tile_vjp(g, cache):
 
 tile_p = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
                    spec=lambda rng: [Sample(rng.standard_normal((2, 3)), reps=(2, 1, 3)),
+                                     Sample(complex_normal(rng, (2, 3)), reps=(1, 2)),
                                      Sample(rng.standard_normal(3), reps=2)])
 
 
@@ -367,7 +369,9 @@ pad_constant_p = Primitive(
     _pad_forward, _pad_vjp, name="pad", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((2, 3)), ((1, 2), (0, 1))),
                       Sample(rng.standard_normal((2, 3)), ((2, 0), (1, 1)),
-                              constant_values=1.5)])
+                              constant_values=1.5),
+                      Sample(complex_normal(rng, (2, 3)), ((0, 1), (2, 0)),
+                             constant_values=0.5j)])
 _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
