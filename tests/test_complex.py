@@ -381,8 +381,14 @@ BINARY = [
     lambda np, v, w: v / (w * np.conj(w) + 1.0),
     # broadcast before np.where: HIPS autograd 1.9's where VJP does not sum over broadcast axes
     lambda np, v, w: np.where(np.real(w + 0.0 * v) > 0, v + 0.0 * w, w + 0.0 * v),
-    lambda np, v, w: (v + 0.0 * w) @ np.ones((4, 4)) * 0.2 + w,
+    lambda np, v, w: _project(np, v + 0.0 * w) + w,
 ]
+
+
+def _project(np, u):
+    """u (..., k) @ a fixed (k, 4) matrix."""
+    k = u.shape[-1]
+    return u @ (np.arange(k * 4.0).reshape(k, 4) % 3.0 - 1.0) * 0.2
 
 
 def random_program(rng):
@@ -435,3 +441,25 @@ def test_random_complex_programs_against_autograd_and_numeric_derivatives():
         check_grads(lambda *args: loss(np, list(args)), args, rtol=1e-5, atol=1e-7,
                     order=2 if index % 4 == 0 else 1)
     assert tried >= PROGRAMS * 0.8
+
+
+def test_readme_complex_example_runs_and_gives_the_numbers_it_states():
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"## Complex numbers and FFT\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    lines = code.splitlines()
+    namespace = {"np": np, "vjpnet": vjpnet}
+    checked = 0
+    for line in lines:   # each "expression   # value" line must evaluate to the stated value
+        statement, _, comment = line.partition("#")
+        if "=" in statement.split("(")[0]:
+            exec(statement, namespace)
+            continue
+        value = eval(statement, namespace)
+        stated = re.search(r"(\(?-?[\d.]+[+-][\d.]+j\)?|array\(\[.*?\]\)|\[.*?\])", comment)
+        expected = eval(stated.group(1).replace("array(", "np.array("), {"np": np})
+        np.testing.assert_allclose(np.asarray(value[0] if isinstance(value, tuple) else value),
+                                   np.asarray(expected))
+        checked += 1
+    assert checked == 4

@@ -157,11 +157,16 @@ def ifft(a, n=None, axis=-1, norm=None, out=None):
     return ifft_p(a, n, axis, norm)
 
 
+def _check_real_input(function_name, a):
+    if dtype_of(a).kind == "c":
+        raise TypeError(f"numpy.fft.{function_name} takes a real input, got {dtype_of(a)}: use "
+                        f"the complex transform (np.fft.{function_name.replace('rfft', 'fft')}"
+                        f"), or np.fft.{function_name}(np.real(x))")
+
+
 def rfft(a, n=None, axis=-1, norm=None, out=None):
     n, axis = _check_1d_args("rfft", a, n, axis, norm, out, _full_length)
-    if dtype_of(a).kind == "c":
-        raise TypeError(f"numpy.fft.rfft takes a real input, got {dtype_of(a)}: use "
-                        "np.fft.fft for complex input (or np.fft.rfft(np.real(x)))")
+    _check_real_input("rfft", a)
     return rfft_p(a, n, axis, norm)
 
 
@@ -180,8 +185,7 @@ def hfft(a, n=None, axis=-1, norm=None, out=None):
 def ihfft(a, n=None, axis=-1, norm=None, out=None):
     """The inverse of hfft: conj(rfft(a)) with the dual norm, as NumPy computes it."""
     n, axis = _check_1d_args("ihfft", a, n, axis, norm, out, _full_length)
-    if dtype_of(a).kind == "c":
-        raise TypeError(f"numpy.fft.ihfft takes a real input, got {dtype_of(a)}")
+    _check_real_input("ihfft", a)
     return np.conjugate(rfft_p(a, n, axis, _DUAL_NORM[norm]))
 
 
@@ -232,6 +236,7 @@ def ifftn(a, s=None, axes=None, norm=None, out=None):
 
 
 def rfftn(a, s=None, axes=None, norm=None, out=None):
+    _check_real_input("rfftn", a)
     s, axes = _shape_and_axes("rfftn", a, s, axes, out)
     a = rfft(a, s[-1], axes[-1], norm)
     for size, axis in reversed(list(zip(s[:-1], axes[:-1]))):
@@ -255,6 +260,7 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 
 def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    _check_real_input("rfft2", a)
     return rfftn(a, s, axes, norm, out)
 
 
