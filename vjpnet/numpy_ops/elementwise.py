@@ -103,7 +103,9 @@ power_p = elementwise(np.power, _power_partial_base, _power_partial_exponent,
                                                complex_normal(rng, (4,), 0.5)),
                                         Sample(rng.uniform(-2.0, 2.0, (3, 4)),
                                                complex_normal(rng, (4,), 0.5)),
-                                        Sample(_complex_polar(rng, (3, 4)), 3)])
+                                        Sample(_complex_polar(rng, (3, 4)), 3),
+                                        Sample(_complex_polar(rng, (3, 4)),
+                                               rng.uniform(-2.0, 2.0, 4))])
 square_p = elementwise(np.square, lambda g, out, x: g * (2.0 * x),
                        spec=_with_complex(normal((3, 4)), _unary_complex()))
 
