@@ -33,8 +33,13 @@ def _matmul_vjp(g, cache, needed):
     a, b = cache
     a_ndim, b_ndim = a.ndim, b.ndim
     if a_ndim == 2 and b_ndim == 2:   # the common case
-        return (_cast(np.matmul(g, b.T), a) if needed[0] else None,
-                _cast(np.matmul(a.T, g), b) if needed[1] else None)
+        da = np.matmul(g, b.T) if needed[0] else None
+        db = np.matmul(a.T, g) if needed[1] else None
+        if da is not None and da.dtype != a.dtype:   # real a, complex b (or mixed precision)
+            da = cast_cotangent(da, a.dtype)
+        if db is not None and db.dtype != b.dtype:
+            db = cast_cotangent(db, b.dtype)
+        return da, db
     a2 = reshape_p(a, (1, -1)) if a_ndim == 1 else a
     b2 = reshape_p(b, (-1, 1)) if b_ndim == 1 else b
     if a_ndim == 1:
