@@ -454,3 +454,15 @@ def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
 def test_value_and_grad_of_plain_numpy_returns_plain_arrays():
     value, g = value_and_grad(lambda x: np.sum(np.tanh(x)))(normal(3))
     assert type(value) is np.float64 and type(g) is np.ndarray
+
+
+def test_pad_with_a_traced_constant_differentiates_the_constant():
+    x, c = normal(2, 3), np.float64(0.7)
+    f = lambda x, c: np.sum(np.pad(x * c, ((1, 0), (2, 1)), constant_values=c) ** 2)  # noqa: E731
+    padded = vjpnet.vjp(lambda x, c: np.pad(x * c, 1, constant_values=c), x, c)[0]
+    np.testing.assert_allclose(padded, np.pad(x * c, 1, constant_values=c))
+    check_grads(f, [x, c], order=2)
+    g = grad(lambda c: np.sum(np.pad(np.ones(2) * c, 1, constant_values=c)))(np.float64(2.0))
+    assert g == 4.0   # two inside, two on the border
+    x32 = x.astype(np.float32)
+    assert vjpnet.vjp(lambda x, c: np.pad(x, 1, constant_values=c), x32, c)[0].dtype == np.float32

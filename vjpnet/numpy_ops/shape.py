@@ -15,7 +15,7 @@ from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, cast_cotangent,
                                     sum_to_shape)
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p
 from vjpnet.registry import register_function, register_nondifferentiable
-from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
+from vjpnet.tape import FUNCTION_HANDLERS, Traced, dtype_of, plain
 
 _ALL = slice(None)
 
@@ -375,6 +375,19 @@ pad_constant_p = Primitive(
 _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
+def _pad_traced_constant(array, widths, constant):
+    """np.pad(array, widths, constant_values=constant) for a traced scalar constant: the border
+    is `constant` (so its gradient is the sum of the border's cotangents), inside is `array`;
+    the result has array's dtype, as NumPy's."""
+    if ndim_of(constant) != 0:
+        raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
+                        f"constant_values, got a traced array of shape {shape_of(constant)}")
+    border = np.pad(np.zeros(shape_of(array), bool), widths, constant_values=True)
+    out = np.where(border, constant, pad_constant_p(array, widths))
+    dtype = dtype_of(array)
+    return out if dtype_of(out) == dtype else out.astype(dtype)
+
+
 def pad(array, pad_width, mode="constant", **kwargs):
     ndim = ndim_of(array)
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
@@ -382,6 +395,8 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode == "constant":
         reject_kwargs("pad", {k: v for k, v in kwargs.items() if k != "constant_values"})
         constant_values = kwargs.get("constant_values", 0)
+        if type(constant_values) is Traced:
+            return _pad_traced_constant(array, widths, constant_values)
         if ndim_of(constant_values) != 0 or \
                 type(constant_values) not in (int, float, complex):
             constant_values = plain(constant_values)
