@@ -49,7 +49,8 @@ class Primitive:
         may write in place) and the primitive stays differentiable to any order.
     selective_vjp: the VJP takes a third argument `needed`, a tuple of bools (one per positional
         argument) saying which cotangents are wanted; it may return None for the others.
-    spec: rng -> Sample or list of Samples, valid float64 inputs for the registry-driven test.
+    spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
+        registry-driven test.
     """
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
