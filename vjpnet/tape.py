@@ -1,10 +1,10 @@
 """Trace levels, traced values and the reverse sweep.
 
-Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`. Every
-primitive called on a traced value appends one entry (primitive, parents, cache) to the tape of
-the highest level among its arguments; tape order is a topological order, so `backward` is one
-reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a value
-traced at level 1, which is how VJPs written with NumPy operations become differentiable.
+Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`.
+Every primitive called on a traced value appends one entry (primitive, parents, cache) to the
+tape of the highest level among its arguments; tape order is a topological order, so `backward`
+is one reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a
+value traced at level 1, which is how VJPs written with NumPy operations become differentiable.
 
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """

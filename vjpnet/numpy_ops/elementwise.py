@@ -48,7 +48,7 @@ def _unary_complex(scale=1.0):
 
 def _mixed_pairs(denominator=False):
     """Complex/complex, real/complex and complex/real pairs, broadcast (3, 4) with (4,)."""
-    second = (lambda rng, shape: _complex_polar(rng, shape)) if denominator else complex_normal
+    second = _complex_polar if denominator else complex_normal   # a denominator avoids 0
     return [lambda rng: Sample(complex_normal(rng, (3, 4)), second(rng, (4,))),
             lambda rng: Sample(rng.standard_normal((3, 4)), second(rng, (4,))),
             lambda rng: Sample(complex_normal(rng, (3, 4)),
