@@ -199,6 +199,20 @@ def test_ops_without_a_complex_derivative_refuse_complex_values(call, name):
         grad(lambda z: np.sum(np.abs(call(z))))(cplx(3))
 
 
+@pytest.mark.parametrize("compare", [lambda z: z > 0, lambda z: 0.5 >= z,
+                                     lambda z: np.less(z, z), lambda z: z[0] <= z[1],
+                                     lambda z: np.greater_equal(np.real(z), z)])
+def test_ordered_comparisons_refuse_complex_values(compare):
+    with pytest.raises(TypeError, match=r"numpy\.(less|greater).*complex operand.*not ordered"):
+        grad(lambda z: np.sum(np.where(compare(z), np.abs(z), 0.0)))(cplx(3))
+
+
+def test_equality_and_comparisons_of_real_parts_still_work():
+    z = cplx(4)
+    f = lambda z: np.sum(np.where((np.real(z) > 0) & (z != 0), np.abs(z), 0.0))  # noqa: E731
+    check_grads(f, [z])
+
+
 def test_complex_output_of_grad_is_an_error_that_says_what_to_do():
     with pytest.raises(TypeError, match=r"real scalar.*complex.*np\.real.*holomorphic=True"):
         grad(lambda z: np.sum(z ** 2))(cplx(3))

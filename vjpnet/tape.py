@@ -318,10 +318,10 @@ class Traced:
     __matmul__, __rmatmul__ = _binary_operators(np.matmul)
 
     def __pos__(self): return self
-    def __lt__(self, other): return np.less(plain(self), plain(other))
-    def __le__(self, other): return np.less_equal(plain(self), plain(other))
-    def __gt__(self, other): return np.greater(plain(self), plain(other))
-    def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
+    def __lt__(self, other): return np.less(self, other)   # routed: a plain (constant) mask
+    def __le__(self, other): return np.less_equal(self, other)
+    def __gt__(self, other): return np.greater(self, other)
+    def __ge__(self, other): return np.greater_equal(self, other)
     def __eq__(self, other): return np.equal(plain(self), plain(other))
     def __ne__(self, other): return np.not_equal(plain(self), plain(other))
 

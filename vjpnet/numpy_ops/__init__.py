@@ -34,7 +34,8 @@ z = x + iy is df/dx - 1j df/dy; a holomorphic op's VJP is g * f'(z) (linear maps
 transpose, never the conjugate transpose); a real input takes the real part of a complex
 cotangent (unbroadcast / sum_to_shape do it). Non-holomorphic ops write their VJP out: abs
 (g conj(z)/|z|), real (g), imag (-1j g), conj (conj(g)), angle (-1j g / z). Ops that need an
-order (maximum, minimum, fmax, fmin, clip, max, min) raise TypeError on complex values.
+order (maximum, minimum, fmax, fmin, clip, max, min, <, <=, >, >=) raise TypeError on
+complex values.
 
 Subgradient conventions (at points where the derivative does not exist):
     abs(x) at 0                 0 (the gradient is sign(x))

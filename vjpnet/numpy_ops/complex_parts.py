@@ -11,6 +11,8 @@ On real inputs NumPy's real and conj return the input itself and imag returns ze
 constant), which is exactly their derivative; angle of a real input is piecewise constant.
 np.sign of a real input is piecewise constant too (a plain result, like the other
 non-differentiable functions), but of a complex input it is z / |z|, which is differentiated.
+The ordered comparisons (<, <=, >, >=) refuse complex values: complex numbers are not ordered
+(NumPy compares them lexicographically, which is rarely what a loss means).
 """
 import math
 
@@ -108,6 +110,26 @@ def sign(x):
 
 
 register_ufunc(np.sign, UfuncComposition(sign))
+
+
+# --- ordered comparisons ----------------------------------------------------------------------
+
+def _ordered_comparison(ufunc):
+    """ufunc(x, y) on plain values (a constant mask); TypeError for complex operands."""
+    def compare(x, y):
+        x, y = plain(x), plain(y)
+        if np.iscomplexobj(x) or np.iscomplexobj(y):
+            raise TypeError(
+                f"numpy.{ufunc.__name__} (or its operator) got a complex operand on a traced path: "
+                "complex numbers are not ordered (NumPy would compare them lexicographically, "
+                "real part first). Compare np.real(z), np.imag(z) or np.abs(z) instead")
+        return ufunc(x, y)
+    compare.__name__ = ufunc.__name__
+    return compare
+
+
+for _ufunc in (np.less, np.less_equal, np.greater, np.greater_equal):
+    register_ufunc(_ufunc, UfuncComposition(_ordered_comparison(_ufunc)))
 for _function, _handler in [(np.real, real), (np.imag, imag), (np.angle, angle)]:
     register_function(_function, _handler)
 register_nondifferentiable(np.iscomplex)
