@@ -205,6 +205,19 @@ def _skip_fast_when_not_built(request):
         pytest.skip("vjpnet_fast is not built")
 
 
+def _conv_call(name):
+    if name == "conv_forward_naive":
+        return layers.conv_forward_naive
+    if name == "conv2d":
+        return lambda *args: nn.conv2d(*args)
+    if vjpnet_fast is None:
+        pytest.skip("vjpnet_fast is not built")
+    return vjpnet_fast.conv_forward_fast
+
+
+CONV_NAMES = ["conv_forward_naive", "conv_forward_fast", "conv2d"]
+
+
 def ones(out):
     return np.ones(np.shape(out), np.result_type(out))
 
@@ -308,6 +321,26 @@ def test_conv_with_zero_input_channels_gives_the_bias_gradient(path, monkeypatch
     dx, dw, db = backward(dout, cache)
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), rtol=1e-12)
     assert dx.shape == x.shape and dw.shape == w.shape
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3, 0, 4), (2, 3, 4, 0), (2, 3, 0, 0)])
+def test_conv_of_an_input_with_no_pixels_sees_only_padding(x_shape):
+    """H = 0 or W = 0 with pad 1 and 2x2 filters: one output row/column per side, the bias."""
+    rng = np.random.default_rng(4)
+    x, w, b = np.zeros(x_shape), rng.standard_normal((4, 3, 2, 2)), rng.standard_normal(4)
+    results = []
+    for name in CONV_NAMES[:2]:
+        forward = _conv_call(name)
+        backward = layers.conv_backward_naive if "naive" in name else \
+            vjpnet_fast.conv_backward_fast
+        out, cache = forward(x, w, b, {"stride": 1, "pad": 1})
+        dout = np.random.default_rng(5).standard_normal(out.shape)
+        results.append((out,) + backward(dout, cache))
+        np.testing.assert_allclose(out, np.broadcast_to(b[:, None, None], out.shape))
+        np.testing.assert_allclose(results[-1][3], dout.sum(axis=(0, 2, 3)))
+        assert not np.any(results[-1][2])   # dw: only zeros were seen
+    for naive, fast in zip(*results):
+        np.testing.assert_allclose(fast, naive, rtol=1e-12)
 
 
 # --- read-only and non-contiguous arrays ---------------------------------------------------------
@@ -472,19 +505,6 @@ def test_svm_nan_reaches_only_the_gradients_that_depend_on_it():
 
 
 # --- huge and invalid parameters ---------------------------------------------------------------
-
-def _conv_call(name):
-    if name == "conv_forward_naive":
-        return layers.conv_forward_naive
-    if name == "conv2d":
-        return lambda *args: nn.conv2d(*args)
-    if vjpnet_fast is None:
-        pytest.skip("vjpnet_fast is not built")
-    return vjpnet_fast.conv_forward_fast
-
-
-CONV_NAMES = ["conv_forward_naive", "conv_forward_fast", "conv2d"]
-
 
 @pytest.mark.parametrize("name", CONV_NAMES)
 @pytest.mark.parametrize("pad,size", [(10 ** 5, 200003), (10 ** 9, 2000000003)])

@@ -410,6 +410,7 @@ def test_einsum_random_subscripts(subscripts, shapes):
     lambda x: np.einsum(x, [0, Ellipsis], x, [0, Ellipsis], [Ellipsis]),
     lambda x: np.einsum("ij,kj->ik", x, x, optimize=True),
     lambda x: np.einsum("ij,jk,kl", x, x.T, x, optimize="greedy"),
+    lambda x: np.einsum("ij,kj->ik", x, x, optimize=["einsum_path", (0, 1)]),
 ])
 def test_einsum_forms(call):
     check_against_numpy(call, [normal(3, 4)], second_order=True)
