@@ -358,12 +358,20 @@ def test_vdot_conjugates_its_first_argument_as_numpy():
 
 def test_norm_of_complex_every_ord():
     z = cplx(3, 4)
-    for f in [lambda z: np.linalg.norm(z), lambda z: np.linalg.norm(z, axis=0),
-              lambda z: np.linalg.norm(z, ord=1, axis=1), lambda z: np.linalg.norm(z, np.inf, 1),
-              lambda z: np.linalg.norm(z, ord=3, axis=1), lambda z: np.linalg.norm(z, "fro"),
-              lambda z: np.linalg.norm(z, -np.inf, 0)]:
+    for ord in [None, 2, 1, np.inf, -np.inf, 3, 0.5, -1.5]:
+        for f in [lambda z: np.linalg.norm(z, ord, axis=1),
+                  lambda z: np.linalg.norm(z, ord, axis=0, keepdims=True)]:
+            np.testing.assert_allclose(vjp(f, z)[0], f(z))
+            check_grads(f, [z], order=2)
+    for ord in [None, "fro", 1, -1, np.inf, -np.inf]:   # matrix norms
+        f = lambda z: np.linalg.norm(z, ord)   # noqa: E731
         np.testing.assert_allclose(vjp(f, z)[0], f(z))
         check_grads(f, [z], order=2)
+    f = lambda z: np.linalg.norm(z)   # noqa: E731
+    np.testing.assert_allclose(vjp(f, z)[0], f(z))
+    check_grads(f, [z], order=2)
+    count = vjp(lambda z: np.linalg.norm(z, 0, axis=1), z.astype(np.complex64))[0]
+    assert count.dtype == np.linalg.norm(z.astype(np.complex64), 0, axis=1).dtype   # float32
 
 
 def test_var_std_of_complex_are_real_as_numpy():

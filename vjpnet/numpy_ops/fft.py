@@ -157,11 +157,14 @@ def ifft(a, n=None, axis=-1, norm=None, out=None):
     return ifft_p(a, n, axis, norm)
 
 
+_COMPLEX_COUNTERPART = {"rfft": "fft", "rfft2": "fft2", "rfftn": "fftn", "ihfft": "ifft"}
+
+
 def _check_real_input(function_name, a):
     if dtype_of(a).kind == "c":
         raise TypeError(f"numpy.fft.{function_name} takes a real input, got {dtype_of(a)}: use "
-                        f"the complex transform (np.fft.{function_name.replace('rfft', 'fft')}"
-                        f"), or np.fft.{function_name}(np.real(x))")
+                        f"the complex transform np.fft.{_COMPLEX_COUNTERPART[function_name]}, "
+                        f"or np.fft.{function_name}(np.real(x))")
 
 
 def rfft(a, n=None, axis=-1, norm=None, out=None):
