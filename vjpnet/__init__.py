@@ -11,6 +11,7 @@ and `vjpnet.gradient_check`; differentiable layer ops in `vjpnet.nn`; training i
 import importlib
 
 from vjpnet import numpy_ops  # noqa: F401  (fills the NumPy dispatch tables)
+from vjpnet import scipy as _scipy_hooks  # noqa: F401  (lazy SciPy support; imports no SciPy)
 from vjpnet.numpy_ops import index_update
 from vjpnet.registry import (Primitive, Sample, primitive, register_function,
                              register_nondifferentiable, register_ufunc, stop_gradient)
