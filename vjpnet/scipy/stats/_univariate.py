@@ -22,7 +22,7 @@ import numpy as np
 import scipy.special as sc
 
 from vjpnet.scipy import special as _special  # noqa: F401  (registers the special ufuncs)
-from vjpnet.tape import Traced, plain
+from vjpnet.tape import Traced, dtype_of, plain
 
 __all__ = ["norm", "t", "gamma", "beta", "chi2", "expon", "laplace", "cauchy", "logistic",
            "poisson"]
@@ -36,13 +36,18 @@ def _array(x):
     return x if type(x) is Traced else np.asarray(x)
 
 
+def _number_or_array(value):
+    """Python numbers stay (weak, like NumPy's scalars); anything else becomes an array."""
+    return value if type(value) in (int, float) else _array(value)
+
+
 def _is_number(value, number):
     return type(value) in (int, float) and value == number
 
 
 def _float_dtype(*values):
     """The result dtype of the arguments (Python numbers weak, as in NumPy), at least float."""
-    dtype = np.result_type(*[value if type(value) in (int, float) else plain(value).dtype
+    dtype = np.result_type(*[value if type(value) in (int, float) else dtype_of(plain(value))
                              for value in values])
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
@@ -53,7 +58,7 @@ def _with_dtype(value, dtype):
 
 
 def _is_float(value):
-    return plain(value).dtype.kind == "f"
+    return dtype_of(plain(value)).kind == "f"
 
 
 def _safe(condition, value, fallback):
@@ -99,10 +104,9 @@ class _Distribution:
         missing = [name for name in self.shapes if name not in values]
         if missing:
             raise TypeError(f"{where}() missing required argument(s): {', '.join(missing)}")
-        number_or_array = (lambda v: v if type(v) in (int, float) else _array(v))
-        shapes = tuple(number_or_array(values[name]) for name in self.shapes)
-        loc = number_or_array(values.get("loc", 0.0))
-        scale = number_or_array(values.get("scale", 1.0))
+        shapes = tuple(_number_or_array(values[name]) for name in self.shapes)
+        loc = _number_or_array(values.get("loc", 0.0))
+        scale = _number_or_array(values.get("scale", 1.0))
         return shapes, loc, scale
 
     def _valid(self, *shapes):
@@ -139,7 +143,8 @@ class _Distribution:
         if self.discrete and (type(x) is Traced or type(loc) is Traced):
             raise TypeError(f"vjpnet.scipy.stats.{self.name}.{method}: k and loc are counts, "
                             "which vjpnet does not differentiate, but one of them is traced")
-        dtype = _float_dtype(x, loc, scale, *shapes)
+        counts = self.discrete and dtype_of(x).kind in "iub"   # counts set no precision
+        dtype = _float_dtype(*([] if counts else [x]), loc, scale, *shapes)
         shapes = tuple(_with_dtype(s, dtype) for s in shapes)
         if not _is_number(loc, 0):
             loc = _with_dtype(loc, dtype)
