@@ -163,14 +163,21 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     """(c, lower) for cho_solve: c holds the Cholesky factor in its lower (or upper) triangle
     and, like SciPy's, a's own entries in the other triangle (which cho_solve never reads)."""
     factor = cholesky(a, lower=lower)
-    n = np.shape(plain(a))[-1]
-    rest = _triangle_mask(n, not lower, True, dtype_of(plain(factor)))
-    return factor + a * rest, lower
+    shape = np.shape(plain(a))
+    rest = _triangle_mask(shape[-1], not lower, True, dtype_of(plain(factor)))
+    c = factor + a * rest
+    if len(shape) > 2:   # SciPy's batched cho_factor returns [c, one flag per matrix]
+        return [c, np.full(shape[:-2], bool(lower))]
+    return c, lower
 
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     """x solving a x = b from cho_factor(a) = (c, lower); differentiable in c and b."""
     c, lower = c_and_lower
+    if np.ndim(lower):   # batched cho_factor's flags: one per matrix, all equal
+        if np.any(lower != np.ravel(lower)[0]):
+            raise ValueError("vjpnet.scipy.linalg.cho_solve: the matrices' lower flags differ")
+        lower = np.ravel(lower)[0]
     if lower:   # a = L L^T
         y = solve_triangular_p(c, b, trans=0, lower=True, unit_diagonal=False)
         return solve_triangular_p(c, y, trans=1, lower=True, unit_diagonal=False)
