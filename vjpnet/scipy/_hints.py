@@ -24,9 +24,8 @@ def scipy_replacement_hint():
                 return (f" The conversion happened inside scipy.{name}: use "
                         f"vjpnet.scipy.{name} instead, which has the same signature and is "
                         "differentiable.")
-    outermost = frames[-1]
-    path = _candidates(outermost)[0] if _candidates(outermost) else ()
-    name = "scipy." + ".".join(part for part in path if part) if path else "SciPy"
+    candidates = _candidates(frames[-1])
+    name = "scipy." + ".".join(candidates[0]) if candidates else "SciPy"
     return (f" The conversion happened inside {name}, which vjpnet.scipy does not cover (see "
             "the README's SciPy section for what it does).")
 

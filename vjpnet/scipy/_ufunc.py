@@ -117,6 +117,6 @@ def safe(condition, value, fallback):
     """np.where(condition, value, fallback) for the *input* of a formula evaluated everywhere
     and masked afterwards: the masked-out entries see `fallback`, so neither the value nor its
     derivatives there are inf/NaN (which would turn the masked zero cotangent into NaN)."""
-    if condition is True or (type(condition) is np.ndarray and condition.all()):
+    if np.all(condition):   # a plain mask (comparisons of traced values are plain)
         return value
     return np.where(condition, value, fallback)

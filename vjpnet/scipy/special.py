@@ -23,6 +23,7 @@ from scipy.special import (  # noqa: F401  (SciPy's ufuncs; vjpnet routes them o
     rgamma, softplus, stdtr, stdtrit, xlog1py, xlogy, y0, y1, yn, yv, zeta)
 
 from vjpnet.scipy import _special_ufuncs
+from vjpnet.scipy._ufunc import safe
 from vjpnet.tape import Traced, plain
 
 __all__ = ["polygamma", "multigammaln", "logsumexp", "softmax", "log_softmax",
@@ -106,7 +107,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         rest = np.sum(np.where(is_max, 0.0, terms), axis=axis, keepdims=True)
         m_plain = plain(m)
         has_max = m_plain != 0
-        s = np.where(has_max, rest / _safe(has_max, m, 1.0), rest)
+        s = np.where(has_max, rest / safe(has_max, m, 1.0), rest)
         s_plain = plain(s)
         sign = np.sign(s_plain + 1.0) * np.sign(m_plain)
         below = s_plain < -1.0
@@ -129,10 +130,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if np.ndim(sign) == 0:
         sign = sign[()]
     return (out, sign) if return_sign else out
-
-
-def _safe(condition, value, fallback):
-    return value if condition.all() else np.where(condition, value, fallback)
 
 
 def softmax(x, axis=None):

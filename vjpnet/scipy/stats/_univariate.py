@@ -22,6 +22,7 @@ import numpy as np
 import scipy.special as sc
 
 from vjpnet.scipy import special as _special  # noqa: F401  (registers the special ufuncs)
+from vjpnet.scipy._ufunc import safe
 from vjpnet.tape import Traced, dtype_of, plain
 
 __all__ = ["norm", "t", "gamma", "beta", "chi2", "expon", "laplace", "cauchy", "logistic",
@@ -61,11 +62,6 @@ def _is_float(value):
     return dtype_of(plain(value)).kind == "f"
 
 
-def _safe(condition, value, fallback):
-    """value where condition holds, fallback elsewhere (skipped when it holds everywhere)."""
-    if condition.all():
-        return value
-    return np.where(condition, value, fallback)
 
 
 class _Distribution:
@@ -129,12 +125,12 @@ class _Distribution:
                     f"{self.name}.logpdf instead.")
 
     # --- the shared evaluation ----------------------------------------------------------------
-    def _evaluate(self, method, formula, x, args, kwargs, fill, edge=None, log_scale=False):
+    def _evaluate(self, method, formula, x, args, kwargs, fill, edge=None, density=None):
         """formula(z, *shapes) where the data are inside the support and the parameters valid.
 
         fill: the value outside the support; edge: (side, value) for cdf/sf beyond the support
-        (side "upper": z >= upper bound, "lower": z <= lower bound); log_scale: subtract
-        log(scale) (logpdf) or divide by scale (pdf: log_scale="divide").
+        (side "upper": z >= upper bound, "lower": z <= lower bound); density: "log" subtracts
+        log(scale) (logpdf), "linear" divides by scale (pdf).
         """
         shapes, loc, scale = self._parse(args, kwargs, method)
         if method not in ("pdf", "logpdf", "pmf", "logpmf"):
@@ -158,8 +154,8 @@ class _Distribution:
                                     np.shape(scale_plain), *map(np.shape, shapes_plain))
         valid = np.broadcast_to(valid, shape)
         if not valid.all():
-            shapes = tuple(_safe(valid, s, 1.0) for s in shapes)
-            scale = _safe(valid, scale, 1.0)
+            shapes = tuple(safe(valid, s, 1.0) for s in shapes)
+            scale = safe(valid, scale, 1.0)
         z = x if _is_number(loc, 0) else x - loc
         z = z if _is_number(scale, 1) else z / scale
         if not _is_float(z):
@@ -179,16 +175,16 @@ class _Distribution:
         if good.all():
             out = formula(z, *shapes)
         else:
-            z_safe = _safe(good, z, self.inside_point)
+            z_safe = safe(good, z, self.inside_point)
             out = np.where(good, formula(z_safe, *shapes), fill)
             if edge is not None:
                 side, value = edge
                 beyond = z_plain >= upper if side == "upper" else z_plain < lower \
                     if self.discrete else z_plain <= lower
                 out = np.where(valid & beyond, value, out)
-        if log_scale == "subtract" and not _is_number(scale, 1):
+        if density == "log" and not _is_number(scale, 1):
             out = out - np.log(scale)
-        elif log_scale == "divide" and not _is_number(scale, 1):
+        elif density == "linear" and not _is_number(scale, 1):
             out = out / scale
         bad = ~valid | np.isnan(z_plain)
         if bad.any():
@@ -221,8 +217,8 @@ class _Distribution:
         if lower_half.all():
             return np.log(cdf)
         sf = self._sf(z, *shapes)
-        return np.where(lower_half, np.log(_safe(lower_half, cdf, 0.5)),
-                        np.log1p(-_safe(~lower_half, sf, 0.5)))
+        return np.where(lower_half, np.log(safe(lower_half, cdf, 0.5)),
+                        np.log1p(-safe(~lower_half, sf, 0.5)))
 
     def _logsf(self, z, *shapes):
         sf = self._sf(z, *shapes)
@@ -230,8 +226,8 @@ class _Distribution:
         if upper_half.all():
             return np.log(sf)
         cdf = self._cdf(z, *shapes)
-        return np.where(upper_half, np.log(_safe(upper_half, sf, 0.5)),
-                        np.log1p(-_safe(~upper_half, cdf, 0.5)))
+        return np.where(upper_half, np.log(safe(upper_half, sf, 0.5)),
+                        np.log1p(-safe(~upper_half, cdf, 0.5)))
 
 
 class _Continuous(_Distribution):
@@ -240,12 +236,12 @@ class _Continuous(_Distribution):
     def logpdf(self, x, *args, **kwargs):
         """log of the density at x: (x, *shapes, loc=0, scale=1) broadcast together."""
         return self._evaluate("logpdf", self._logpdf, x, args, kwargs, -np.inf,
-                              log_scale="subtract")
+                              density="log")
 
     def pdf(self, x, *args, **kwargs):
         """The density at x."""
         return self._evaluate("pdf", lambda z, *s: np.exp(self._logpdf(z, *s)), x, args, kwargs,
-                              0.0, log_scale="divide")
+                              0.0, density="linear")
 
 
 class _Frozen:
@@ -290,7 +286,7 @@ class t_gen(_Continuous):
 
     def _logpdf(self, z, df):
         infinite = np.isinf(plain(df))
-        df_finite = _safe(~infinite, df, 1.0)
+        df_finite = safe(~infinite, df, 1.0)
         student = (np.log(sc.poch(0.5 * df_finite, 0.5)) -
                    0.5 * (np.log(df_finite) + _LOG_PI) -
                    (df_finite + 1.0) / 2.0 * np.log1p(z * z / df_finite))
@@ -372,7 +368,7 @@ class laplace_gen(_Continuous):
     def _halves(self, z):
         """(z > 0, the positive part, the non-positive part): exp of each never overflows."""
         positive = plain(z) > 0
-        return positive, _safe(positive, z, 0.0), _safe(~positive, z, 0.0)
+        return positive, safe(positive, z, 0.0), safe(~positive, z, 0.0)
 
     def _cdf(self, z):
         positive, z_pos, z_neg = self._halves(z)
@@ -388,10 +384,10 @@ class cauchy_gen(_Continuous):
     def _logpdf(self, z):
         magnitude = np.abs(z)
         small = plain(magnitude) < 1
-        near = -_LOG_PI - np.log1p(_safe(small, magnitude, 0.0) ** 2)
+        near = -_LOG_PI - np.log1p(safe(small, magnitude, 0.0) ** 2)
         if small.all():
             return near
-        far_magnitude = _safe(~small, magnitude, 2.0)
+        far_magnitude = safe(~small, magnitude, 2.0)
         far = -_LOG_PI - (2.0 * np.log(far_magnitude) + np.log1p((1.0 / far_magnitude) ** 2))
         return np.where(small, near, far)
 
