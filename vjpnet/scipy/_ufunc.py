@@ -58,8 +58,8 @@ def special_ufunc(ufunc, public_name, *, spec, **arguments):
                 unbroadcast(g if partial is IDENTITY else partial(g, out, *inputs), x)
                 if need else None
                 for partial, x, need in zip(partials, inputs, needed))
-        primitive_type = UfuncPrimitive if not constants else _PartlyConstantUfuncPrimitive
-        selective = True
+        # not UfuncPrimitive: its short apply2 would skip _numbers_in_float_dtype
+        primitive_type, selective = _SpecialUfuncPrimitive, True
 
     forward.__name__ = forward.__qualname__ = short_name
     forward.__module__ = _MODULE
@@ -92,8 +92,8 @@ def _numbers_in_float_dtype(inputs):
                  for value in inputs)
 
 
-class _PartlyConstantUfuncPrimitive(Primitive):
-    """A ufunc primitive some of whose inputs must not be traced (see special_ufunc)."""
+class _SpecialUfuncPrimitive(Primitive):
+    """A ufunc primitive of several inputs, some of which may have to stay constant."""
 
     __slots__ = ("ufunc",)
 
