@@ -205,9 +205,10 @@ def register_lazy_ufuncs(module_name, provider):
     _tape.LAZY_UFUNC_MODULES[module_name] = provider
 
 
-def register_conversion_hint(hint):
-    """Add `hint() -> str` to the error np.asarray(traced) raises (advice, or "")."""
-    _tape.CONVERSION_HINTS.append(hint)
+def register_caller_hint(hint):
+    """Add `hint() -> str` to the error np.asarray(traced) raises: advice on the function that
+    made the conversion (found from the calling frames), or ""."""
+    _tape.CALLER_HINTS.append(hint)
 
 
 def register_nondifferentiable(*functions):

@@ -28,7 +28,7 @@ UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np
 LAZY_UFUNC_MODULES = {}
 # Functions () -> str called when np.asarray meets a traced value; each may return advice on the
 # library function that called it (vjpnet.scipy names its replacements), or "".
-CONVERSION_HINTS = []
+CALLER_HINTS = []
 
 
 class Tape:
@@ -136,6 +136,18 @@ def _binary_operators(ufunc):
     return operator, reflected
 
 
+# What to write instead of the calls that convert a traced value to a plain array before any
+# NumPy dispatch can see it (listed by Traced.__array__'s error).
+CONVERSION_HINTS = [
+    "X.dot(W) with a plain array X (ndarray.dot converts its argument): write X @ W or "
+    "np.dot(X, W)",
+    "np.array([a, b]), np.r_[a, b] or a NumPy function given a Python list of traced values: "
+    "build the array with np.stack([a, b]) (new axis) or np.concatenate([a, b]) (joined "
+    "along an axis)",
+    "a constant copy that is not differentiated: vjpnet.stop_gradient(x)",
+]
+
+
 class Traced:
     """A value recorded on a tape. `value` may itself be traced at a lower level.
 
@@ -192,8 +204,8 @@ class Traced:
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
-            "gradient. Keep using NumPy operations on it; for a constant copy that is not "
-            "differentiated use vjpnet.stop_gradient(x)." + _conversion_hint())
+            "gradient. Keep using NumPy operations on it. Common cases:\n"
+            + "".join(f"  - {hint}\n" for hint in CONVERSION_HINTS) + _caller_hint())
 
     # --- array attributes -----------------------------------------------------------------
     @property
@@ -353,9 +365,9 @@ def _import_lazy_ufunc_modules():
     return imported
 
 
-def _conversion_hint():
-    """Advice from the registered CONVERSION_HINTS on the function that called np.asarray."""
-    return "".join(hint() for hint in CONVERSION_HINTS)
+def _caller_hint():
+    """Advice from the registered CALLER_HINTS on the function that called np.asarray."""
+    return "".join(hint() for hint in CALLER_HINTS)
 
 
 def _scalar(traced, convert):

@@ -12,13 +12,13 @@ of which imports SciPy:
 """
 import importlib
 
-from vjpnet.registry import register_conversion_hint, register_lazy_ufuncs
+from vjpnet.registry import register_caller_hint, register_lazy_ufuncs
 from vjpnet.scipy._hints import scipy_replacement_hint
 
 __all__ = ["special", "stats", "linalg", "integrate"]
 
 register_lazy_ufuncs("scipy.special", "vjpnet.scipy.special")
-register_conversion_hint(scipy_replacement_hint)
+register_caller_hint(scipy_replacement_hint)
 
 
 def __getattr__(name):

@@ -13,7 +13,7 @@ _MAX_DEPTH = 60
 
 
 def scipy_replacement_hint():
-    """' It was called inside scipy.X; use vjpnet.scipy.X ...' or '' outside SciPy."""
+    """'The conversion happened inside scipy.X: use vjpnet.scipy.X ...' or '' outside SciPy."""
     frames = _scipy_frames()
     if not frames:
         return ""
@@ -21,12 +21,12 @@ def scipy_replacement_hint():
         for path in _candidates(frame):
             if _replacement_exists(path):
                 name = ".".join(path)
-                return (f" The conversion happened inside scipy.{name}: use "
+                return (f"The conversion happened inside scipy.{name}: use "
                         f"vjpnet.scipy.{name} instead, which has the same signature and is "
                         "differentiable.")
     candidates = _candidates(frames[-1])
     name = "scipy." + ".".join(candidates[0]) if candidates else "SciPy"
-    return (f" The conversion happened inside {name}, which vjpnet.scipy does not cover (see "
+    return (f"The conversion happened inside {name}, which vjpnet.scipy does not cover (see "
             "the README's SciPy section for what it does).")
 
 
