@@ -485,3 +485,24 @@ def test_readme_complex_example_runs_and_gives_the_numbers_it_states():
                                    np.asarray(expected))
         checked += 1
     assert checked == 4
+
+
+def test_scipy_functions_without_a_complex_vjp_refuse_complex_values():
+    """The SciPy functions whose VJPs hold for real values only raise on complex input instead
+    of returning a wrong gradient; the holomorphic ones are right."""
+    pytest.importorskip("scipy")
+    import scipy.special as special
+    from vjpnet.scipy import linalg
+    z = cplx(3) + 2.0
+    with pytest.raises(TypeError, match=r"scipy\.special\.ive got a complex value"):
+        grad(lambda z: np.sum(np.abs(special.ive(1.5, z))))(z)
+    a = cplx(3, 3)
+    hermitian = a @ np.conj(a).T + 3 * np.eye(3)
+    for function in (lambda h: linalg.cholesky(h), lambda h: linalg.cho_factor(h)[0],
+                     lambda h: linalg.cho_solve(linalg.cho_factor(h), np.ones(3))):
+        with pytest.raises(TypeError, match=r"complex \(Hermitian\) matrices are not supported"):
+            grad(lambda h: np.sum(np.abs(function(h))))(hermitian)
+    for function in (special.erf, special.exp1, lambda z: special.jv(1.5, z)):
+        check_grads(lambda z: function(z), [z], order=2)
+    check_grads(special.loggamma, [z])   # its second derivative needs _zeta: real only in SciPy
+    check_grads(lambda a: linalg.expm(a * 0.3), [a], order=1)

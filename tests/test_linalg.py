@@ -127,6 +127,18 @@ def test_python_floats_and_0d_arrays_as_product_operands(f, scalar):
     check_grads(lambda x: f(x, scalar), [x])
 
 
+@pytest.mark.parametrize("f", [
+    lambda x, s: np.dot(x, s), lambda x, s: np.dot(s, x), lambda x, s: np.inner(s, x),
+    lambda x, s: np.outer(s, x), lambda x, s: np.tensordot(s, x, axes=0),
+    lambda x, s: x.dot(s)])
+def test_a_python_float_operand_promotes_like_numpy(f):
+    """dot/inner convert a Python number to a float64 array (not a weak scalar)."""
+    x = normal(3).astype(np.float32)
+    out, vjp_fn = vjpnet.vjp(f, x, 0.42)
+    assert out.dtype == f(x, 0.42).dtype
+    assert vjp_fn(np.ones_like(out))[0].dtype == np.float32
+
+
 def test_matmul_with_a_scalar_raises_numpys_error():
     with pytest.raises(ValueError, match="matmul: Input operand 1 does not have enough"):
         grad(lambda x: np.sum(x @ 2.0))(normal(3))

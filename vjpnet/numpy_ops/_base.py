@@ -6,6 +6,7 @@ from vjpnet.registry import Primitive, Sample, register_ufunc
 from vjpnet.tape import _NO_KWARGS, Traced, dtype_of, is_differentiable
 
 __all__ = ["unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise", "refuse_complex",
+           "refusing_complex",
            "reject_kwargs", "normalize_axis", "normal", "complex_normal", "positive", "away_from",
            "Sample", "Primitive", "IDENTITY", "UfuncComposition", "shape_of", "ndim_of",
            "as_array"]
@@ -158,7 +159,7 @@ def elementwise(ufunc, *partials, spec, name=None, real_only=False):
     The forward's cache is (*inputs, out).
     """
     if real_only:
-        ufunc = _refusing_complex(ufunc)
+        ufunc = refusing_complex(ufunc)
     if len(partials) == 1:   # unary: the hot path of elementwise chains, kept short
         (partial,) = partials
 
@@ -202,12 +203,15 @@ def elementwise(ufunc, *partials, spec, name=None, real_only=False):
     return primitive
 
 
-def _refusing_complex(ufunc):
-    """ufunc, raising a clear TypeError when its result is complex."""
+def refusing_complex(ufunc, public_name=None):
+    """ufunc, raising a clear TypeError (naming public_name, default numpy.<name>) when its
+    result is complex: for ufuncs whose VJP holds for real values only."""
+    public_name = public_name or f"numpy.{ufunc.__name__}"
+
     def checked(*args):
         out = ufunc(*args)
         if dtype_of(out).kind == "c":
-            refuse_complex(f"numpy.{ufunc.__name__}", out)
+            refuse_complex(public_name, out)
         return out
     checked.__name__ = ufunc.__name__
     checked.__wrapped__ = ufunc

@@ -23,7 +23,7 @@ from vjpnet.numpy_ops._base import (Primitive, Sample, cast_cotangent, complex_n
                                     unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt_p
 from vjpnet.numpy_ops.reductions import amax_p, sum_p
-from vjpnet.numpy_ops.shape import ravel, reshape_p, swapaxes
+from vjpnet.numpy_ops.shape import astype_p, ravel, reshape_p, swapaxes
 from vjpnet.registry import register_function, register_ufunc
 from vjpnet.tape import Traced, dtype_of, plain
 
@@ -39,7 +39,12 @@ def _cast(cotangent, like):
 def _operand(x):
     """A forward argument with .shape, .ndim and .dtype: arrays and traced values as they are,
     anything else (Python floats, lists, NumPy scalars) through np.asarray."""
+    if type(x) is Traced and type(plain(x)) is float:
+        return astype_p(x, _FLOAT64)   # a traced Python float promotes like NumPy's float64
     return x if type(x) is _ndarray or type(x) is Traced else np.asarray(x)
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _matrix_transpose(a):
@@ -110,7 +115,8 @@ def dot(a, b, out=None):
     if out is not None:
         reject_kwargs("dot", {"out": out})
     if ndim_of(a) == 0 or ndim_of(b) == 0:
-        return np.multiply(a, b)
+        # NumPy converts a Python number to a float64 array here (no weak scalar promotion)
+        return np.multiply(_operand(a), _operand(b))
     if ndim_of(b) > 2:
         return tensordot(a, b, axes=([-1], [-2]))
     return matmul_p(a, b)
@@ -369,7 +375,7 @@ def outer(a, b, out=None):
 
 def inner(a, b):
     if ndim_of(a) == 0 or ndim_of(b) == 0:
-        return np.multiply(a, b)
+        return np.multiply(_operand(a), _operand(b))
     return tensordot(a, b, axes=([-1], [-1]))
 
 
