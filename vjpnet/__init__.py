@@ -23,7 +23,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "primitive", "Primitive", "Sample",
            "register_container", "stop_gradient", "index_update"]
 
 _LAZY_SUBMODULES = {"layers", "layer_utils", "nn", "gradient_check", "normalization",
-                    "validation", "optim", "solver", "models", "data"}
+                    "validation", "optim", "solver", "solver_state", "models", "data"}
 
 
 def __getattr__(name):
