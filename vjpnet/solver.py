@@ -172,21 +172,32 @@ class Solver:
     def _iterations_per_epoch(self):
         return max(self.X_train.shape[0] // self.batch_size, 1)
 
-    def _step(self):
-        """One gradient update on a random minibatch; returns the loss."""
-        num_train = self.X_train.shape[0]
-        batch_index = self.rng.choice(num_train, self.batch_size)
+    def _loss_and_grads(self, batch_index):
+        """(loss, grads) of the model on the training samples `batch_index`."""
         loss, grads = self.model.loss(self.X_train[batch_index], self.y_train[batch_index])
-        loss = float(loss)
+        self._check_grads(grads)
+        return float(loss), grads
+
+    def _check_grads(self, grads):
+        for name in self.model.params:
+            if name not in grads:
+                raise ValueError(f"Solver: model.loss returned no gradient for param {name!r} "
+                                 f"(got gradients for {sorted(grads)})")
+
+    def _check_loss(self, loss):
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"Solver: the loss is {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); training stopped before applying that update. Try a "
                 f"smaller learning rate or weight_scale, or check the data for NaN/inf.")
+
+    def _step(self):
+        """One gradient update on a random minibatch; returns the loss."""
+        num_train = self.X_train.shape[0]
+        batch_index = self.rng.choice(num_train, self.batch_size)
+        loss, grads = self._loss_and_grads(batch_index)
+        self._check_loss(loss)
         for name, value in self.model.params.items():
-            if name not in grads:
-                raise ValueError(f"Solver: model.loss returned no gradient for param {name!r} "
-                                 f"(got gradients for {sorted(grads)})")
             next_value, next_config = self._update(value, grads[name], self.optim_configs[name])
             self.model.params[name] = next_value
             self.optim_configs[name] = next_config
@@ -209,12 +220,17 @@ class Solver:
             index = self.rng.choice(num, num_samples)
             X, y = X[index], y[index]
             num = num_samples
-        predictions = []
-        for start in range(0, num, batch_size):
+        correct = self._count_correct(X, y, batch_size)
+        return correct / num if num else 0.0
+
+    def _count_correct(self, X, y, batch_size):
+        """How many samples of X (N, ...) the model classifies as y (N,)."""
+        correct = 0
+        for start in range(0, X.shape[0], batch_size):
             scores = self.model.loss(X[start:start + batch_size])
-            predictions.append(np.argmax(scores, axis=1))
-        predictions = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
-        return float(np.mean(predictions == y)) if num else 0.0
+            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[start:start +
+                                                                             batch_size]))
+        return correct
 
     def _reporter(self, total, initial):
         use_bar = self.verbose and self.progress != "log"
