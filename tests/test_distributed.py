@@ -58,8 +58,9 @@ def launch(ranks, *args, script=WORKER, timeout=TIMEOUT, cwd=None):
                OMPI_MCA_rmaps_base_oversubscribe="1",
                PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
     command = [find_mpiexec(), "-n", str(ranks), sys.executable, str(script), *map(str, args)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, cwd=cwd, start_new_session=True)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                               start_new_session=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -114,7 +115,7 @@ def test_clear_error_without_mpi4py(monkeypatch):
     from vjpnet.distributed import DistributedSolver
     monkeypatch.setitem(sys.modules, "mpi4py", None)           # import now fails
     with pytest.raises(ImportError, match=r"needs mpi4py.*pip install \"vjpnet\[mpi\]\""):
-        DistributedSolver(mpi_worker.two_layer_net(), mpi_worker.digits())
+        DistributedSolver(mpi_worker.two_layer_net(), {})
 
 
 # ----------------------------------------------------------------------------- on 2 and 3 ranks

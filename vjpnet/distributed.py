@@ -301,13 +301,14 @@ class DistributedSolver(Solver):
                       for bn in solver_state.bn_params(self.model)]
         pieces = [np.asarray(grads[name]) for name in names]
         pieces += [np.asarray(bn[key]) for layer in statistics for bn, key in layer]
+        weight = (stop - start) / num          # this shard's share of the whole batch
         bucket = np.empty(sum(piece.size for piece in pieces) + 1, self._bucket_dtype)
         offset = 0
         for piece in pieces:
-            bucket[offset:offset + piece.size] = piece.ravel()
+            np.multiply(piece.ravel(), weight, out=bucket[offset:offset + piece.size],
+                        casting="unsafe")
             offset += piece.size
-        bucket[-1] = float(loss)
-        bucket *= (stop - start) / num
+        bucket[-1] = float(loss) * weight
         started = time.perf_counter()
         self.comm.Allreduce(self._MPI.IN_PLACE, bucket, op=self._MPI.SUM)
         self.allreduce_seconds += time.perf_counter() - started
