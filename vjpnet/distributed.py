@@ -164,7 +164,8 @@ def abort_on_exception(comm=None):
 
 
 def _every_rank(error):
-    """Mark `error` as raised by every rank at the same point (raise it, do not abort)."""
+    """Mark `error` as raised by every rank at the same point (raise it, do not abort). Only
+    for errors decided from values every rank holds alike after a collective."""
     setattr(error, _EVERY_RANK, True)
     return error
 
@@ -217,9 +218,9 @@ class DistributedSolver(Solver):
         kwargs["seed"] = self._common_seed(kwargs.get("seed"))
         super().__init__(model, data, **kwargs)
         if self.batch_size < self.size:
-            raise _every_rank(ValueError(
+            raise ValueError(
                 f"DistributedSolver: batch_size {self.batch_size} is smaller than the number "
-                f"of ranks {self.size}; every rank needs at least one sample per step"))
+                f"of ranks {self.size}; every rank needs at least one sample per step")
         if self.rank != 0:
             self.verbose = False            # only rank 0 prints and shows progress
         self._check_same_data()
@@ -237,8 +238,8 @@ class DistributedSolver(Solver):
         if threads == "auto":
             threads = thread_share(self.comm)
         elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise _every_rank(ValueError(f"DistributedSolver: threads must be 'auto', an int "
-                                         f">= 1 or None, got {threads!r}"))
+            raise ValueError(f"DistributedSolver: threads must be 'auto', an int >= 1 or "
+                             f"None, got {threads!r}")
         limit_threads(threads)
         return threads
 
