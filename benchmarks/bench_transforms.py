@@ -1,9 +1,9 @@
 """What the transforms cost: forward mode, Hessians, Jacobians, and checkpoint's memory.
 
 1. jvp of losses of tests/loss_zoo.py and of a larger MLP (w.r.t. all parameters, a random
-   tangent), as a ratio to one plain NumPy forward pass of the same loss; beside it value_and_grad, one push of a
-   linearized function, HIPS autograd's make_jvp and jax.jvp (CPU, eager and jitted) when
-   installed.
+   tangent), as a ratio to one plain NumPy forward pass of the same loss; beside it
+   value_and_grad, one push of a linearized function, HIPS autograd's make_jvp and jax.jvp
+   (CPU, eager and jitted) when installed.
 2. Hessian-vector products (vjpnet.hvp, reverse over reverse, and jvp of grad, forward over
    reverse) and full Hessians, against autograd and JAX, as ratios to the forward pass.
 3. Jacobians of a wide (R^4 -> R^400) and a tall (R^400 -> R^4) function: jacrev, jacfwd and

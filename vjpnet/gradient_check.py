@@ -67,13 +67,19 @@ def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, 
     """Check vjpnet's derivatives of f at args against centred differences along random
     directions: reverse mode (`vjp`, "rev") and forward mode (`jvp`, "fwd"), as in `modes`.
 
-    f(*args) returns a float array or pytree of them; args are arrays/pytrees. Every float
-    argument (or those in `argnums`) is checked; with order=2 the derivatives themselves are
-    checked too, in every mode (jvp of vjp, vjp of jvp, ...). eps is the finite-difference step
-    (default 1e-6, or 1e-3 for float32 inputs, whose numeric derivatives are then good to about
-    1e-3 only: a warning says so). Raises AssertionError naming the mode and the worst argument
-    and element on failure. A first-order primitive without a JVP rule fails forward mode with
-    an error naming it; pass modes=("rev",) to check reverse mode only.
+    f(*args) returns a float or complex array or pytree of them; args are arrays/pytrees.
+    Every float or complex argument (or those in `argnums`) is checked; with order=2 the
+    derivatives themselves are checked too, in every mode (jvp of vjp, vjp of jvp, ...). eps is
+    the finite-difference step (default 1e-6, or 1e-3 for float32/complex64 inputs, whose
+    numeric derivatives are then good to about 1e-3 only: a warning says so). Raises
+    AssertionError naming the mode and the worst argument and element on failure. A first-order
+    primitive without a JVP rule fails forward mode with an error naming it; pass
+    modes=("rev",) to check reverse mode only.
+
+    Complex values use vjpnet's convention: a cotangent u pairs with a change dy as
+    Re(sum(u * dy)). Directions and cotangents are random complex numbers for complex leaves, so
+    real and imaginary parts are both perturbed; the report of the worst element perturbs each
+    of them separately.
     """
     rng = np.random.default_rng(seed)
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
@@ -84,8 +90,8 @@ def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, 
         list((argnums,) if isinstance(argnums, int) else argnums)
     float32 = any(_is_float32(a) for i, a in enumerate(args) if i in positions)
     if float32:
-        warnings.warn("check_grads on float32 inputs: centred differences are accurate to about "
-                      "1e-3 there; check gradients in float64", stacklevel=2)
+        warnings.warn("check_grads on float32/complex64 inputs: centred differences are accurate "
+                      "to about 1e-3 there; check gradients in float64/complex128", stacklevel=2)
     if eps is None:
         eps = 1e-3 if float32 else 1e-6
 
@@ -140,16 +146,19 @@ def _check_one(f, x, position, u, v, mode, rtol, atol, eps):
     for leaf_index, leaf in enumerate(leaves):
         if not _is_float_leaf(leaf):
             continue
+        parts = (("", 1.0), (".imag", 1j)) if np.iscomplexobj(leaf) else (("", 1.0),)
         for element in np.ndindex(np.shape(leaf)):
-            one_hot = [None] * len(leaves)
-            bump = np.zeros(np.shape(leaf), np.result_type(leaf))
-            bump[element] = 1
-            one_hot[leaf_index] = float(bump) if type(leaf) is float else bump
-            num = (_inner(u, f(_axpy(eps, one_hot, x))) -
-                   _inner(u, f(_axpy(-eps, one_hot, x)))) / (2 * eps)
-            ana = float(_derivative(f, x, u, one_hot, mode))
-            if abs(num - ana) >= worst[0]:
-                worst = (abs(num - ana), paths[leaf_index], element, ana, num)
+            for part, unit in parts:
+                one_hot = [None] * len(leaves)
+                bump = np.zeros(np.shape(leaf), np.result_type(leaf))
+                bump[element] = unit
+                one_hot[leaf_index] = type(leaf)(bump) if type(leaf) in (float, complex) \
+                    else bump
+                num = (_inner(u, f(_axpy(eps, one_hot, x))) -
+                       _inner(u, f(_axpy(-eps, one_hot, x)))) / (2 * eps)
+                ana = float(_derivative(f, x, u, one_hot, mode))
+                if abs(num - ana) >= worst[0]:
+                    worst = (abs(num - ana), paths[leaf_index], f"{element}{part}", ana, num)
     source = "vjp" if mode == "rev" else "jvp"
     raise AssertionError(
         f"check_grads ({mode} mode): argument {position}: directional derivative from {source} "
@@ -158,7 +167,9 @@ def _check_one(f, x, position, u, v, mode, rtol, atol, eps):
 
 
 def _is_float_leaf(leaf):
-    return isinstance(leaf, float) or (hasattr(leaf, "dtype") and leaf.dtype.kind == "f")
+    """A leaf that is checked: a float or complex array or number."""
+    return isinstance(leaf, (float, complex)) or \
+        (hasattr(leaf, "dtype") and leaf.dtype.kind in "fc")
 
 
 def _float_leaves(value):
@@ -166,7 +177,8 @@ def _float_leaves(value):
 
 
 def _is_float32(value):
-    return any(getattr(leaf, "dtype", None) == np.float32 for leaf in tree.flatten(value)[0])
+    return any(getattr(leaf, "dtype", None) in (np.float32, np.complex64)
+               for leaf in tree.flatten(value)[0])
 
 
 def _random_leaves(value, rng):
@@ -177,7 +189,10 @@ def _random_leaves(value, rng):
             directions.append(None)
             continue
         r = rng.standard_normal(np.shape(leaf))
-        directions.append(float(r) if type(leaf) is float else r.astype(leaf.dtype))
+        if np.iscomplexobj(leaf):
+            r = r + 1j * rng.standard_normal(np.shape(leaf))
+        directions.append(type(leaf)(r) if type(leaf) in (float, complex) else
+                          r.astype(leaf.dtype))
     return directions
 
 
@@ -199,9 +214,9 @@ def _axpy(a, directions, x):
 
 
 def _inner(directions, value):
-    """Sum of elementwise products of a direction (leaf list) with a pytree's leaves."""
+    """Re(sum of elementwise products) of a direction (leaf list) with a pytree's leaves."""
     total = 0.0
     for d, y in zip(directions, tree.flatten(value)[0]):
         if d is not None and y is not None:
-            total = total + np.sum(d * y)
+            total = total + np.real(np.sum(d * y))
     return total

@@ -49,7 +49,8 @@ class Primitive:
         may write in place) and the primitive stays differentiable to any order.
     selective_vjp: the VJP takes a third argument `needed`, a tuple of bools (one per positional
         argument) saying which cotangents are wanted; it may return None for the others.
-    spec: rng -> Sample or list of Samples, valid float64 inputs for the registry-driven test.
+    spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
+        registry-driven test.
     jvp: optional JVP rule, `jvp(tangents, cache) -> tangent of out` (see defjvp); forward mode
         needs one only for first-order primitives, and uses the transposed VJP for the others.
     """
@@ -263,14 +264,27 @@ def register_function(function, handler):
     _tape.FUNCTION_HANDLERS[function] = handler
 
 
+def register_lazy_ufuncs(module_name, provider):
+    """When a ufunc of `module_name` without a primitive first reaches a traced value, import
+    the module `provider` (which registers that module's ufuncs) and dispatch again."""
+    _tape.LAZY_UFUNC_MODULES[module_name] = provider
+
+
+def register_caller_hint(hint):
+    """Add `hint() -> str` to the error np.asarray(traced) raises: advice on the function that
+    made the conversion (found from the calling frames), or ""."""
+    _tape.CALLER_HINTS.append(hint)
+
+
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
 
 
 def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
-    if _tape.is_float(out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if _tape.is_differentiable(out):
         return True
     if isinstance(out, (tuple, list)):
         raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "

@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, backward, is_float, open_tape, plain
+from vjpnet.tape import (Traced, backward, dtype_of, is_differentiable, is_float, open_tape,
+                         plain)
 
 
 def name_of(f):
@@ -24,38 +25,56 @@ def check_argnums(name, argnums, num_args, transform="grad"):
 
 
 def is_float_leaf(leaf):
-    """A leaf the transforms differentiate: a float array, NumPy float or Python float."""
-    return is_float(leaf) and not isinstance(leaf, bool)
+    """A leaf the transforms differentiate: a float or complex array or number (not a bool)."""
+    return is_differentiable(leaf) and not isinstance(leaf, bool)
 
 
-def trace_args(name, tape, args, positions, transform="grad", skip_non_float=False):
-    """Wrap the float leaves of args[positions] as inputs of `tape`.
+def trace_args(name, tape, args, positions, transform="grad", skip_non_float=False,
+               holomorphic=False):
+    """Wrap the float and complex leaves of args[positions] as inputs of `tape`.
 
-    Returns (args with traced leaves, [(treedef, [input Traced or None, ...]) per position]).
-    A non-float leaf is an error naming it, or (skip_non_float) a constant with None as input.
+    Returns (args with traced leaves, [(treedef, [input Traced or None, ...], python_complex)
+    per position]); python_complex: indices of leaves that were Python complex numbers (traced
+    as NumPy complex128 scalars, their gradients are given back as Python complex). A leaf that
+    cannot be differentiated is an error naming it, or (skip_non_float) a constant whose input
+    is None. holomorphic: the leaves must be complex.
     """
     args = list(args)
     inputs = []
     for position in positions:
         leaves, treedef = tree.flatten(args[position])
         traced = []
+        python_complex = set()
         for index, leaf in enumerate(leaves):
-            if is_float_leaf(leaf):
+            if is_float_leaf(leaf) and not (holomorphic and is_float(leaf)):
+                if type(leaf) is complex:
+                    python_complex.add(index)
+                    leaf = np.complex128(leaf)
                 traced.append(tape.new_input(leaf))
-                continue
-            if not skip_non_float:
-                path = tree.leaf_paths(args[position])[index]
-                got = getattr(leaf, "dtype", type(leaf).__name__)
-                raise TypeError(
-                    f"{transform} of {name}: argument {position}{path} is {got} "
-                    f"{np.shape(leaf) if hasattr(leaf, 'shape') else ''}".rstrip() +
-                    "; only float arrays and floats can be differentiated (cast with "
-                    ".astype(float), or move it out of argnums)")
-            traced.append(None)
-        inputs.append((treedef, traced))
+            elif skip_non_float and not is_float_leaf(leaf):
+                traced.append(None)
+            else:
+                raise _input_error(name, args[position], position, index, leaf, transform,
+                                   holomorphic)
+        inputs.append((treedef, traced, python_complex))
         args[position] = tree.unflatten(
             treedef, [leaf if t is None else t for leaf, t in zip(leaves, traced)])
     return args, inputs
+
+
+def _input_error(name, arg, position, index, leaf, transform, holomorphic):
+    path = tree.leaf_paths(arg)[index]
+    got = f"{getattr(leaf, 'dtype', type(leaf).__name__)} " \
+          f"{np.shape(leaf) if hasattr(leaf, 'shape') else ''}".rstrip()
+    if holomorphic and is_float(leaf):
+        return TypeError(
+            f"{transform} of {name} with holomorphic=True: argument {position}{path} is {got}; "
+            "a holomorphic derivative is taken with respect to complex arguments (cast with "
+            ".astype(complex), or drop holomorphic=True for a real-valued function)")
+    return TypeError(
+        f"{transform} of {name}: argument {position}{path} is {got}; only float and complex "
+        "arrays and numbers can be differentiated (cast with .astype(float), or move it out of "
+        "argnums)")
 
 
 def split_aux(name, result, has_aux):
@@ -75,18 +94,39 @@ def untrace(tape, value):
     return tree.tree_map(untrace_leaf, value)
 
 
-def check_scalar_output(name, out):
-    """Raise unless `out` is a float (or int) scalar: shape () or one element."""
-    if not is_float(out) and not (isinstance(out, (int, np.integer)) and not isinstance(out, bool)):
-        dtype = getattr(out, "dtype", None)
-        note = f" of dtype {dtype}" if dtype is not None else ""
+def check_scalar_output(name, out, holomorphic=False):
+    """Raise unless `out` is a real (or, holomorphic, complex) scalar: shape () or one element."""
+    integer = isinstance(out, (int, np.integer)) and not isinstance(out, bool)
+    if not is_differentiable(out) and not integer:
         raise TypeError(f"grad of {name}: the function must return a float scalar, it returned "
-                        f"{type(out).__name__}{note}")
+                        f"{type(out).__name__}{_dtype_note(out)}")
+    if holomorphic and not (is_differentiable(out) and dtype_kind(out) == "c"):
+        raise TypeError(
+            f"grad of {name} with holomorphic=True: the function must return a complex scalar, "
+            f"it returned {type(out).__name__}{_dtype_note(out)}; a real-valued function is "
+            "holomorphic only if constant, so drop holomorphic=True")
+    if not holomorphic and not integer and dtype_kind(out) == "c":
+        raise TypeError(
+            f"grad of {name}: the function must return a real scalar, it returned a complex "
+            f"one{_dtype_note(out)}. Reduce it to a real number (np.real, np.abs, "
+            "np.abs(z) ** 2), pass holomorphic=True for the derivative of a holomorphic "
+            "function, or use vjpnet.vjp with a complex cotangent")
     if math.prod(shape_of(out)) != 1:
         raise ValueError(
             f"grad of {name}: the function must return a scalar (shape () or one element), it "
             f"returned shape {shape_of(out)}; reduce it, "
             f"e.g. with .sum(), or use vjpnet.vjp for a vector-Jacobian product")
+
+
+def dtype_kind(value):
+    """'f', 'c', 'i', ... of an array, traced value, NumPy scalar or Python number."""
+    dtype = getattr(value, "dtype", None)
+    return (dtype if dtype is not None else np.result_type(value)).kind
+
+
+def _dtype_note(out):
+    dtype = getattr(out, "dtype", None)
+    return f" of dtype {dtype}" if dtype is not None else ""
 
 
 def shape_of(value):
@@ -99,13 +139,13 @@ def zeros_like_leaf(leaf):
     """0.0 for a Python float (traced or not), else zeros of the leaf's shape and dtype."""
     if type(plain(leaf)) is float:
         return 0.0
-    return np.zeros(shape_of(leaf), leaf.dtype)
+    return np.zeros(shape_of(leaf), dtype_of(leaf))
 
 
 def collect(inputs_of_arg, cotangents):
     """Rebuild one argument's gradient tree from the cotangents of its input nodes (zeros
     where none arrived; None for a constant, non-float leaf)."""
-    treedef, traced_inputs = inputs_of_arg
+    treedef, traced_inputs, python_complex = inputs_of_arg
     gradients = []
     for traced in traced_inputs:
         if traced is None:
@@ -117,13 +157,17 @@ def collect(inputs_of_arg, cotangents):
         elif type(traced.value) is float and type(cotangent) is not Traced:
             cotangent = float(cotangent)
         gradients.append(cotangent)
+    for index in python_complex:
+        if type(gradients[index]) is not Traced:
+            gradients[index] = complex(gradients[index])
     return tree.unflatten(treedef, gradients)
 
 
 class Trace:
     """f(*args) traced once on its own (closed) tape, for transforms that sweep it repeatedly.
 
-    tape: the tape; inputs: [(treedef, [input Traced or None, ...]) per traced position];
+    tape: the tape; inputs: per traced position, (treedef, [input Traced or None, ...],
+    indices of Python complex leaves);
     out_leaves / out_treedef: f's output flattened (leaves traced on `tape` where they depend
     on the inputs); aux: f's aux output, untraced.
     """
@@ -153,7 +197,7 @@ class Trace:
 
     def input_leaves(self):
         """The traced inputs of every position, flattened: [(position index, Traced), ...]."""
-        return [(index, traced) for index, (_, leaves) in enumerate(self.inputs)
+        return [(index, traced) for index, (_, leaves, _) in enumerate(self.inputs)
                 for traced in leaves]
 
     def pull_back(self, seeds, free):
@@ -161,12 +205,20 @@ class Trace:
         cotangents = backward(self.tape, seeds, free=free) if seeds else None
         return tuple(collect(inputs_of_arg, cotangents) for inputs_of_arg in self.inputs)
 
-    def check_float_outputs(self, transform):
-        """Raise TypeError naming the first output leaf that is not a float."""
+    def check_real(self, transform):
+        """Raise TypeError naming the first output or input leaf that is not a real float."""
         for index, leaf in enumerate(self.out_leaves):
-            if not is_float_leaf(leaf):
+            if not (is_float_leaf(leaf) and dtype_kind(leaf) == "f"):
                 paths = tree.leaf_paths(tree.unflatten(self.out_treedef, self.out_leaves))
                 got = getattr(leaf, "dtype", type(leaf).__name__)
                 raise TypeError(
                     f"{transform} of {self.name}: output{paths[index]} is {got}; a Jacobian "
-                    "needs float outputs (return integer results through has_aux=True)")
+                    "needs real float outputs (return integer results through has_aux=True; "
+                    "for complex values use jvp and vjp)")
+        for position, (_, leaves, _) in enumerate(self.inputs):
+            for traced in leaves:
+                if traced.dtype.kind != "f":
+                    raise TypeError(
+                        f"{transform} of {self.name}: argument {position} has a complex leaf "
+                        f"({traced.dtype}); Jacobians are taken w.r.t. real floats here (for "
+                        "complex values use jvp and vjp)")

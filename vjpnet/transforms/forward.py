@@ -44,7 +44,7 @@ class Linearization:
         # J^T g per input leaf (Traced on the transposed tape where it depends on g)
         self.input_cotangents = [
             [None if traced is None or cotangents is None else cotangents[traced.node]
-             for traced in leaves] for _, leaves in trace.inputs]
+             for traced in leaves] for _, leaves, _ in trace.inputs]
 
     def push(self, tangents, free):
         """J t: `tangents` lists, per traced position, one tangent leaf per input leaf (None

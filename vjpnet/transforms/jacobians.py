@@ -78,7 +78,7 @@ def _jacobian_transform(f, argnums, has_aux, mode, transform):
     def jacobian_f(*args, **kwargs):
         positions = check_argnums(name, argnums, len(args), transform)
         trace = Trace(name, f, args, positions, has_aux, kwargs, transform)
-        trace.check_float_outputs(transform)
+        trace.check_real(transform)
         inputs = trace.input_leaves()
         chosen = mode
         if mode == "auto":
@@ -93,7 +93,7 @@ def _jacobian_transform(f, argnums, has_aux, mode, transform):
         jacobians = []
         for out_index in range(len(trace.out_leaves)):
             per_position = []
-            for position, (treedef, leaves) in enumerate(trace.inputs):
+            for position, (treedef, leaves, _) in enumerate(trace.inputs):
                 per_position.append(tree.unflatten(
                     treedef, [blocks[out_index, position, i] for i in range(len(leaves))]))
             jacobians.append(tuple(per_position) if isinstance(argnums, tuple)
@@ -108,7 +108,7 @@ def _reverse_blocks(trace, inputs):
     """{(out leaf, position, in leaf): block} from one reverse sweep per output element."""
     blocks = {}
     in_shapes = [(position, index, traced)
-                 for position, (_, leaves) in enumerate(trace.inputs)
+                 for position, (_, leaves, _) in enumerate(trace.inputs)
                  for index, traced in enumerate(leaves)]
     for out_index, leaf in enumerate(trace.out_leaves):
         out_shape = shape_of(leaf)
@@ -136,8 +136,8 @@ def _forward_blocks(trace, inputs, fallback):
             return None
         raise
     blocks = {}
-    empty = [[None] * len(leaves) for _, leaves in trace.inputs]
-    for position, (_, leaves) in enumerate(trace.inputs):
+    empty = [[None] * len(leaves) for _, leaves, _ in trace.inputs]
+    for position, (_, leaves, _) in enumerate(trace.inputs):
         for index, traced in enumerate(leaves):
             columns = [[] for _ in trace.out_leaves]
             size = math.prod(traced.shape)

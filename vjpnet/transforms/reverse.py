@@ -4,6 +4,10 @@ argnums and has_aux.
     grads = vjpnet.grad(loss_fn)(params, X, y)          # same structure as params
     (loss, aux), grads = vjpnet.value_and_grad(f, has_aux=True)(params)
     out, vjp_fn = vjpnet.vjp(f, x, w);  dx, dw = vjp_fn(cotangent_like_out)
+    dz = vjpnet.grad(f, holomorphic=True)(z)            # f'(z) of a holomorphic f
+
+Complex numbers follow HIPS autograd and JAX: the gradient of a real f of z = x + iy is
+df/dx - i df/dy, and a VJP multiplies by the holomorphic derivative without conjugating.
 """
 import functools
 
@@ -12,17 +16,20 @@ import numpy as np
 from vjpnet import tree
 from vjpnet.tape import Traced, backward, open_tape
 from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output, collect,
-                                       is_float_leaf, name_of, shape_of, split_aux, trace_args,
-                                       untrace)
+                                       dtype_kind, is_float_leaf, name_of, shape_of, split_aux,
+                                       trace_args, untrace)
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing the gradient of scalar-valued `f` w.r.t. args[argnums].
 
     With a tuple `argnums` the gradients come back as a tuple; with `has_aux=True` `f` returns
     (out, aux) and the new function returns (gradient, aux).
+    `f` returns a real scalar; for complex arguments z = x + iy the gradient is df/dx - i df/dy.
+    holomorphic=True: `f` maps complex arguments to a complex scalar and is holomorphic; the
+    result is its complex derivative f'(z) (for a holomorphic f, the VJP of the cotangent 1).
     """
-    value_and_grad_f = value_and_grad(f, argnums, has_aux)
+    value_and_grad_f = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def grad_f(*args, **kwargs):
@@ -32,7 +39,7 @@ def grad(f, argnums=0, has_aux=False):
     return grad_f
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
     """Like `grad`, but the new function returns (value of f, gradient)."""
     name = name_of(f)
 
@@ -40,12 +47,13 @@ def value_and_grad(f, argnums=0, has_aux=False):
     def value_and_grad_f(*args, **kwargs):
         positions = check_argnums(name, argnums, len(args))
         with open_tape() as tape:
-            traced_args, inputs = trace_args(name, tape, args, positions)
+            traced_args, inputs = trace_args(name, tape, args, positions,
+                                             holomorphic=holomorphic)
             result = f(*traced_args, **kwargs)
             out, aux = split_aux(name, result, has_aux)
             if aux is not None:
                 aux = untrace(tape, aux)
-        check_scalar_output(name, out)
+        check_scalar_output(name, out, holomorphic)
         if type(out) is Traced and out.tape is tape:
             seed = np.ones(out.shape, dtype=out.dtype)
             cotangents = backward(tape, [(out.node, seed)], free=True)
@@ -88,6 +96,11 @@ def _seeds(trace, cotangent):
                 raise ValueError(
                     f"vjp of {trace.name}: cotangent for output leaf {index} has shape "
                     f"{shape_of(ct)}, expected {leaf.shape}")
+            if leaf.dtype.kind != "c" and dtype_kind(ct) == "c":
+                raise TypeError(
+                    f"vjp of {trace.name}: cotangent for output leaf {index} is complex "
+                    f"({getattr(ct, 'dtype', type(ct).__name__)}), but that output is real "
+                    f"({leaf.dtype}); pass a real cotangent")
             if type(ct) is not Traced:
                 ct = np.asarray(ct, dtype=leaf.dtype)
             seeds.append((leaf.node, ct))
