@@ -318,3 +318,36 @@ def test_linearized_function_checks_its_tangents():
     _, f_jvp = linearize(np.sin, np.ones(3))
     with pytest.raises(ValueError, match=r"linearize of sin: tangent 0 has shape"):
         f_jvp(np.ones(2))
+
+
+# --- complex values -----------------------------------------------------------------------------
+
+def test_jvp_of_a_holomorphic_function_is_its_derivative_times_the_tangent():
+    z = np.array([0.3 + 0.4j, -1.0 + 0.2j])
+    t = np.array([1.0 - 0.5j, 0.25j])
+    out, tangent = jvp(lambda z: np.exp(z) * z ** 2, (z,), (t,))
+    np.testing.assert_allclose(tangent, (np.exp(z) * (z ** 2 + 2 * z)) * t, rtol=1e-13)
+    _, tangent = jvp(lambda z: np.sin(z), (0.5 + 1j,), (2.0 + 0j,))
+    assert tangent == pytest.approx(np.cos(0.5 + 1j) * 2.0)
+
+
+def test_jvp_of_real_functions_of_complex_values_against_autograd():
+    autograd = pytest.importorskip("autograd")
+    import autograd.numpy as anp
+    rng = np.random.default_rng(12)
+    z = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    t = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    for f, g in [(lambda z: np.abs(z) ** 2 * np.real(z), lambda z: anp.abs(z) ** 2 * anp.real(z)),
+                 (lambda z: np.angle(z) + np.imag(z * z), lambda z: anp.angle(z) +
+                  anp.imag(z * z))]:
+        _, ours = jvp(f, (z,), (t,))
+        _, theirs = autograd.make_jvp(g)(z)(t)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+        check_grads(f, [z], order=2)
+
+
+def test_complex_tangents_must_match_complex_primals():
+    with pytest.raises(TypeError, match=r"tangent 0 has dtype float64, expected complex128"):
+        jvp(np.exp, (np.ones(2, complex),), (np.ones(2),))
+    with pytest.raises(TypeError, match=r"jacfwd of exp: output is complex128"):
+        vjpnet.jacfwd(np.exp)(np.ones(2, complex))
