@@ -450,7 +450,7 @@ def backward(tape, seeds, free):
             continue
         cotangents[node] = None
         primitive, parents, cache, needed, nested = entry
-        if primitive.first_order and (nested or type(g) is Traced):
+        if nested or (type(g) is Traced and primitive.first_order):
             # A traced cotangent needs the VJP's own derivative: a first-order primitive
             # supplies it as its JVP rule (the transpose of a linear map), or cannot.
             if nested or primitive.jvp is None:
