@@ -431,6 +431,8 @@ def _vector_norm(x, ord, axes, keepdims):
     if isinstance(ord, str) or not isinstance(ord, (int, float, np.integer, np.floating)):
         raise ValueError(f"numpy.linalg.norm: invalid norm order {ord!r} for vectors")
     if ord == np.inf:
+        if 0 in (shape_of(x)[axis] for axis in axes):   # NumPy: the max with initial 0
+            return sum_p(np.abs(x), axis=axes, keepdims=keepdims)
         return amax_p(np.abs(x), axis=axes, keepdims=keepdims)
     if ord == -np.inf:
         return -amax_p(-np.abs(x), axis=axes, keepdims=keepdims)
