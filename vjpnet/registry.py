@@ -145,13 +145,15 @@ class Primitive:
                 unwrapped[position] = value
                 parents.append((position, arg.node, value))
                 mask |= 1 << position
+            elif type(arg) in _CONTAINERS:
+                _check_container(self, position, arg)
             position += 1
+        if kwargs:
+            _check_kwargs(self, kwargs)
         if tape is None:
             return self.forward(*args, **kwargs)
         if not tape.open:
             raise _escaped_error(self)
-        if kwargs:
-            _check_kwargs(self, kwargs)
         out, cache = self.forward(*unwrapped, **kwargs)
         if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
                 not _differentiable_output(self, out):
@@ -164,15 +166,18 @@ class Primitive:
     def _bind_levels(self, args, kwargs):
         """bind for arguments traced at several levels (nested grad): record at the highest."""
         tape = None
-        for arg in args:
-            if type(arg) is Traced and (tape is None or arg.tape.level > tape.level):
-                tape = arg.tape
+        for position, arg in enumerate(args):
+            if type(arg) is Traced:
+                if tape is None or arg.tape.level > tape.level:
+                    tape = arg.tape
+            elif type(arg) in _CONTAINERS:
+                _check_container(self, position, arg)
+        if kwargs:
+            _check_kwargs(self, kwargs)
         if tape is None:
             return self.forward(*args, **kwargs)
         if not tape.open:
             raise _escaped_error(self)
-        if kwargs:
-            _check_kwargs(self, kwargs)
         unwrapped = list(args)
         needed = [False] * len(args)
         parents = []
@@ -301,11 +306,40 @@ def _needed(count, mask):
     return needed
 
 
+_CONTAINERS = (list, tuple, dict)
+
+
+def _holds_traced(value):
+    """Whether value is traced or a list, tuple or dict holding a traced value (at any depth)."""
+    kind = type(value)
+    if kind is Traced:
+        return True
+    if kind is list or kind is tuple:
+        return any(_holds_traced(item) for item in value)
+    if kind is dict:
+        return any(_holds_traced(item) for item in value.values())
+    return False
+
+
 def _check_kwargs(primitive, kwargs):
+    """Keyword arguments are constants: a traced value there would bypass the VJP."""
     for key, value in kwargs.items():
-        if type(value) is Traced:
-            raise TypeError(f"{primitive.name}: keyword argument {key!r} is traced; pass "
-                            "differentiable values as positional arguments")
+        if type(value) is Traced or (type(value) in _CONTAINERS and _holds_traced(value)):
+            raise TypeError(
+                f"{primitive.name}: keyword argument {key!r} is traced (it depends on the "
+                "values being differentiated), but keyword arguments of a primitive are "
+                "constants, never differentiated. Pass it as a positional argument, or "
+                f"vjpnet.stop_gradient({key}) to treat it as a constant.")
+
+
+def _check_container(primitive, position, arg):
+    """A primitive differentiates its positional arrays, not arrays inside a container."""
+    if _holds_traced(arg):
+        raise TypeError(
+            f"{primitive.name}: argument {position} is a {type(arg).__name__} holding traced "
+            "values; a primitive differentiates only its positional arguments that are arrays "
+            "themselves. Pass each differentiated array as its own positional argument, or "
+            "vjpnet.stop_gradient(...) on the values to treat them as constants.")
 
 
 def _escaped_error(primitive):
