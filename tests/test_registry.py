@@ -46,9 +46,9 @@ def _samples(primitive, seed=0):
 
 def _float_positions(args, primitive=None):
     """Positions of the differentiated arguments: floats and float or complex arrays, without
-    those the primitive never differentiates (its constant_positions: orders, parameters without
+    those the primitive never differentiates (its nondiff_argnums: orders, parameters without
     a closed-form derivative)."""
-    constant = getattr(primitive, "constant_positions", ())
+    constant = primitive.nondiff_argnums if primitive is not None else ()
     return [i for i, a in enumerate(args) if i not in constant and
             (type(a) is float or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))]
 

@@ -9,10 +9,19 @@
         return (3 * x ** 2 * g,)
 
     affine = vjpnet.primitive(affine_forward, vjp=affine_backward)   # an existing pair
+    pool = vjpnet.primitive(max_pool_forward, vjp=max_pool_backward, nondiff_argnums=(1,))
 
 Calling a primitive returns only `out`. On traced arguments it also records the call on the
 tape (see tape.py). `None` in a VJP's result means "no gradient for that argument".
+
+nondiff_argnums (JAX's name): positions of arguments that are never differentiated (a
+layer's hyperparameters, labels, an integer order). The VJP returns cotangents for the other
+positional arguments only, in order (so `max_pool_backward(dout, cache) -> dx` fits
+`max_pool_forward(x, pool_param)` as it is); `needed` (selective_vjp) and a JVP rule's
+`tangents` list those same arguments. A traced value at a nondiff position is an error.
 """
+import inspect
+
 import numpy as np
 
 from vjpnet import tape as _tape
@@ -51,17 +60,19 @@ class Primitive:
         argument) saying which cotangents are wanted; it may return None for the others.
     spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
         registry-driven test.
+    nondiff_argnums: positions of the positional arguments never differentiated; the VJP
+        returns one cotangent per other positional argument (see the module docstring).
     jvp: optional JVP rule, `jvp(tangents, cache) -> tangent of out` (see defjvp); forward mode
         needs one only for first-order primitives, and uses the transposed VJP for the others.
     """
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
-                 "__wrapped__", "__dict__")
+                 "nondiff_argnums", "nondiff_mask", "__wrapped__", "__dict__")
     check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
     jvp = None                # no JVP rule (set one with defjvp)
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
-                 selective_vjp=False, spec=None, jvp=None):
+                 selective_vjp=False, spec=None, jvp=None, nondiff_argnums=()):
         self.forward = forward
         self.vjp = vjp if vjp is not None else self._missing_vjp
         self.name = name or getattr(forward, "__name__", "primitive")
@@ -69,6 +80,7 @@ class Primitive:
         self.linear = linear
         self.selective_vjp = selective_vjp
         self.spec = spec
+        self._set_nondiff_argnums(nondiff_argnums)
         if jvp is not None:
             self.jvp = jvp
         self.__doc__ = getattr(forward, "__doc__", None)
@@ -76,15 +88,48 @@ class Primitive:
         module = getattr(forward, "__module__", None) or "__main__"
         REGISTRY[f"{module}.{self.name}"] = self
 
+    def _set_nondiff_argnums(self, nondiff_argnums):
+        positions = (nondiff_argnums,) if isinstance(nondiff_argnums, int) else \
+            tuple(nondiff_argnums)
+        if any(not isinstance(p, int) or p < 0 for p in positions):
+            raise ValueError(f"primitive {self.name}: nondiff_argnums={nondiff_argnums!r} must "
+                             "be non-negative positions of positional arguments")
+        self.nondiff_argnums = tuple(sorted(set(positions)))
+        self.nondiff_mask = sum(1 << p for p in self.nondiff_argnums)
+
+    def argument_name(self, position):
+        """The name of the forward's parameter at `position`, for error messages ("" if the
+        forward takes *args there)."""
+        try:
+            parameters = list(inspect.signature(self.forward).parameters.values())
+        except (TypeError, ValueError):
+            return ""
+        if position < len(parameters) and parameters[position].kind in (
+                inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            return parameters[position].name
+        return ""
+
+    def nondiff_error(self, position):
+        """The TypeError for a traced value at the nondiff position `position`."""
+        name = self.argument_name(position)
+        what = f"argument {position}" + (f" ({name})" if name else "")
+        return TypeError(
+            f"{self.name}: {what} is never differentiated (nondiff_argnums="
+            f"{self.nondiff_argnums}), but it is traced (it depends on the values being "
+            f"differentiated). Pass a constant there, or vjpnet.stop_gradient({name or 'value'}) "
+            "to treat it as one.")
+
     def defvjp(self, vjp):
-        """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`."""
+        """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`
+        (per differentiable one: nondiff_argnums are skipped)."""
         self.vjp = vjp
         return vjp
 
     def defjvp(self, jvp):
         """Decorator: set the JVP rule, `jvp(tangents, cache) -> tangent of out`.
 
-        tangents: one per positional argument (shaped like it), None where it is zero; cache:
+        tangents: one per differentiable positional argument (shaped like it; nondiff_argnums
+        are skipped), None where it is zero; cache:
         what the forward returned. Forward mode (vjpnet.jvp, jacfwd, hessian) transposes the
         VJP, which needs no rule when the VJP is written with NumPy operations; a first-order
         primitive (a kernel VJP) needs this rule instead. Write it with NumPy operations or
@@ -154,11 +199,18 @@ class Primitive:
             return self.forward(*args, **kwargs)
         if not tape.open:
             raise _escaped_error(self)
+        nondiff = self.nondiff_mask
+        if mask & nondiff:
+            raise self.nondiff_error((mask & nondiff).bit_length() - 1)
         out, cache = self.forward(*unwrapped, **kwargs)
         if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
                 not _differentiable_output(self, out):
             return out, cache   # integer or boolean results carry no gradient
-        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
+        if nondiff:
+            needed, slots = _slots(position, mask, nondiff)
+            parents = [(slots[p], node, value) for p, node, value in parents]
+        else:
+            needed = _NEEDED.get((position, mask)) or _needed(position, mask)
         entries = tape.entries
         entries.append((self, parents, cache, needed, False))
         return Traced(out, tape, len(entries) - 1), cache
@@ -179,16 +231,20 @@ class Primitive:
         if not tape.open:
             raise _escaped_error(self)
         unwrapped = list(args)
-        needed = [False] * len(args)
+        mask = 0
         parents = []
         for position, arg in enumerate(args):
             if type(arg) is Traced:
+                if self.nondiff_mask >> position & 1:
+                    raise self.nondiff_error(position)
                 if arg.tape is tape:
                     unwrapped[position] = arg.value
-                    needed[position] = True
+                    mask |= 1 << position
                     parents.append((position, arg.node, arg.value))
                 elif arg.tape.level == tape.level:
                     raise _escaped_error(self)
+        needed, slots = _slots(len(args), mask, self.nondiff_mask)
+        parents = [(slots[p], node, value) for p, node, value in parents]
         if self.first_order or self.linear:
             # Record at every lower level too, so the forward itself sees plain arrays.
             out, cache = self.bind(unwrapped, kwargs)
@@ -199,7 +255,7 @@ class Primitive:
         if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
                 not _differentiable_output(self, out):
             return out, cache
-        return tape.record(self, parents, cache, tuple(needed), nested, out), cache
+        return tape.record(self, parents, cache, needed, nested, out), cache
 
     def _missing_vjp(self, g, cache, needed=None):
         raise NotImplementedError(
@@ -209,16 +265,18 @@ class Primitive:
 
 
 def primitive(forward=None, vjp=None, *, name=None, first_order=False, linear=False,
-              selective_vjp=False, spec=None, jvp=None):
+              selective_vjp=False, spec=None, jvp=None, nondiff_argnums=()):
     """Register a forward/VJP pair as a primitive; usable bare, with options, or as a call.
 
         @primitive                                   # then @p.defvjp
         @primitive(first_order=True, spec=...)       # with options
         primitive(affine_forward, vjp=affine_backward)
+        primitive(max_pool_forward, vjp=max_pool_backward, nondiff_argnums=(1,))
     """
     def make(forward):
         return Primitive(forward, vjp, name=name, first_order=first_order, linear=linear,
-                         selective_vjp=selective_vjp, spec=spec, jvp=jvp)
+                         selective_vjp=selective_vjp, spec=spec, jvp=jvp,
+                         nondiff_argnums=nondiff_argnums)
     return make if forward is None else make(forward)
 
 
@@ -227,8 +285,8 @@ class _VJPTranspose(Primitive):
     VJP (the transpose of g -> cotangent) is the primitive's JVP rule. Not registered: the
     registry-driven test checks it through forward mode of the primitive it transposes.
 
-    Arguments: (g, cache, needed, position, shared); `shared` is a list that holds the
-    kernel's results after the first position, so the kernel runs once per cotangent g.
+    Arguments: (g, cache, needed, position, shared), all but g nondiff; `shared` is a list
+    that holds the kernel's results after the first position, so the kernel runs once per g.
     """
 
     def __init__(self, primitive):
@@ -240,6 +298,7 @@ class _VJPTranspose(Primitive):
         self.linear = True
         self.selective_vjp = False
         self.spec = None
+        self._set_nondiff_argnums((1, 2, 3, 4))
         self.__wrapped__ = primitive
 
     def _forward(self, g, cache, needed, position, shared):
@@ -255,7 +314,7 @@ class _VJPTranspose(Primitive):
         cache, count, position = residual
         tangents = [None] * count
         tangents[position] = tangent
-        return self.primal.jvp(tuple(tangents), cache), None, None, None, None
+        return self.primal.jvp(tuple(tangents), cache)
 
 
 def register_ufunc(ufunc, primitive):
@@ -304,6 +363,23 @@ _NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bool
 def _needed(count, mask):
     needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
     return needed
+
+
+_SLOTS = {}   # (number of args, traced mask, nondiff mask) -> (needed, slot per position)
+
+
+def _slots(count, mask, nondiff):
+    """(needed, slots): per differentiable positional argument (nondiff ones skipped), whether
+    it is traced; per position, the index of its cotangent in the VJP's result."""
+    key = (count, mask, nondiff)
+    found = _SLOTS.get(key)
+    if found is None:
+        positions = [i for i in range(count) if not nondiff >> i & 1]
+        slots = [None] * count
+        for slot, position in enumerate(positions):
+            slots[position] = slot
+        found = _SLOTS[key] = (tuple(bool(mask >> i & 1) for i in positions), tuple(slots))
+    return found
 
 
 _CONTAINERS = (list, tuple, dict)
