@@ -22,10 +22,7 @@ positional arguments only, in order (so `max_pool_backward(dout, cache) -> dx` f
 """
 import inspect
 
-import numpy as np
-
 from vjpnet import tape as _tape
-from vjpnet.tape import Traced
 
 REGISTRY = {}   # "module.name" -> Primitive; walked by the registry-driven test
 
@@ -172,90 +169,7 @@ class Primitive:
         """apply((x, y)); ufunc primitives override it with a shorter path."""
         return self.bind((x, y), _tape._NO_KWARGS)[0]
 
-    def bind(self, args, kwargs):
-        """Run the forward, recording on the highest tape among the args; return (out, cache)."""
-        # Fast path, one level of grad: every traced argument is on the same tape and wraps a
-        # plain value. Anything else (nested grad, mixed levels) takes _bind_levels.
-        tape = None
-        unwrapped = list(args)
-        parents = []
-        mask = 0
-        position = 0
-        for arg in args:
-            if type(arg) is Traced:
-                value = arg.value
-                if type(value) is Traced or (tape is not None and arg.tape is not tape):
-                    return self._bind_levels(args, kwargs)
-                tape = arg.tape
-                unwrapped[position] = value
-                parents.append((position, arg.node, value))
-                mask |= 1 << position
-            elif type(arg) in _CONTAINERS:
-                _check_container(self, position, arg)
-            position += 1
-        if kwargs:
-            _check_kwargs(self, kwargs)
-        if tape is None:
-            return self.forward(*args, **kwargs)
-        if not tape.open:
-            raise _escaped_error(self)
-        nondiff = self.nondiff_mask
-        if mask & nondiff:
-            raise self.nondiff_error((mask & nondiff).bit_length() - 1)
-        out, cache = self.forward(*unwrapped, **kwargs)
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
-                not _differentiable_output(self, out):
-            return out, cache   # integer or boolean results carry no gradient
-        if nondiff:
-            needed, slots = _slots(position, mask, nondiff)
-            parents = [(slots[p], node, value) for p, node, value in parents]
-        else:
-            needed = _NEEDED.get((position, mask)) or _needed(position, mask)
-        entries = tape.entries
-        entries.append((self, parents, cache, needed, False))
-        return Traced(out, tape, len(entries) - 1), cache
-
-    def _bind_levels(self, args, kwargs):
-        """bind for arguments traced at several levels (nested grad): record at the highest."""
-        tape = None
-        for position, arg in enumerate(args):
-            if type(arg) is Traced:
-                if tape is None or arg.tape.level > tape.level:
-                    tape = arg.tape
-            elif type(arg) in _CONTAINERS:
-                _check_container(self, position, arg)
-        if kwargs:
-            _check_kwargs(self, kwargs)
-        if tape is None:
-            return self.forward(*args, **kwargs)
-        if not tape.open:
-            raise _escaped_error(self)
-        unwrapped = list(args)
-        mask = 0
-        parents = []
-        for position, arg in enumerate(args):
-            if type(arg) is Traced:
-                if self.nondiff_mask >> position & 1:
-                    raise self.nondiff_error(position)
-                if arg.tape is tape:
-                    unwrapped[position] = arg.value
-                    mask |= 1 << position
-                    parents.append((position, arg.node, arg.value))
-                elif arg.tape.level == tape.level:
-                    raise _escaped_error(self)
-        needed, slots = _slots(len(args), mask, self.nondiff_mask)
-        parents = [(slots[p], node, value) for p, node, value in parents]
-        if self.first_order or self.linear:
-            # Record at every lower level too, so the forward itself sees plain arrays.
-            out, cache = self.bind(unwrapped, kwargs)
-            nested = self.first_order and any(type(arg) is Traced for arg in unwrapped)
-        else:
-            out, cache = self.forward(*unwrapped, **kwargs)
-            nested = False
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
-                not _differentiable_output(self, out):
-            return out, cache
-        return tape.record(self, parents, cache, needed, nested, out), cache
+    bind = _tape.bind   # bind(args, kwargs) -> (out, cache): run the forward, record on the tape
 
     def _missing_vjp(self, g, cache, needed=None):
         raise NotImplementedError(
@@ -343,86 +257,6 @@ def register_caller_hint(hint):
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
-
-
-def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
-    clearly."""
-    if _tape.is_differentiable(out):
-        return True
-    if isinstance(out, (tuple, list)):
-        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
-                        "its output; a primitive's forward returns (out, cache) with one array "
-                        "as out")
-    return False
-
-
-_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
-
-
-def _needed(count, mask):
-    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
-    return needed
-
-
-_SLOTS = {}   # (number of args, traced mask, nondiff mask) -> (needed, slot per position)
-
-
-def _slots(count, mask, nondiff):
-    """(needed, slots): per differentiable positional argument (nondiff ones skipped), whether
-    it is traced; per position, the index of its cotangent in the VJP's result."""
-    key = (count, mask, nondiff)
-    found = _SLOTS.get(key)
-    if found is None:
-        positions = [i for i in range(count) if not nondiff >> i & 1]
-        slots = [None] * count
-        for slot, position in enumerate(positions):
-            slots[position] = slot
-        found = _SLOTS[key] = (tuple(bool(mask >> i & 1) for i in positions), tuple(slots))
-    return found
-
-
-_CONTAINERS = (list, tuple, dict)
-
-
-def _holds_traced(value):
-    """Whether value is traced or a list, tuple or dict holding a traced value (at any depth)."""
-    kind = type(value)
-    if kind is Traced:
-        return True
-    if kind is list or kind is tuple:
-        return any(_holds_traced(item) for item in value)
-    if kind is dict:
-        return any(_holds_traced(item) for item in value.values())
-    return False
-
-
-def _check_kwargs(primitive, kwargs):
-    """Keyword arguments are constants: a traced value there would bypass the VJP."""
-    for key, value in kwargs.items():
-        if type(value) is Traced or (type(value) in _CONTAINERS and _holds_traced(value)):
-            raise TypeError(
-                f"{primitive.name}: keyword argument {key!r} is traced (it depends on the "
-                "values being differentiated), but keyword arguments of a primitive are "
-                "constants, never differentiated. Pass it as a positional argument, or "
-                f"vjpnet.stop_gradient({key}) to treat it as a constant.")
-
-
-def _check_container(primitive, position, arg):
-    """A primitive differentiates its positional arrays, not arrays inside a container."""
-    if _holds_traced(arg):
-        raise TypeError(
-            f"{primitive.name}: argument {position} is a {type(arg).__name__} holding traced "
-            "values; a primitive differentiates only its positional arguments that are arrays "
-            "themselves. Pass each differentiated array as its own positional argument, or "
-            "vjpnet.stop_gradient(...) on the values to treat them as constants.")
-
-
-def _escaped_error(primitive):
-    return ValueError(
-        f"{primitive.name} was called on a traced value from a grad/vjp that has already "
-        "returned (it escaped, e.g. through a global or a closure). Pass values in as arguments "
-        "of the differentiated function instead.")
 
 
 def stop_gradient(x):

@@ -1,8 +1,9 @@
-"""Trace levels, traced values and the reverse sweep.
+"""Trace levels, traced values, recording and the reverse sweep.
 
 Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`.
 Every primitive called on a traced value appends one entry (primitive, parents, cache) to the
-tape of the highest level among its arguments; tape order is a topological order, so `backward`
+tape of the highest level among its arguments (`record`, reached through `bind` and the ufunc
+fast paths `apply_unary` / `apply_binary`); tape order is a topological order, so `backward`
 is one reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a
 value traced at level 1, which is how VJPs written with NumPy operations become differentiable.
 
@@ -32,13 +33,16 @@ CALLER_HINTS = []
 
 
 class Tape:
-    """One trace level: its entries (one per node) and open/closed state."""
+    """One trace level: its entries (one per node) and open/closed state.
+
+    An entry is None for an input, else (primitive, parents, cache, needed, nested); see
+    `record`.
+    """
 
     __slots__ = ("level", "entries", "open")
 
     def __init__(self, level):
         self.level = level
-        # per node: None for an input, else (primitive, parents, cache, needed, nested)
         self.entries = []
         self.open = True
 
@@ -47,21 +51,11 @@ class Tape:
         self.entries.append(None)
         return Traced(value, self, len(self.entries) - 1)
 
-    def record(self, primitive, parents, cache, needed, nested, out):
-        """Append one primitive call; return its output traced at this level.
-
-        parents: ((position, node, value), ...) of the arguments traced at this level (value: the
-        argument's value one level down, for the shape/dtype check of its cotangent); needed: per
-        positional argument, whether it is one of them; nested: a first-order primitive whose
-        arguments are also traced by an enclosing level (its VJP must never run then).
-        """
-        entries = self.entries
-        entries.append((primitive, parents, cache, needed, nested))
-        return Traced(out, self, len(entries) - 1)
-
 
 def abstract_value(value):
-    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python float."""
+    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python float (dtype None:
+    a Python float, traced or not)."""
+    value = plain(value)
     if type(value) is float:
         return (), None
     return value.shape, value.dtype
@@ -94,6 +88,7 @@ def dtype_of(value):
 
 _FLOAT64 = np.dtype(np.float64)
 _COMPLEX128 = np.dtype(np.complex128)
+ndarray = np.ndarray
 
 
 def is_float(value):
@@ -424,6 +419,243 @@ def _missing_vjp_message(name, register, short_name):
         f"    vjpnet.{register}({code_name}, my_{short_name})")
 
 
+# --- recording ------------------------------------------------------------------------------
+
+def record(tape, primitive, parents, cache, needed, nested, out):
+    """Append one call of `primitive` to `tape`; return `out` traced at the tape's level. Every
+    recording (bind, the ufunc fast paths, checkpoint) is this step.
+
+    parents: one (slot, node, shape, dtype) per argument traced at this level: slot is the
+    index of its cotangent in the VJP's result, node its node on the tape, shape and dtype what
+    that cotangent must have (dtype None: a Python float). The tape keeps no input value for
+    the check, only its shape and dtype. needed: per VJP result slot, whether it is wanted;
+    nested: a first-order primitive whose arguments are also traced by an enclosing level (its
+    VJP must never run then).
+    """
+    entries = tape.entries
+    entries.append((primitive, parents, cache, needed, nested))
+    return Traced(out, tape, len(entries) - 1)
+
+
+def bind(primitive, args, kwargs):
+    """Run `primitive`'s forward on args, recording the call on the tape of the highest trace
+    level among them; return (out, cache). Without traced arguments, the bare forward.
+
+    Primitive.bind is this function. The fast path is one level of grad: every traced argument
+    on the same tape and wrapping a plain value; anything else takes _bind_levels.
+    """
+    tape = None
+    parents = []
+    mask = 0
+    position = 0
+    for arg in args:
+        kind = type(arg)
+        if kind is Traced:
+            value = arg.value
+            if type(value) is Traced or (tape is not None and arg.tape is not tape):
+                return _bind_levels(primitive, args, kwargs)
+            tape = arg.tape
+            if type(value) is float:
+                parents.append((position, arg.node, (), None))
+            else:
+                parents.append((position, arg.node, value.shape, value.dtype))
+            mask |= 1 << position
+        elif kind is list or kind is tuple or kind is dict:
+            _check_container(primitive, position, arg)
+        position += 1
+    if kwargs:
+        _check_kwargs(primitive, kwargs)
+    if tape is None:
+        return primitive.forward(*args, **kwargs)
+    if not tape.open:
+        raise _escaped_error(primitive)
+    unwrapped = list(args)
+    for slot, _, _, _ in parents:
+        unwrapped[slot] = args[slot].value
+    nondiff = primitive.nondiff_mask
+    if nondiff:
+        if mask & nondiff:
+            raise primitive.nondiff_error((mask & nondiff).bit_length() - 1)
+        needed, slots = _slots(position, mask, nondiff)
+        parents = [(slots[p], node, shape, dtype) for p, node, shape, dtype in parents]
+    else:
+        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
+    out, cache = primitive.forward(*unwrapped, **kwargs)
+    if not (type(out) is ndarray and out.dtype.kind == "f") and \
+            not _differentiable_output(primitive, out):
+        return out, cache   # integer or boolean results carry no gradient
+    return record(tape, primitive, tuple(parents), cache, needed, False, out), cache
+
+
+def _bind_levels(primitive, args, kwargs):
+    """bind for arguments traced at several levels (nested grad): record at the highest."""
+    tape = None
+    for position, arg in enumerate(args):
+        kind = type(arg)
+        if kind is Traced:
+            if primitive.nondiff_mask >> position & 1:
+                raise primitive.nondiff_error(position)
+            if tape is None or arg.tape.level > tape.level:
+                tape = arg.tape
+        elif kind is list or kind is tuple or kind is dict:
+            _check_container(primitive, position, arg)
+    if kwargs:
+        _check_kwargs(primitive, kwargs)
+    if not tape.open:
+        raise _escaped_error(primitive)
+    unwrapped = list(args)
+    mask = 0
+    parents = []
+    for position, arg in enumerate(args):
+        if type(arg) is Traced:
+            if arg.tape is tape:
+                value = unwrapped[position] = arg.value
+                mask |= 1 << position
+                parents.append((position, arg.node) + abstract_value(value))
+            elif arg.tape.level == tape.level:
+                raise _escaped_error(primitive)
+    needed, slots = _slots(len(args), mask, primitive.nondiff_mask)
+    parents = tuple((slots[p], node, shape, dtype) for p, node, shape, dtype in parents)
+    if primitive.first_order or primitive.linear:
+        # Record at every lower level too, so the forward itself sees plain arrays.
+        out, cache = bind(primitive, unwrapped, kwargs)
+        nested = primitive.first_order and any(type(arg) is Traced for arg in unwrapped)
+    else:
+        out, cache = primitive.forward(*unwrapped, **kwargs)
+        nested = False
+    if not (type(out) is ndarray and out.dtype.kind == "f") and \
+            not _differentiable_output(primitive, out):
+        return out, cache
+    return record(tape, primitive, parents, cache, needed, nested, out), cache
+
+
+def apply_unary(primitive, x):
+    """primitive(x) for a ufunc primitive (forward: out = primitive.ufunc(x), cache (x, out);
+    no nondiff argument): bind's one-level path for one argument, recording the same entry."""
+    if type(x) is not Traced:
+        return bind(primitive, (x,), _NO_KWARGS)[0]
+    tape, value = x.tape, x.value
+    if type(value) is Traced or not tape.open:
+        return bind(primitive, (x,), _NO_KWARGS)[0]
+    out = primitive.ufunc(value)   # of a float or complex input: float or complex
+    if type(value) is float:
+        parents = ((0, x.node, (), None),)
+    else:
+        parents = ((0, x.node, value.shape, value.dtype),)
+    return record(tape, primitive, parents, (value, out), _ONE, False, out)
+
+
+def apply_binary(primitive, x, y):
+    """primitive(x, y) for a binary ufunc primitive (cache (x, y, out)), as apply_unary."""
+    if type(x) is Traced:
+        tape, x_value = x.tape, x.value
+        if type(x_value) is Traced or not tape.open:
+            return bind(primitive, (x, y), _NO_KWARGS)[0]
+        x_parent = (0, x.node, (), None) if type(x_value) is float else \
+            (0, x.node, x_value.shape, x_value.dtype)
+        if type(y) is Traced:
+            y_value = y.value
+            if y.tape is not tape or type(y_value) is Traced:
+                return bind(primitive, (x, y), _NO_KWARGS)[0]
+            y_parent = (1, y.node, (), None) if type(y_value) is float else \
+                (1, y.node, y_value.shape, y_value.dtype)
+            parents, needed = (x_parent, y_parent), _BOTH
+        else:
+            y_value = y
+            parents, needed = (x_parent,), _FIRST
+    elif type(y) is Traced:
+        tape, x_value, y_value = y.tape, x, y.value
+        if type(y_value) is Traced or not tape.open:
+            return bind(primitive, (x, y), _NO_KWARGS)[0]
+        parents = ((1, y.node, (), None) if type(y_value) is float else
+                   (1, y.node, y_value.shape, y_value.dtype),)
+        needed = _SECOND
+    else:
+        return bind(primitive, (x, y), _NO_KWARGS)[0]
+    out = primitive.ufunc(x_value, y_value)
+    if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
+        return out   # e.g. an integer result: no gradient
+    return record(tape, primitive, parents, (x_value, y_value, out), needed, False, out)
+
+
+_ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
+
+
+def _needed(count, mask):
+    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
+    return needed
+
+
+_SLOTS = {}   # (number of args, traced mask, nondiff mask) -> (needed, slot per position)
+
+
+def _slots(count, mask, nondiff):
+    """(needed, slots): per differentiable positional argument (nondiff ones skipped), whether
+    it is traced; per position, the index of its cotangent in the VJP's result."""
+    key = (count, mask, nondiff)
+    found = _SLOTS.get(key)
+    if found is None:
+        positions = [i for i in range(count) if not nondiff >> i & 1]
+        slots = [None] * count
+        for slot, position in enumerate(positions):
+            slots[position] = slot
+        found = _SLOTS[key] = (tuple(bool(mask >> i & 1) for i in positions), tuple(slots))
+    return found
+
+
+def _differentiable_output(primitive, out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if is_differentiable(out):
+        return True
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
+                        "its output; a primitive's forward returns (out, cache) with one array "
+                        "as out")
+    return False
+
+
+def _holds_traced(value):
+    """Whether value is traced or a list, tuple or dict holding a traced value (at any depth)."""
+    kind = type(value)
+    if kind is Traced:
+        return True
+    if kind is list or kind is tuple:
+        return any(_holds_traced(item) for item in value)
+    if kind is dict:
+        return any(_holds_traced(item) for item in value.values())
+    return False
+
+
+def _check_kwargs(primitive, kwargs):
+    """Keyword arguments are constants: a traced value there would bypass the VJP."""
+    for key, value in kwargs.items():
+        if _holds_traced(value):
+            raise TypeError(
+                f"{primitive.name}: keyword argument {key!r} is traced (it depends on the "
+                "values being differentiated), but keyword arguments of a primitive are "
+                "constants, never differentiated. Pass it as a positional argument, or "
+                f"vjpnet.stop_gradient({key}) to treat it as a constant.")
+
+
+def _check_container(primitive, position, arg):
+    """A primitive differentiates its positional arrays, not arrays inside a container."""
+    if _holds_traced(arg):
+        raise TypeError(
+            f"{primitive.name}: argument {position} is a {type(arg).__name__} holding traced "
+            "values; a primitive differentiates only its positional arguments that are arrays "
+            "themselves. Pass each differentiated array as its own positional argument, or "
+            "vjpnet.stop_gradient(...) on the values to treat them as constants.")
+
+
+def _escaped_error(primitive):
+    return ValueError(
+        f"{primitive.name} was called on a traced value from a grad/vjp that has already "
+        "returned (it escaped, e.g. through a global or a closure). Pass values in as arguments "
+        "of the differentiated function instead.")
+
+
 # --- the reverse sweep ----------------------------------------------------------------------
 
 def backward(tape, seeds, free):
@@ -438,7 +670,6 @@ def backward(tape, seeds, free):
         previous = cotangents[node]
         cotangents[node] = cotangent if previous is None else previous + cotangent
     start = max((node for node, _ in seeds), default=-1)
-    ndarray = np.ndarray
     for node in range(start, -1, -1):
         entry = entries[node]
         if entry is None:
@@ -463,17 +694,16 @@ def backward(tape, seeds, free):
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
         check = primitive.check_cotangents
-        for position, parent, value in parents:
+        for slot, parent, shape, dtype in parents:
             try:
-                cotangent = results[position]
+                cotangent = results[slot]
             except IndexError:
-                raise _count_error(primitive, len(results), needed, position) from None
+                raise _count_error(primitive, len(results), needed, slot) from None
             if cotangent is None:
                 continue
-            if check:
-                if not (type(cotangent) is ndarray and type(value) is ndarray and
-                        cotangent.shape == value.shape and cotangent.dtype == value.dtype):
-                    _check_cotangent(primitive, position, cotangent, *abstract_value(value))
+            if check and not (type(cotangent) is ndarray and cotangent.dtype is dtype and
+                              cotangent.shape == shape):
+                _check_cotangent(primitive, slot, cotangent, shape, dtype)
             previous = cotangents[parent]
             cotangents[parent] = cotangent if previous is None else previous + cotangent
     return cotangents
@@ -486,25 +716,44 @@ def _as_tuple(primitive, results, num_args):
         return (results,)
     raise TypeError(
         f"the VJP of {primitive.name} returned a single {type(results).__name__}, but the "
-        f"primitive was called with {num_args} positional arguments: return a tuple with one "
-        "cotangent (or None) per positional argument")
+        f"primitive was called with {num_args} positional arguments{_nondiff_note(primitive)}: "
+        "return a tuple with one cotangent (or None) per positional argument")
 
 
-def _count_error(primitive, count, needed, position):
+def _nondiff_note(primitive):
+    nondiff = getattr(primitive, "nondiff_argnums", ())
+    return f" (not counting nondiff_argnums={nondiff})" if nondiff else ""
+
+
+def _position(primitive, slot):
+    """The positional argument whose cotangent is the VJP's result `slot`."""
+    nondiff = getattr(primitive, "nondiff_argnums", ())
+    position = -1
+    while slot >= 0:
+        position += 1
+        if position not in nondiff:
+            slot -= 1
+    return position
+
+
+def _count_error(primitive, count, needed, slot):
     return ValueError(
         f"the VJP of {primitive.name} returned {count} cotangents for {len(needed)} positional "
-        f"arguments, but argument {position} is being differentiated: return one cotangent "
-        "(or None) per positional argument")
+        f"arguments{_nondiff_note(primitive)}, but argument {_position(primitive, slot)} is "
+        "being differentiated: return one cotangent (or None) per positional argument")
 
 
-def _check_cotangent(primitive, position, cotangent, shape, dtype):
+def _check_cotangent(primitive, slot, cotangent, shape, dtype):
+    if type(cotangent) is ndarray and cotangent.shape == shape and dtype is not None and \
+            cotangent.dtype == dtype:
+        return   # an equal dtype that is not the same object
     if type(cotangent) is Traced and cotangent.shape == shape and \
             (cotangent.dtype == dtype if dtype is not None else cotangent.dtype.kind == "f"):
         return   # a traced cotangent (higher order, forward mode) of the right kind
     got_shape = np.shape(cotangent)
     got_dtype = dtype_of(cotangent) if is_differentiable(cotangent) or \
         hasattr(cotangent, "dtype") else type(cotangent).__name__
-    what = f"argument {position} of {primitive.name}"
+    what = f"argument {_position(primitive, slot)} of {primitive.name}"
     if got_shape != shape:
         raise ValueError(
             f"the VJP of {primitive.name} returned a cotangent of shape {got_shape} for {what}, "

@@ -27,7 +27,7 @@ import functools
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, backward, open_tape
+from vjpnet.tape import Traced, abstract_value, backward, open_tape, record
 from vjpnet.transforms._common import is_float_leaf, name_of
 
 _recomputing = contextvars.ContextVar("vjpnet_recomputing", default=False)
@@ -70,7 +70,7 @@ def checkpoint(f):
             if type(leaf) is Traced:
                 if leaf.tape is tape:
                     values[index] = leaf.value
-                    parents.append((index, leaf.node, leaf.value))
+                    parents.append((index, leaf.node) + abstract_value(leaf.value))
                     needed[index] = True
                     lower = lower or type(leaf.value) is Traced
                 else:
@@ -94,12 +94,11 @@ def checkpoint(f):
                 "its gradient would not flow through the checkpoint. Pass every "
                 "differentiated value (parameters too) as a positional argument.")
         cache = (f, constants, structure, values, kwargs, random_state)
-        entries.append((block_op, tuple(parents), cache, tuple(needed), False))
-        block = len(entries) - 1
+        block = record(tape, block_op, tuple(parents), cache, tuple(needed), False, None).node
         for index, leaf in enumerate(out_leaves):
             if is_float_leaf(leaf):
-                entries.append((_OUTPUT_OP, ((0, block, None),), index, _ONE, False))
-                out_leaves[index] = Traced(leaf, tape, len(entries) - 1)
+                parents = ((0, block, None, None),)   # no check: _OUTPUT_OP routes to the block
+                out_leaves[index] = record(tape, _OUTPUT_OP, parents, index, _ONE, False, leaf)
         return tree.unflatten(out_treedef, out_leaves)
 
     return checkpointed
