@@ -15,7 +15,7 @@ import pytest
 
 import vjpnet
 from vjpnet.gradient_check import check_grads
-from vjpnet.registry import REGISTRY, Sample, library_primitives
+from vjpnet.registry import Sample, library_primitives
 
 
 OPTIONAL = {"scipy"}   # vjpnet.scipy's modules register their primitives when SciPy is installed
@@ -177,4 +177,3 @@ def test_traced_values_inside_a_container_are_rejected():
         vjpnet.grad(lambda x: np.sum(total([x, x])))(x)
     with pytest.raises(TypeError, match=r"total: keyword argument 'scale' is traced"):
         vjpnet.grad(lambda x: np.sum(total([np.ones(3)], scale={"s": (x,)})))(x)
-    del REGISTRY[f"{__name__}.total"]

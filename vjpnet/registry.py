@@ -20,7 +20,10 @@ positional arguments only, in order (so `max_pool_backward(dout, cache) -> dx` f
 `max_pool_forward(x, pool_param)` as it is); `needed` (selective_vjp) and a JVP rule's
 `tangents` list those same arguments. A traced value at a nondiff position is an error.
 """
+import contextlib
 import inspect
+
+import numpy as np
 
 from vjpnet import tape as _tape
 
@@ -232,14 +235,41 @@ class _VJPTranspose(Primitive):
 
 
 def register_ufunc(ufunc, primitive):
-    """Route `ufunc(traced, ...)` to `primitive`."""
+    """Route `ufunc(traced, ...)` to `primitive`; return the primitive it was routed to before
+    (None if none)."""
+    previous = _tape.UFUNC_PRIMITIVES.get(ufunc)
     _tape.UFUNC_PRIMITIVES[ufunc] = primitive
+    return previous
 
 
 def register_function(function, handler):
     """Route the NumPy function `function(traced, ...)` to `handler` (a primitive or a
-    function of the same arguments built from primitives)."""
+    function of the same arguments built from primitives); return the handler it was routed
+    to before (None if none)."""
+    previous = _tape.FUNCTION_HANDLERS.get(function)
     _tape.FUNCTION_HANDLERS[function] = handler
+    return previous
+
+
+@contextlib.contextmanager
+def registered(function, handler):
+    """Context manager: route `function` (a NumPy ufunc, through register_ufunc, or function,
+    through register_function) to `handler` inside the block only; on leaving it, the previous
+    routing (or none) is back.
+
+        with vjpnet.registered(np.cumprod, cumprod_primitive):
+            vjpnet.grad(lambda x: np.sum(np.cumprod(x)))(x)
+    """
+    is_ufunc = isinstance(function, np.ufunc)
+    table = _tape.UFUNC_PRIMITIVES if is_ufunc else _tape.FUNCTION_HANDLERS
+    previous = (register_ufunc if is_ufunc else register_function)(function, handler)
+    try:
+        yield handler
+    finally:
+        if previous is None:
+            table.pop(function, None)
+        else:
+            table[function] = previous
 
 
 def register_lazy_ufuncs(module_name, provider):
