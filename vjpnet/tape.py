@@ -21,6 +21,7 @@ UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
 UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
+UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
 
 
 class Tape:
@@ -174,6 +175,8 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
+        if function in UNSUPPORTED:
+            raise TypeError(UNSUPPORTED[function])
         module = function.__module__ or "numpy"
         name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))

@@ -38,6 +38,9 @@ Subgradient conventions (at points where the derivative does not exist):
 """
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
 from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops import decompositions, matrix_functions, array_api  # noqa: F401
+from vjpnet.numpy_ops import (constructors, elementwise_extra, rearrange, sequences,  # noqa: F401
+                               sorting, statistics)
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p, index_update  # noqa: F401
 

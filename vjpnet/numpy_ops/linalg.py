@@ -7,6 +7,7 @@ import numpy as np
 from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
                                     shape_of, unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt_p
+from vjpnet.numpy_ops.matrix_functions import matrix_norm
 from vjpnet.numpy_ops.reductions import amax_p, sum_p
 from vjpnet.numpy_ops.shape import ravel, reshape_p, swapaxes
 from vjpnet.registry import register_function, register_ufunc
@@ -217,7 +218,7 @@ def inner(a, b):
 # --- numpy.linalg ---------------------------------------------------------------------------
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    """Vector norms (ord None/2, 1, inf, -inf, p) and the Frobenius matrix norm.
+    """Vector norms (ord None/2, 1, inf, -inf, p) and matrix norms (every ord NumPy accepts).
 
     Convention: the gradient of the 2-norm at x = 0 is 0 (not NaN), from sqrt's convention.
     """
@@ -231,8 +232,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     axes = tuple(normalize_axis(int(a), ndim, "linalg.norm") for a in axes)
     if len(axes) == 2:
         if ord not in (None, "fro"):
-            raise TypeError(f"numpy.linalg.norm(..., ord={ord!r}) of a matrix has no VJP in "
-                            "vjpnet; supported: ord=None or 'fro' (Frobenius)")
+            return matrix_norm(x, ord, axes, keepdims)
         return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
     if len(axes) != 1:
         raise ValueError(f"numpy.linalg.norm: improper number of dimensions to norm ({axes})")

@@ -1,0 +1,76 @@
+"""Arrays built from traced values: linspace, logspace, geomspace with traced endpoints.
+
+(np.full(shape, traced) cannot be routed: NumPy converts the fill value with np.asarray before
+any dispatch; np.broadcast_to(x, shape) or x * np.ones(shape) are the differentiable forms.)
+"""
+import operator
+
+import numpy as np
+
+from vjpnet.numpy_ops._base import ndim_of, normalize_axis
+from vjpnet.registry import register_function
+from vjpnet.tape import plain
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+             device=None):
+    """start + i * (stop - start) / (num - 1) (num when endpoint=False); the last sample is
+    stop itself. Differentiable w.r.t. start and stop; the step of retstep=True too."""
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"numpy.linspace: number of samples, {num}, must be non-negative")
+    divisions = num - 1 if endpoint else num
+    result_dtype = np.result_type(plain(start), plain(stop), float(num))
+    delta = stop - start
+    extra = ndim_of(delta)
+    steps = np.arange(num, dtype=result_dtype).reshape((-1,) + (1,) * extra)
+    if divisions > 0:
+        step = delta / divisions
+        samples = steps * step + start
+        if endpoint and num > 1:
+            last = (np.arange(num) == num - 1).reshape((-1,) + (1,) * extra)
+            samples = np.where(last, stop, samples)
+    else:   # num == 1 with endpoint, or num == 0: NumPy's step is NaN
+        step = np.nan * delta
+        samples = steps * delta + start
+    if axis != 0:
+        samples = np.moveaxis(samples, 0, normalize_axis(axis, ndim_of(samples), "linspace"))
+    if dtype is not None:
+        samples = samples.astype(dtype)
+    return (samples, step) if retstep else samples
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    samples = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
+    if ndim_of(base) > 0:
+        base = np.expand_dims(base, axis)
+    out = np.power(base, samples)
+    return out if dtype is None else out.astype(dtype)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """Real, same-sign endpoints: sign * 10 ** linspace(log10|start|, log10|stop|), with the
+    endpoints exact."""
+    start_sign, stop_sign = np.sign(plain(start)), np.sign(plain(stop))
+    if np.any(start_sign == 0) or np.any(stop_sign == 0):
+        raise ValueError("numpy.geomspace: geometric sequence cannot include zero")
+    if np.any(start_sign != stop_sign):
+        raise TypeError("numpy.geomspace with endpoints of opposite signs returns complex "
+                        "values, which vjpnet does not differentiate")
+    log_start, log_stop = np.log10(np.abs(start)), np.log10(np.abs(stop))
+    samples = start_sign * logspace(log_start, log_stop, num=num, endpoint=endpoint)
+    extra = max(ndim_of(start), ndim_of(stop))
+    if num > 0:
+        first = (np.arange(num) == 0).reshape((-1,) + (1,) * extra)
+        samples = np.where(first, start, samples)
+        if endpoint and num > 1:
+            last = (np.arange(num) == num - 1).reshape((-1,) + (1,) * extra)
+            samples = np.where(last, stop, samples)
+    if axis != 0:
+        samples = np.moveaxis(samples, 0, normalize_axis(axis, ndim_of(samples), "geomspace"))
+    return samples if dtype is None else samples.astype(dtype)
+
+
+for _function, _handler in [(np.linspace, linspace), (np.logspace, logspace),
+                            (np.geomspace, geomspace)]:
+    register_function(_function, _handler)
