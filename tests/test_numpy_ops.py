@@ -536,6 +536,27 @@ def test_conversions_that_would_drop_the_gradient_raise(convert, what):
         or "use NumPy operations" in str(info.value)
 
 
+def test_integer_casts_are_constants_usable_as_indices():
+    table = np.arange(10.0) ** 2
+    seen = []
+
+    def f(x):
+        i, j = np.int64(x[0]), int(x[1])
+        k = np.asarray(x, dtype=np.intp)
+        seen.append((type(i), type(j), type(k), k.tolist()))
+        return table[i] * x[0] + table[j] * x[1] + np.sum(table[k]) + float(x[0]) * x[1]
+
+    g = grad(f)(np.array([2.7, 3.2]))
+    np.testing.assert_allclose(g, [4.0, 9.0 + 2.7])   # float(x[0]) is a constant too
+    assert seen == [(np.int64, int, np.ndarray, [2, 3])]
+    with pytest.raises(TypeError, match="np.broadcast_to"):   # np.full converts before dispatch
+        grad(lambda x: np.sum(np.full((2,), x[0])))(normal(3))
+    with pytest.raises(TypeError, match=r"numpy\.copyto writes into an array in place"):
+        grad(lambda x: np.sum(np.full_like(np.zeros(2), x[0])))(normal(3))
+    with pytest.raises(TypeError, match=r"np\.stack"):
+        grad(lambda x: np.sum(np.array([x[0], x[1]])))(normal(3))
+
+
 def test_float_of_a_scalar_is_a_constant():
     g = grad(lambda x: np.sum(x) * float(np.sum(x)))(np.ones(2))
     np.testing.assert_allclose(g, [2.0, 2.0])

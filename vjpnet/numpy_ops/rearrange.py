@@ -214,7 +214,8 @@ def extract(condition, arr):
 
 
 _FUNCTIONAL = "build a new array instead with vjpnet.index_update(x, index, value) or np.where"
-_IN_PLACE = [("copyto", "use np.where(mask, src, dst) or np.broadcast_to(src, shape)"),
+_IN_PLACE = [("copyto", "use np.where(mask, src, dst), or np.broadcast_to(src, shape) (also for "
+                       "np.full_like(a, x), which calls copyto)"),
              ("put", _FUNCTIONAL), ("place", _FUNCTIONAL), ("putmask", _FUNCTIONAL),
              ("fill_diagonal", _FUNCTIONAL), ("put_along_axis", _FUNCTIONAL)]
 
