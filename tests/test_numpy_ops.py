@@ -239,7 +239,8 @@ CASES = [
     (np.correlate, lambda a, v: np.correlate(a, v, "full")[:3], [normal(2), normal(4)]),
     (np.polyval, lambda p, x: np.polyval(p, x), [normal(4), normal(5)]),
     (np.vander, lambda x: np.vander(x, 3), [normal(4)]),
-    (np.cross, lambda a, b: np.cross(a, b) + np.cross(a, b[:, :2]), [normal(4, 3), normal(4, 3)]),
+    (np.cross, lambda a, b: np.cross(a, b) + np.cross(a, b, axisa=0, axisc=0).T,
+     [normal(3, 3), normal(3, 3)]),
     (np.kron, lambda a, b: np.kron(a, b), [normal(2, 3), normal(3, 2)]),
     # constructors with traced endpoints
     (np.linspace, lambda a, b: np.linspace(a, b, 5) * np.linspace(a, b, 5, endpoint=False,

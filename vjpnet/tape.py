@@ -10,7 +10,6 @@ The current level lives in a ContextVar, so threads and asyncio tasks each trace
 """
 import contextvars
 import math
-import sys
 
 import numpy as np
 
@@ -187,7 +186,13 @@ class Traced:
             # np.int64(x), np.asarray(x, dtype=int): integers carry no gradient, so the
             # result is a constant, as x.astype(int) is (e.g. to use it as an index).
             return np.asarray(plain(self)).astype(dtype)
-        raise TypeError(_conversion_message(sys._getframe(1)))
+        raise TypeError(
+            "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
+            "or a library that calls them, e.g. scipy): the result would be cut off from the "
+            "gradient. Keep using NumPy operations on it (np.full(shape, x) converts x this "
+            "way: write np.broadcast_to(x, shape); np.stack([...]) builds an array from traced "
+            "values; for a plain array a, a.dot(x) converts x: write np.dot(a, x)); for a "
+            "constant copy that is not differentiated use vjpnet.stop_gradient(x).")
 
     # --- array attributes -----------------------------------------------------------------
     @property
@@ -308,28 +313,6 @@ class Traced:
     def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
     def __eq__(self, other): return np.equal(plain(self), plain(other))
     def __ne__(self, other): return np.not_equal(plain(self), plain(other))
-
-
-def _conversion_message(caller):
-    """The error for converting a traced value to a plain array, with a hint when the caller
-    is a NumPy function known to convert its argument before any dispatch."""
-    message = ("a traced value cannot be converted to a plain NumPy array (np.asarray, "
-               "np.array, or a library that calls them, e.g. scipy): the result would be cut off "
-               "from the gradient. Keep using NumPy operations on it (np.stack([...]) builds an "
-               "array from several traced values); for a constant copy that is not "
-               "differentiated use vjpnet.stop_gradient(x).")
-    function = caller.f_code.co_name if caller is not None else ""
-    if caller is not None and str(caller.f_globals.get("__name__", "")).startswith("numpy") \
-            and function in _CONVERTING_FUNCTIONS:
-        message += f" Here numpy.{function} converted it: {_CONVERTING_FUNCTIONS[function]}"
-    return message
-
-
-# NumPy functions that call np.asarray on an argument before NumPy's dispatch could route them.
-_CONVERTING_FUNCTIONS = {
-    "full": "for np.full(shape, x) with a traced x write np.broadcast_to(x, shape) or "
-            "x * np.ones(shape).",
-}
 
 
 def _check_ufunc_kwargs(ufunc, method, kwargs):

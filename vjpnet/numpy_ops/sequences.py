@@ -356,12 +356,13 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if size_a not in (2, 3) or size_b not in (2, 3):
         raise ValueError(f"numpy.cross: incompatible dimensions for cross product (dimension "
                          f"must be 2 or 3), got {size_a} and {size_b}")
-    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    z = a0 * b1 - a1 * b0
-    if size_a == size_b == 2:
+    if size_a == 2 or size_b == 2:   # as NumPy 2 does
         warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of "
                       "3-dimensional vectors instead. (deprecated in NumPy 2.0)",
                       DeprecationWarning, stacklevel=3)
+    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    z = a0 * b1 - a1 * b0
+    if size_a == size_b == 2:
         return z
     if size_a == 3 and size_b == 3:
         a2, b2 = a[..., 2], b[..., 2]
