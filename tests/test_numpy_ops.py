@@ -248,6 +248,8 @@ CASES = [
      [np.array(0.3), np.array([1.0, 2.0])]),
     (np.logspace, lambda a, b: np.logspace(a, b, 4, base=2.0), [np.array(0.3), np.array(1.0)]),
     (np.geomspace, lambda a, b: np.geomspace(a, b, 4), [np.array(0.5), np.array(4.0)]),
+    (np.full_like, lambda x: np.full_like(x, x[0, 0]) * x + np.full_like(x, 2.0, shape=(2,)),
+     [normal(3, 2)]),
     ("getitem", lambda x: x[x > 0] * 2.0 + x[[0, 0], [1, 1]].sum() + x[..., ::-2].sum(),
      [normal(3, 4)]),
     ("astype", lambda x: x.astype(np.float64) * 3.0, [normal(3)]),

@@ -1,4 +1,5 @@
-"""Arrays built from traced values: linspace, logspace, geomspace with traced endpoints.
+"""Arrays built from traced values: linspace, logspace, geomspace with traced endpoints,
+full_like with a traced fill value (when the prototype is traced too: NumPy dispatches on it).
 
 (np.full(shape, traced) cannot be routed: NumPy converts the fill value with np.asarray before
 any dispatch; np.broadcast_to(x, shape) or x * np.ones(shape) are the differentiable forms.)
@@ -7,9 +8,9 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import ndim_of, normalize_axis
+from vjpnet.numpy_ops._base import ndim_of, normalize_axis, shape_of
 from vjpnet.registry import register_function
-from vjpnet.tape import plain
+from vjpnet.tape import Traced, dtype_of, plain
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
@@ -71,6 +72,19 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     return samples if dtype is None else samples.astype(dtype)
 
 
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """a's shape (or `shape`) filled with fill_value: differentiable w.r.t. a traced
+    fill_value (a float dtype), a constant otherwise (a itself only gives the shape)."""
+    shape = shape_of(a) if shape is None else shape
+    dtype = np.dtype(dtype_of(a) if dtype is None else dtype)
+    if type(fill_value) is not Traced or dtype.kind != "f":
+        return np.full_like(plain(a), plain(fill_value), dtype=dtype, order=order,
+                            shape=shape)
+    if dtype_of(fill_value) != dtype:
+        fill_value = fill_value.astype(dtype)
+    return np.broadcast_to(fill_value, shape)
+
+
 for _function, _handler in [(np.linspace, linspace), (np.logspace, logspace),
-                            (np.geomspace, geomspace)]:
+                            (np.geomspace, geomspace), (np.full_like, full_like)]:
     register_function(_function, _handler)
