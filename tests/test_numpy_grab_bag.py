@@ -216,6 +216,13 @@ def test_a_plain_arrays_dot_method_cannot_see_a_traced_argument():
                                B.T.sum(axis=0))
 
 
+def test_array_methods():
+    x = normal(3, 4)
+    check_grads(lambda x: x.cumprod(axis=1) + x.cumsum(axis=1), [x])
+    with pytest.raises(TypeError, match=r"x = np\.sort\(x\)"):
+        grad(lambda x: x.sort())(x)
+
+
 def test_remainder_operator_and_floor_divide():
     x = np.array([0.3, 1.7, -2.2])
     np.testing.assert_allclose(grad(lambda x: np.sum(x % 0.5))(x), 1.0)

@@ -265,6 +265,11 @@ class Traced:
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
+    def cumprod(self, *args, **kwargs): return np.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("x.sort() sorts a traced array in place, which cannot be "
+                        "differentiated; write x = np.sort(x)")
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
     def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)

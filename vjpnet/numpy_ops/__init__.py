@@ -15,6 +15,20 @@ Modules (imports go one way, top to bottom):
     reductions   sum, mean, prod, max/amax, min/amin, var, std, cumsum
     linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
     nondifferentiable   functions that return plain results
+    decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr (one primitive
+                 per output)
+    matrix_functions    linalg.slogdet, pinv, lstsq, matrix_power, multi_dot, cond, matrix
+                 norms of every ord, tensorinv, tensorsolve
+    array_api    NumPy 2's Array-API names (linalg.vecdot, matrix_norm, ..., the gufuncs vecdot,
+                 matvec, vecmat)
+    sorting      sort, partition, quantile/percentile/median and their nan forms
+    elementwise_extra   remainder/mod, fmod, deg2rad, rad2deg, fabs, copysign, sinc, nan_to_num
+    rearrange    tril, triu, rot90, rollaxis, append, delete, block, meshgrid, select, ...
+    sequences    diff, gradient, trapezoid, cumprod, interp, convolve, correlate, polyval,
+                 vander, cross, kron
+    constructors linspace, logspace, geomspace with traced endpoints, full_like
+    statistics   nansum ... nanstd, average, ptp, cov, corrcoef
+    coverage     the list of differentiable NumPy functions in README.md (a script)
 
 Naming: a primitive object ends in `_p` (`sum_p`, `reshape_p`, `exp_p`); the function with NumPy's
 signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). The primitive's

@@ -3,8 +3,9 @@
 All are batched over leading axes as NumPy 2 is (a: (..., M, N)), keep float32, and have VJPs
 written with NumPy operations (differentiable again).
 
-A primitive has one output, so each output of a decomposition (eigenvalues, eigenvectors; u,
-s, vh; q, r) is its own primitive, whose VJP is the part of the decomposition's VJP that is
+A primitive has one output, so each output of a decomposition is its own primitive, named
+after the NumPy function and the output (svd_u, svdvals, svd_vh; eigvalsh, eigh_eigenvectors;
+eigvals, eig_eigenvectors; qr_q, qr_r), whose VJP is the part of the decomposition's VJP that is
 linear in that output's cotangent (the parts add up to the whole). The NumPy-signature
 function computes the decomposition once, on the value one trace level down (where the
 primitives' forwards run), and hands it to each output's primitive; called without it (as the
@@ -240,7 +241,7 @@ def _svd_spec(rng):
                    full_matrices=True)]
 
 
-svd_u_p = Primitive(_svd_u_forward, _svd_u_vjp, name="svd", spec=_svd_spec)
+svd_u_p = Primitive(_svd_u_forward, _svd_u_vjp, name="svd_u", spec=_svd_spec)
 svd_vh_p = Primitive(_svd_vh_forward, _svd_vh_vjp, name="svd_vh", spec=_svd_spec)
 svdvals_p = Primitive(
     _svdvals_forward, _svdvals_vjp, name="svdvals",
@@ -327,7 +328,7 @@ def _eigh_spec(rng):
 
 
 eigvalsh_p = Primitive(_eigvalsh_forward, _eigvalsh_vjp, name="eigvalsh", spec=_eigh_spec)
-eigh_vectors_p = Primitive(_eigh_vectors_forward, _eigh_vectors_vjp, name="eigh",
+eigh_vectors_p = Primitive(_eigh_vectors_forward, _eigh_vectors_vjp, name="eigh_eigenvectors",
                            spec=_eigh_spec)
 
 
@@ -405,7 +406,8 @@ def _eig_spec(rng):
 
 
 eigvals_p = Primitive(_eigvals_forward, _eigvals_vjp, name="eigvals", spec=_eig_spec)
-eig_vectors_p = Primitive(_eig_vectors_forward, _eig_vectors_vjp, name="eig", spec=_eig_spec)
+eig_vectors_p = Primitive(_eig_vectors_forward, _eig_vectors_vjp, name="eig_eigenvectors",
+                          spec=_eig_spec)
 
 
 def eig(a):
@@ -532,7 +534,7 @@ def _qr_spec(rng):
             Sample(rng.standard_normal((2, 3, 3)))]
 
 
-qr_q_p = Primitive(_qr_q_forward, _qr_q_vjp, name="qr", spec=_qr_spec)
+qr_q_p = Primitive(_qr_q_forward, _qr_q_vjp, name="qr_q", spec=_qr_spec)
 qr_r_p = Primitive(_qr_r_forward, _qr_r_vjp, name="qr_r", spec=_qr_spec)
 
 
