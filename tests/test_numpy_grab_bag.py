@@ -282,3 +282,48 @@ def test_matches_hips_autograd(name):
     ours = grad(functools.partial(loss, np))(x)
     theirs = autograd.grad(functools.partial(loss, anp))(x)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+# --- empty, 0-d and read-only inputs: as NumPy (its value, or an error where it raises) --------
+
+def _read_only(a):
+    a = np.array(a, dtype=float)
+    a.flags.writeable = False
+    return a
+
+
+EDGE_INPUTS = {"empty": np.zeros(0), "empty_rows": np.zeros((0, 3)),
+               "empty_batch": np.zeros((0, 3, 3)), "zero_d": np.array(1.5), "one": np.array([2.0]),
+               "read_only": _read_only(np.arange(12.0).reshape(3, 4) / 7 + 0.1)}
+EDGE_FUNCTIONS = {
+    "sort": np.sort, "median": np.median, "quantile": lambda x: np.quantile(x, 0.3),
+    "tril": np.tril, "rot90": np.rot90, "diff": np.diff, "cumprod": np.cumprod,
+    "trapezoid": np.trapezoid, "kron": lambda x: np.kron(x, x), "cross": lambda x: np.cross(x, x),
+    "nanmean": np.nanmean, "nanmax": np.nanmax, "nanvar": np.nanvar, "average": np.average,
+    "ptp": np.ptp, "cov": np.cov, "sinc": np.sinc, "mod": lambda x: x % 0.7,
+    "nan_to_num": np.nan_to_num, "resize": lambda x: np.resize(x, 5),
+    "delete": lambda x: np.delete(x, 0), "interp": lambda x: np.interp(x, [0.0, 1.0], [1.0, 2.0]),
+    "linspace": lambda x: np.linspace(x, x + 1.0, 3), "vander": np.vander,
+    "svd": lambda x: np.linalg.svd(x)[1], "eigh": lambda x: np.linalg.eigh(x)[0],
+    "slogdet": lambda x: np.linalg.slogdet(x)[1], "pinv": np.linalg.pinv,
+    "norm_2": lambda x: np.linalg.norm(x, 2), "qr": lambda x: np.linalg.qr(x)[1],
+    "cholesky": np.linalg.cholesky, "matrix_power": lambda x: np.linalg.matrix_power(x, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_FUNCTIONS))
+def test_empty_zero_d_and_read_only_inputs_behave_as_in_numpy(name):
+    f = EDGE_FUNCTIONS[name]
+    for kind, x in EDGE_INPUTS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                expected = f(x)
+            except Exception:   # NumPy refuses: so does vjpnet, with an exception
+                with pytest.raises(Exception):
+                    vjpnet.vjp(f, x)
+                continue
+            out, vjp_fn = vjpnet.vjp(f, x)
+            np.testing.assert_allclose(out, expected, err_msg=f"{name}({kind})")
+            assert np.shape(out) == np.shape(expected)
+            assert vjp_fn(np.ones(np.shape(out)))[0].shape == x.shape, f"{name}({kind})"

@@ -210,6 +210,8 @@ def matrix_norm(x, ord, axes, keepdims=False):
     row, column = axes
     if row == column:
         raise ValueError("numpy.linalg.norm: duplicate axes given")
+    if 0 in shape_of(x):   # no element to differentiate: NumPy's value (or error) as is
+        return np.linalg.norm(plain(x), ord, axes, keepdims)
     moved = np.moveaxis(x, (row, column), (-2, -1))
     if ord is None or ord == "fro":
         out = np.sqrt(np.sum(moved * moved, axis=(-2, -1)))

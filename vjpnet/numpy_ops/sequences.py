@@ -222,9 +222,18 @@ def cumprod(a, axis=None, dtype=None, out=None):
 
 # --- interp ---------------------------------------------------------------------------------
 
+def _float_array(value):
+    """A traced value as is; anything else as a float array (lists, ints)."""
+    if type(value) is Traced:
+        return value
+    value = np.asarray(value)
+    return value if value.dtype.kind == "f" else value.astype(np.float64)
+
+
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation, differentiable w.r.t. x, xp and fp (at a knot, x has
     the slope of the segment to its right)."""
+    x, xp, fp = (_float_array(value) for value in (x, xp, fp))
     if ndim_of(xp) != 1 or ndim_of(fp) != 1 or shape_of(xp) != shape_of(fp):
         raise ValueError(f"numpy.interp: xp and fp must be 1-D sequences of the same length, "
                          f"got shapes {shape_of(xp)} and {shape_of(fp)}")

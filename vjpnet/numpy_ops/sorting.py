@@ -109,6 +109,9 @@ def _quantile_function(function_name, scale, ignore_nan):
         reject_kwargs(function_name, {"out": out, "weights": weights}, out=None, weights=None)
         if interpolation is not None:
             method = interpolation
+        if np.size(plain(a)) == 0:   # nothing to differentiate: NumPy's result or error
+            return getattr(np, function_name)(plain(a), plain(q), axis=axis, method=method,
+                                              keepdims=keepdims)
         if scale != 1:   # percentiles
             q = q / scale if type(q) in (float, int) else np.true_divide(q, scale)
         return _quantile(a, q, axis, method, keepdims, function_name, ignore_nan)
@@ -124,12 +127,16 @@ nanpercentile = _quantile_function("nanpercentile", 100, True)
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     reject_kwargs("median", {"out": out}, out=None)
+    if np.size(plain(a)) == 0:   # NaNs (with NumPy's warning): constants
+        return np.median(plain(a), axis=axis, keepdims=keepdims)
     return _quantile(a, 0.5, axis, "linear", keepdims, "median", False)
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=np._NoValue):
     reject_kwargs("nanmedian", {"out": out}, out=None)
     keepdims = False if keepdims is np._NoValue else keepdims
+    if np.size(plain(a)) == 0:
+        return np.nanmedian(plain(a), axis=axis, keepdims=keepdims)
     return _quantile(a, 0.5, axis, "linear", keepdims, "nanmedian", True)
 
 
