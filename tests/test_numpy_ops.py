@@ -221,6 +221,10 @@ CASES = [
     (np.choose, lambda x, y: np.choose(np.array([[0, 1], [1, 1], [0, 0]]), [x, y]),
      [normal(3, 2), normal(2)]),
     (np.compress, lambda x: np.compress([True, False, True], x, axis=0), [normal(3, 4)]),
+    (np.lib.stride_tricks.sliding_window_view,
+     lambda x: np.lib.stride_tricks.sliding_window_view(x, (2, 3)) * 2.0 +
+     np.lib.stride_tricks.sliding_window_view(x, 2, axis=0)[:, :2, None, :1], [normal(3, 4)]),
+    (np.unwrap, lambda x: np.unwrap(x * 4.0) + np.unwrap(x, period=1.0, axis=0), [normal(3, 4)]),
     (np.extract, lambda x: np.extract(np.arange(12).reshape(3, 4) % 3 == 0, x),
      [normal(3, 4)]),
     # sequences

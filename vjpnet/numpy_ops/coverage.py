@@ -26,8 +26,8 @@ COMMAND = "python -m vjpnet.numpy_ops.coverage --write README.md"
 
 
 def _namespaces():
-    namespaces = [("numpy", np), ("numpy.linalg", np.linalg), ("numpy.fft", np.fft)]
-    return namespaces
+    return [("numpy", np), ("numpy.linalg", np.linalg), ("numpy.fft", np.fft),
+            ("numpy.lib.stride_tricks", np.lib.stride_tricks)]
 
 
 def _own(handler):
@@ -109,7 +109,7 @@ def markdown():
     paragraphs.append(_wrapped(
         "Raise a TypeError that names the functional alternative (they write in place): "
         f"{', '.join(sorted(refused))}. Any other NumPy function raises TypeError naming it "
-        "by its module (e.g. `numpy.lib.stride_tricks.sliding_window_view`) and showing how "
+        "by its module (e.g. `numpy.lib.scimath.sqrt`) and showing how "
         "to register a VJP."))
     paragraphs.append(END)
     return "\n\n".join(paragraphs)

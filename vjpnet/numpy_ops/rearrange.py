@@ -1,9 +1,9 @@
 """Compositions that pick, move or combine elements, built on indexing, where, reshape and
 concatenate (so differentiable to any order): tril, triu, rot90, rollaxis, append, delete,
 resize, dsplit, dstack, row_stack, unstack, block, broadcast_arrays, meshgrid, select, choose,
-compress, extract. NumPy functions that write into an argument in place (copyto, put, place,
-putmask, fill_diagonal, put_along_axis) raise a TypeError that names the functional
-alternatives."""
+compress, extract, lib.stride_tricks.sliding_window_view, unwrap. NumPy functions that write
+into an argument in place (copyto, put, place, putmask, fill_diagonal, put_along_axis) raise a
+TypeError that names the functional alternatives."""
 import math
 import operator
 
@@ -106,6 +106,23 @@ def dstack(tup):
 def unstack(x, /, *, axis=0):
     axis = normalize_axis(axis, ndim_of(x), "unstack")
     return tuple(x[(_ALL,) * axis + (i,)] for i in range(shape_of(x)[axis]))
+
+
+def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=False):
+    """numpy.lib.stride_tricks.sliding_window_view as a gather: NumPy's own view of the flat
+    positions 0 .. size - 1 gives the element each output entry reads (a copy, not a view)."""
+    if writeable:
+        raise TypeError("numpy.lib.stride_tricks.sliding_window_view(..., writeable=True) "
+                        "gives a view to write through, which cannot be differentiated")
+    positions = np.arange(math.prod(shape_of(x))).reshape(shape_of(x))
+    index = np.lib.stride_tricks.sliding_window_view(positions, window_shape, axis=axis)
+    return np.ravel(x)[index]
+
+
+def unwrap(p, discont=None, axis=-1, *, period=2 * math.pi):
+    """p plus the constant multiples of `period` that NumPy's unwrap adds: gradient 1."""
+    values = plain(p)
+    return p + (np.unwrap(values, discont=discont, axis=axis, period=period) - values)
 
 
 def _depth_and_leaves(arrays, depth=0):
@@ -224,7 +241,8 @@ for _function, _handler in [
         (np.append, append), (np.delete, delete), (np.resize, resize), (np.dsplit, dsplit),
         (np.dstack, dstack), (np.block, block), (np.broadcast_arrays, broadcast_arrays),
         (np.meshgrid, meshgrid), (np.select, select), (np.choose, choose),
-        (np.compress, compress), (np.extract, extract)]:
+        (np.compress, compress), (np.extract, extract),
+        (np.lib.stride_tricks.sliding_window_view, sliding_window_view), (np.unwrap, unwrap)]:
     register_function(_function, _handler)
 for _name, _handler in [("unstack", unstack), ("row_stack", lambda tup: np.vstack(tup))]:
     if hasattr(np, _name):   # unstack: NumPy >= 2.1; row_stack: deprecated
