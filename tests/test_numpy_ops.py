@@ -564,6 +564,27 @@ def test_integer_casts_are_constants_usable_as_indices():
         grad(lambda x: np.sum(np.array([x[0], x[1]])))(normal(3))
 
 
+@pytest.mark.parametrize("call,hint", [
+    (lambda w: np.ones((2, 3)).dot(w), "write X @ W or np.dot(X, W)"),
+    (lambda w: np.array([w, w]), "np.stack([a, b])"),
+    (lambda w: np.r_[w, w], "np.concatenate([a, b])"),
+    (lambda w: np.sum([w, w]), "a Python list of traced values"),
+])
+def test_conversions_before_dispatch_say_what_to_write_instead(call, hint):
+    with pytest.raises(TypeError, match="cannot be converted to a plain NumPy array") as info:
+        grad(lambda w: np.sum(call(w)))(normal(3, 2))
+    assert hint in str(info.value)
+
+
+def test_the_suggested_alternatives_work():
+    X, w = normal(2, 3), normal(3, 2)
+    expected = grad(lambda w: np.sum(np.sin(X @ w)))(w)
+    np.testing.assert_allclose(grad(lambda w: np.sum(np.sin(np.dot(X, w))))(w), expected)
+    np.testing.assert_allclose(grad(lambda w: np.sum(np.sin(w.T.dot(X.T))))(w), expected)
+    stacked = grad(lambda w: np.sum(np.stack([w, 2.0 * w]) ** 2))(w)
+    np.testing.assert_allclose(stacked, 10.0 * w)
+
+
 def test_float_of_a_scalar_is_a_constant():
     g = grad(lambda x: np.sum(x) * float(np.sum(x)))(np.ones(2))
     np.testing.assert_allclose(g, [2.0, 2.0])
@@ -595,7 +616,7 @@ def test_in_place_writes_into_plain_arrays_raise():
 @pytest.mark.parametrize("call,match", [
     (lambda x: np.sum(x, where=x > 0), r"numpy\.sum\(\.\.\., where="),
     (lambda x: np.add(x, 1.0, where=np.ones(3, bool)), r"numpy\.add\(\.\.\., where="),
-    (lambda x: np.einsum("...i->...", x), "'...'"),
+    (lambda x: np.einsum("i->i", x, dtype=np.float32), r"numpy\.einsum\(\.\.\., dtype="),
     (lambda x: np.pad(x, 1, mode="mean"), "mode='mean'"),
     (lambda x: np.linalg.qr(x.reshape(1, 3), mode="raw"), "mode='raw'"),
     (lambda x: np.reshape(x, 3, order="F"), "order='F'"),

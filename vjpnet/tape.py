@@ -129,6 +129,20 @@ def _binary_operators(ufunc):
     return operator, reflected
 
 
+# What to write instead of the calls that convert a traced value to a plain array before any
+# NumPy dispatch can see it (listed by Traced.__array__'s error).
+CONVERSION_HINTS = [
+    "X.dot(W) with a plain array X (ndarray.dot converts its argument): write X @ W or "
+    "np.dot(X, W)",
+    "np.array([a, b]), np.r_[a, b] or a NumPy function given a Python list of traced values: "
+    "build the array with np.stack([a, b]) (new axis) or np.concatenate([a, b]) (joined "
+    "along an axis)",
+    "np.full(shape, x) with a traced x (NumPy converts the fill value before dispatching): "
+    "write np.broadcast_to(x, shape) or x * np.ones(shape)",
+    "a constant copy that is not differentiated: vjpnet.stop_gradient(x)",
+]
+
+
 class Traced:
     """A value recorded on a tape. `value` may itself be traced at a lower level.
 
@@ -189,10 +203,8 @@ class Traced:
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
-            "gradient. Keep using NumPy operations on it (np.full(shape, x) converts x this "
-            "way: write np.broadcast_to(x, shape); np.stack([...]) builds an array from traced "
-            "values; for a plain array a, a.dot(x) converts x: write np.dot(a, x)); for a "
-            "constant copy that is not differentiated use vjpnet.stop_gradient(x).")
+            "gradient. Keep using NumPy operations on it. Common cases:\n"
+            + "".join(f"  - {hint}\n" for hint in CONVERSION_HINTS))
 
     # --- array attributes -----------------------------------------------------------------
     @property

@@ -5,7 +5,6 @@ import numpy as np
 
 from vjpnet.numpy_ops._base import Primitive, Sample, ndim_of, shape_of, unbroadcast
 from vjpnet.numpy_ops.decompositions import matrix_transpose as _swap_last_two
-from vjpnet.numpy_ops.matrix_functions import matrix_norm as _matrix_norm
 from vjpnet.registry import register_function, register_ufunc
 
 
@@ -48,8 +47,7 @@ def linalg_cross(x1, x2, /, *, axis=-1):
 
 def linalg_matrix_norm(x, /, *, keepdims=False, ord="fro"):
     _at_least(x, 2, "linalg.matrix_norm")
-    ndim = ndim_of(x)
-    return _matrix_norm(x, ord, (ndim - 2, ndim - 1), keepdims)
+    return np.linalg.norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 
 
 def linalg_vector_norm(x, /, *, axis=None, keepdims=False, ord=2):

@@ -1,6 +1,7 @@
 """Functions of matrices in numpy.linalg: slogdet, pinv, lstsq (primitives), and matrix_power,
-multi_dot, cond, tensorinv, tensorsolve and the matrix norms (compositions). matrix_rank
-returns a plain integer.
+multi_dot, cond, tensorinv, tensorsolve and the matrix norms of the singular values, 'nuc', 2
+and -2, that numpy.linalg.norm's table lacks (compositions). matrix_rank returns a plain
+integer.
 
 Batched over leading axes as NumPy 2 is, except lstsq (2-D, as in NumPy). pinv and lstsq are
 differentiated at constant rank: singular values below the cutoff (rcond / rtol) stay zero.
@@ -14,6 +15,7 @@ from vjpnet.numpy_ops._base import Primitive, Sample, ndim_of, reject_kwargs, sh
 from vjpnet.numpy_ops.decompositions import (_symmetric_spectrum, check_matrix, check_square,
                                              fold_triangle, matrix_transpose, result_type,
                                              svdvals_p)
+from vjpnet.numpy_ops.linalg import MATRIX_NORMS
 from vjpnet.registry import register_function, register_nondifferentiable
 from vjpnet.tape import Traced, dtype_of, plain
 
@@ -203,36 +205,23 @@ def _keepdims_shape(shape, axes):
     return tuple(1 if axis in axes else size for axis, size in enumerate(shape))
 
 
-def matrix_norm(x, ord, axes, keepdims=False):
-    """The matrix norm of numpy.linalg.norm for x of any shape over axes = (row, column),
-    both normalized: ord None/'fro', 'nuc', 2, -2 (from the singular values), 1, -1, inf,
-    -inf (column and row sums of |x|)."""
-    row, column = axes
-    if row == column:
-        raise ValueError("numpy.linalg.norm: duplicate axes given")
-    if 0 in shape_of(x):   # no element to differentiate: NumPy's value (or error) as is
-        return np.linalg.norm(plain(x), ord, axes, keepdims)
-    moved = np.moveaxis(x, (row, column), (-2, -1))
-    if ord is None or ord == "fro":
-        out = np.sqrt(np.sum(moved * moved, axis=(-2, -1)))
-    elif ord == "nuc":
-        out = np.sum(svdvals_p(moved), axis=-1)
-    elif ord == 2:
-        out = np.max(svdvals_p(moved), axis=-1)
-    elif ord == -2:
-        out = np.min(svdvals_p(moved), axis=-1)
-    elif ord in (1, -1):
-        column_sums = np.sum(np.abs(moved), axis=-2)
-        out = np.max(column_sums, axis=-1) if ord == 1 else np.min(column_sums, axis=-1)
-    elif ord in (np.inf, -np.inf):
-        row_sums = np.sum(np.abs(moved), axis=-1)
-        out = np.max(row_sums, axis=-1) if ord > 0 else np.min(row_sums, axis=-1)
-    else:
-        raise ValueError(f"numpy.linalg.norm: invalid norm order {ord!r} for matrices; "
-                         "expected None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf")
-    if keepdims:
-        out = np.reshape(out, _keepdims_shape(shape_of(x), (row, column)))
-    return out
+def _singular_value_norm(reduce, ord):
+    """The matrix norm `ord` ('nuc', 2, -2) of x over axes (row, column): the sum, largest or
+    smallest singular value. Added to numpy.linalg.norm's table of matrix norms. As every
+    norm there, it has gradient 0 where it is 0."""
+    def norm(x, axes, keepdims):
+        if 0 in shape_of(x):   # no element to differentiate: NumPy's value (or error) as is
+            return np.linalg.norm(plain(x), ord, axes, keepdims)
+        out = reduce(svdvals_p(np.moveaxis(x, axes, (-2, -1))), axis=-1)
+        zero = np.asarray(plain(out)) == 0
+        if zero.any():
+            out = np.where(zero, 0.0, out)
+        return np.reshape(out, _keepdims_shape(shape_of(x), axes)) if keepdims else out
+    return norm
+
+
+MATRIX_NORMS.update({"nuc": _singular_value_norm(np.sum, "nuc"),
+                     2: _singular_value_norm(np.max, 2), -2: _singular_value_norm(np.min, -2)})
 
 
 def cond(x, p=None):
@@ -243,8 +232,8 @@ def cond(x, p=None):
         s = svdvals_p(x)
         return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
     check_square(x, "cond")
-    axes = (ndim_of(x) - 2, ndim_of(x) - 1)
-    return matrix_norm(x, p, axes) * matrix_norm(np.linalg.inv(x), p, axes)
+    return np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(np.linalg.inv(x), p,
+                                                               axis=(-2, -1))
 
 
 def tensorinv(a, ind=2):

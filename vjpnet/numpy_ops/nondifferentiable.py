@@ -8,7 +8,8 @@ register_nondifferentiable(
     # ufuncs
     np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
     np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
-    np.isnan, np.isfinite, np.isinf, np.signbit, np.sign, np.floor, np.ceil, np.rint, np.trunc,
+    np.isnan, np.isfinite, np.isinf, np.signbit, np.sign, np.heaviside, np.floor, np.ceil,
+    np.rint, np.trunc,
     # functions
     np.round, np.around, np.fix, np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero,
     np.argwhere, np.count_nonzero, np.searchsorted, np.any, np.all, np.isclose, np.allclose,
