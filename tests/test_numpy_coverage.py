@@ -44,8 +44,8 @@ def _autograd_numpy_functions():
     for wrapper in primitive_vjps:
         function = getattr(wrapper, "fun", None)
         module = getattr(function, "__module__", None) or ""
-        if isinstance(function, np.ufunc):
-            module = "numpy"
+        if isinstance(function, np.ufunc):   # ufuncs have no __module__: NumPy's or SciPy's
+            module = "numpy" if getattr(np, function.__name__, None) is function else "scipy"
         if module == "numpy" or module.startswith("numpy."):
             functions[f"{module}.{function.__name__}"] = function
     return functions

@@ -199,6 +199,18 @@ def register_function(function, handler):
     _tape.FUNCTION_HANDLERS[function] = handler
 
 
+def register_lazy_ufuncs(module_name, provider):
+    """When a ufunc of `module_name` without a primitive first reaches a traced value, import
+    the module `provider` (which registers that module's ufuncs) and dispatch again."""
+    _tape.LAZY_UFUNC_MODULES[module_name] = provider
+
+
+def register_caller_hint(hint):
+    """Add `hint() -> str` to the error np.asarray(traced) raises: advice on the function that
+    made the conversion (found from the calling frames), or ""."""
+    _tape.CALLER_HINTS.append(hint)
+
+
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)

@@ -9,7 +9,9 @@ traced at level 1, which is how VJPs written with NumPy operations become differ
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """
 import contextvars
+import importlib
 import math
+import sys
 
 import numpy as np
 
@@ -21,6 +23,12 @@ UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
 UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
+# Modules whose ufuncs vjpnet registers on first use: "scipy.special" -> "vjpnet.scipy.special"
+# (imported when a ufunc without a primitive reaches a traced value and scipy.special is loaded).
+LAZY_UFUNC_MODULES = {}
+# Functions () -> str called when np.asarray meets a traced value; each may return advice on the
+# library function that called it (vjpnet.scipy names its replacements), or "".
+CALLER_HINTS = []
 UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
 
 
@@ -180,7 +188,9 @@ class Traced:
             return UFUNC_METHODS[ufunc, method](*inputs, **kwargs)
         elif ufunc in NONDIFFERENTIABLE:
             return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)
-        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        if _import_lazy_ufunc_modules():   # their primitives may route this ufunc now
+            return getattr(ufunc, method)(*inputs, **kwargs)
+        name = ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
         raise TypeError(_missing_vjp_message(name, "register_ufunc", ufunc.__name__))
 
     def __array_function__(self, function, types, args, kwargs):
@@ -204,7 +214,7 @@ class Traced:
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
             "gradient. Keep using NumPy operations on it. Common cases:\n"
-            + "".join(f"  - {hint}\n" for hint in CONVERSION_HINTS))
+            + "".join(f"  - {hint}\n" for hint in CONVERSION_HINTS) + _caller_hint())
 
     # --- array attributes -----------------------------------------------------------------
     @property
@@ -335,16 +345,43 @@ class Traced:
 def _check_ufunc_kwargs(ufunc, method, kwargs):
     if "out" in kwargs:
         raise TypeError(
-            f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
+            f"{ufunc_name(ufunc)}(..., out=...) writes into an array in place, which "
             "cannot be differentiated; assign the result to a new name instead")
     if method == "__call__":
         for key, value in kwargs.items():
             if value is not None:
                 raise TypeError(
-                    f"numpy.{ufunc.__name__}(..., {key}=...) is not supported on traced values "
+                    f"{ufunc_name(ufunc)}(..., {key}=...) is not supported on traced values "
                     f"by vjpnet; call it without {key}= (use np.where for masks, .astype for "
                     "dtypes)")
         kwargs.clear()
+
+
+def ufunc_name(ufunc):
+    """The ufunc's public name with its module ("numpy.exp", "scipy.special.gammaln"); ufuncs
+    carry no __module__, so it is looked up in NumPy and the loaded lazy ufunc modules."""
+    name = ufunc.__name__
+    for module_name in ("numpy", *LAZY_UFUNC_MODULES):
+        module = sys.modules.get(module_name)
+        if module is not None and getattr(module, name, None) is ufunc:
+            return f"{module_name}.{name}"
+    return name
+
+
+def _import_lazy_ufunc_modules():
+    """Import the vjpnet modules registering the ufuncs of loaded modules (once); True if any
+    was imported now."""
+    imported = False
+    for module_name, provider in LAZY_UFUNC_MODULES.items():
+        if module_name in sys.modules and provider not in sys.modules:
+            importlib.import_module(provider)
+            imported = True
+    return imported
+
+
+def _caller_hint():
+    """Advice from the registered CALLER_HINTS on the function that called np.asarray."""
+    return "".join(hint() for hint in CALLER_HINTS)
 
 
 def _scalar(traced, convert):

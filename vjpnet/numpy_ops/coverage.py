@@ -58,8 +58,9 @@ def coverage():
     """{namespace: (differentiable names, constant-result names, refused names)}, each a
     sorted list of '/'-joined aliases, plus the count of distinct differentiable functions."""
     differentiable = {f for f, h in FUNCTION_HANDLERS.items() if not isinstance(f, str) and
-                      _own(h)}
-    differentiable |= {f for f, p in UFUNC_PRIMITIVES.items() if _own(p)}
+                      _own(h) and str(getattr(f, "__module__", "")).split(".")[0] == "numpy"}
+    differentiable |= {f for f, p in UFUNC_PRIMITIVES.items()   # NumPy's, not SciPy's, ufuncs
+                       if _own(p) and getattr(np, f.__name__, None) is f}
     table, seen = {}, set()
     for namespace, module in _namespaces():
         groups = ([], [], [])
