@@ -225,6 +225,11 @@ CASES = [
      lambda x: np.lib.stride_tricks.sliding_window_view(x, (2, 3)) * 2.0 +
      np.lib.stride_tricks.sliding_window_view(x, 2, axis=0)[:, :2, None, :1], [normal(3, 4)]),
     (np.unwrap, lambda x: np.unwrap(x * 4.0) + np.unwrap(x, period=1.0, axis=0), [normal(3, 4)]),
+    (np.piecewise, lambda x: np.piecewise(x, [x < -0.5, x > 0.5], [lambda v: v ** 2, np.sin,
+                                                                   lambda v: 3.0 * v]),
+     [normal(3, 4)]),
+    (np.apply_along_axis, lambda x: np.apply_along_axis(lambda v: np.stack([v @ v, v[0]]), 0, x),
+     [normal(3, 4)]),
     (np.extract, lambda x: np.extract(np.arange(12).reshape(3, 4) % 3 == 0, x),
      [normal(3, 4)]),
     # sequences

@@ -1,9 +1,9 @@
 """Compositions that pick, move or combine elements, built on indexing, where, reshape and
 concatenate (so differentiable to any order): tril, triu, rot90, rollaxis, append, delete,
 resize, dsplit, dstack, row_stack, unstack, block, broadcast_arrays, meshgrid, select, choose,
-compress, extract, lib.stride_tricks.sliding_window_view, unwrap. NumPy functions that write
-into an argument in place (copyto, put, place, putmask, fill_diagonal, put_along_axis) raise a
-TypeError that names the functional alternatives."""
+compress, extract, lib.stride_tricks.sliding_window_view, unwrap, piecewise, apply_along_axis.
+NumPy functions that write into an argument in place (copyto, put, place, putmask,
+fill_diagonal, put_along_axis) raise a TypeError that names the functional alternatives."""
 import math
 import operator
 
@@ -11,7 +11,8 @@ import numpy as np
 
 from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
 from vjpnet.registry import register_function
-from vjpnet.tape import UNSUPPORTED, plain
+from vjpnet.numpy_ops.indexing import index_update
+from vjpnet.tape import UNSUPPORTED, dtype_of, plain
 
 _ALL = slice(None)
 
@@ -123,6 +124,49 @@ def unwrap(p, discont=None, axis=-1, *, period=2 * math.pi):
     """p plus the constant multiples of `period` that NumPy's unwrap adds: gradient 1."""
     values = plain(p)
     return p + (np.unwrap(values, discont=discont, axis=axis, period=period) - values)
+
+
+# --- functions applied to parts of an array --------------------------------------------------
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """func(x[cond]) (or a constant) written where each condition holds, later ones winning,
+    zero elsewhere; with one function more than conditions, the last applies where none holds.
+    The functions see traced parts of x, so the result is differentiable through them."""
+    shape = shape_of(x)
+    flat = np.reshape(x, (1,)) if not shape else x
+    conditions = plain(condlist)
+    if np.ndim(conditions) == 0 or not isinstance(conditions[0], (list, np.ndarray)):
+        conditions = [conditions]
+    conditions = np.asarray(conditions, dtype=bool).reshape((-1,) + shape_of(flat))
+    if len(conditions) == len(funclist) - 1:
+        conditions = np.concatenate([conditions, ~np.any(conditions, axis=0, keepdims=True)])
+    elif len(conditions) != len(funclist):
+        raise ValueError(f"numpy.piecewise: with {len(conditions)} condition(s), either "
+                         f"{len(conditions)} or {len(conditions) + 1} functions are expected")
+    out = np.zeros(shape_of(flat), dtype=dtype_of(x))
+    for condition, function in zip(conditions, funclist):
+        if not callable(function):
+            out = index_update(out, condition, function)
+        elif condition.any():
+            out = index_update(out, condition, function(flat[condition], *args, **kw))
+    return np.reshape(out, ()) if not shape else out
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """func1d applied to every 1-D slice along `axis` (a Python loop over the slices), its
+    results stacked where the axis was, as NumPy does."""
+    ndim = ndim_of(arr)
+    axis = normalize_axis(axis, ndim, "apply_along_axis")
+    moved = np.moveaxis(arr, axis, -1)
+    outer = shape_of(moved)[:-1]
+    if math.prod(outer) == 0:
+        raise ValueError("numpy.apply_along_axis: cannot apply_along_axis when any iteration "
+                         "dimensions are 0")
+    results = [func1d(moved[index], *args, **kwargs) for index in np.ndindex(*outer)]
+    result_ndim = ndim_of(results[0])
+    stacked = np.reshape(np.stack(results), outer + shape_of(results[0]))
+    return np.moveaxis(stacked, tuple(range(len(outer), len(outer) + result_ndim)),
+                       tuple(range(axis, axis + result_ndim)))
 
 
 def _depth_and_leaves(arrays, depth=0):
@@ -242,7 +286,8 @@ for _function, _handler in [
         (np.dstack, dstack), (np.block, block), (np.broadcast_arrays, broadcast_arrays),
         (np.meshgrid, meshgrid), (np.select, select), (np.choose, choose),
         (np.compress, compress), (np.extract, extract),
-        (np.lib.stride_tricks.sliding_window_view, sliding_window_view), (np.unwrap, unwrap)]:
+        (np.lib.stride_tricks.sliding_window_view, sliding_window_view), (np.unwrap, unwrap),
+        (np.piecewise, piecewise), (np.apply_along_axis, apply_along_axis)]:
     register_function(_function, _handler)
 for _name, _handler in [("unstack", unstack), ("row_stack", lambda tup: np.vstack(tup))]:
     if hasattr(np, _name):   # unstack: NumPy >= 2.1; row_stack: deprecated
