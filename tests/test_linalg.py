@@ -161,6 +161,14 @@ def test_vdot_rejects_different_sizes_like_numpy():
     check_grads(lambda a, b: np.vdot(a, b), [normal(2, 3), normal(3, 2)])
 
 
+@pytest.mark.parametrize("shape,axis", [((0,), None), ((0, 3), 0), ((2, 0), 1)])
+def test_inf_norm_of_an_empty_vector_is_zero_like_numpy(shape, axis):
+    x = np.zeros(shape)
+    out, vjp_fn = vjpnet.vjp(lambda x: np.linalg.norm(x, ord=np.inf, axis=axis), x)
+    np.testing.assert_array_equal(out, np.linalg.norm(x, ord=np.inf, axis=axis))
+    assert vjp_fn(np.ones_like(out))[0].shape == shape
+
+
 def test_det_at_a_singular_matrix_raises_a_clear_error():
     with pytest.raises(ValueError, match=r"linalg\.det at a singular matrix"):
         grad(np.linalg.det)(np.ones((2, 2)))

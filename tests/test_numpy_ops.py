@@ -51,6 +51,10 @@ def real_spectrum(n, batch=()):
     return (basis * (np.arange(n) * 1.5 - 1.0)) @ np.linalg.inv(basis)
 
 
+def complex_normal(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
 # (NumPy function, function of float arrays using it, sample float64 arguments)
 CASES = [
     (np.sum, lambda x: np.sum(x, axis=(0, 2), keepdims=True), [normal(2, 3, 4)]),
@@ -177,6 +181,8 @@ CASES = [
      [normal(3, 4)]),
     # elementwise and NaN-skipping
     (np.sinc, lambda x: np.sinc(x), [np.array([0.0, 0.2, -0.7, 1.5])]),
+    (np.real_if_close, lambda x: np.real_if_close(x + 1e-20j) * np.abs(np.real_if_close(
+        x + 0.5j)), [normal(3)]),
     (np.nan_to_num, lambda x: np.nan_to_num(np.where(MISSING, np.inf, x), posinf=2.0),
      [normal(3, 4)]),
     (np.nansum, lambda x: np.nansum(np.where(MISSING, np.nan, x), axis=0), [normal(3, 4)]),
@@ -262,6 +268,26 @@ CASES = [
     ("getitem", lambda x: x[x > 0] * 2.0 + x[[0, 0], [1, 1]].sum() + x[..., ::-2].sum(),
      [normal(3, 4)]),
     ("astype", lambda x: x.astype(np.float64) * 3.0, [normal(3)]),
+    (np.real, lambda z, x: np.real(z) * np.real(x), [complex_normal(3, 2), normal(2)]),
+    (np.imag, lambda z, x: np.imag(z * x), [complex_normal(3, 2), normal(2)]),
+    (np.angle, lambda z: np.angle(z) + np.angle(z, deg=True), [complex_normal(3, 2)]),
+    (np.fft.fft, lambda x: np.fft.fft(x, n=5, axis=0, norm="ortho"), [normal(4, 3)]),
+    (np.fft.ifft, lambda z: np.fft.ifft(z, n=3), [complex_normal(2, 4)]),
+    (np.fft.rfft, lambda x: np.fft.rfft(x, n=7, norm="forward"), [normal(2, 5)]),
+    (np.fft.irfft, lambda z: np.fft.irfft(z, n=5, axis=0), [complex_normal(4, 2)]),
+    (np.fft.hfft, lambda z: np.fft.hfft(z, n=6), [complex_normal(2, 4)]),
+    (np.fft.ihfft, lambda x: np.fft.ihfft(x, norm="ortho"), [normal(2, 5)]),
+    (np.fft.fftn, lambda z: np.fft.fftn(z, s=(3, 2), axes=(2, 0)), [complex_normal(2, 3, 4)]),
+    (np.fft.ifftn, lambda z: np.fft.ifftn(z), [complex_normal(2, 3, 4)]),
+    (np.fft.rfftn, lambda x: np.fft.rfftn(x, axes=(0, 1)), [normal(3, 4, 2)]),
+    (np.fft.irfftn, lambda z: np.fft.irfftn(z, s=(2, 5), axes=(0, 2)),
+     [complex_normal(2, 3, 4)]),
+    (np.fft.fft2, lambda x: np.fft.fft2(x, norm="forward"), [normal(3, 4)]),
+    (np.fft.ifft2, lambda z: np.fft.ifft2(z, s=(4, 4)), [complex_normal(3, 5)]),
+    (np.fft.rfft2, lambda x: np.fft.rfft2(x), [normal(3, 5)]),
+    (np.fft.irfft2, lambda z: np.fft.irfft2(z, norm="ortho"), [complex_normal(3, 4)]),
+    (np.fft.fftshift, lambda z: np.fft.fftshift(z, axes=1), [complex_normal(3, 5)]),
+    (np.fft.ifftshift, lambda x: np.fft.ifftshift(x), [normal(3, 4)]),
 ]
 IDS = [getattr(function, "__name__", function) + f"-{i}" for i, (function, _, _) in
        enumerate(CASES)]
@@ -281,12 +307,13 @@ def test_function_gradients_match_numeric(function, f, args):
 
 @pytest.mark.parametrize("function,f,args", CASES, ids=IDS)
 def test_function_preserves_float32(function, f, args):
-    args32 = [a.astype(np.float32) for a in args]
+    """float32 stays float32 and complex64 stays complex64 (outputs and cotangents)."""
+    args32 = [a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args]
     out, vjp_fn = vjpnet.vjp(f, *args32)
     if function != "astype":
-        assert np.result_type(out) == np.float32
+        assert np.result_type(out) in (np.float32, np.complex64)
     for arg, cotangent in zip(args32, vjp_fn(np.ones(np.shape(out), np.result_type(out)))):
-        assert cotangent.dtype == np.float32 and cotangent.shape == arg.shape
+        assert cotangent.dtype == arg.dtype and cotangent.shape == arg.shape
 
 
 @pytest.mark.parametrize("ufunc,method,f", [
@@ -644,3 +671,15 @@ def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
 def test_value_and_grad_of_plain_numpy_returns_plain_arrays():
     value, g = value_and_grad(lambda x: np.sum(np.tanh(x)))(normal(3))
     assert type(value) is np.float64 and type(g) is np.ndarray
+
+
+def test_pad_with_a_traced_constant_differentiates_the_constant():
+    x, c = normal(2, 3), np.float64(0.7)
+    f = lambda x, c: np.sum(np.pad(x * c, ((1, 0), (2, 1)), constant_values=c) ** 2)  # noqa: E731
+    padded = vjpnet.vjp(lambda x, c: np.pad(x * c, 1, constant_values=c), x, c)[0]
+    np.testing.assert_allclose(padded, np.pad(x * c, 1, constant_values=c))
+    check_grads(f, [x, c], order=2)
+    g = grad(lambda c: np.sum(np.pad(np.ones(2) * c, 1, constant_values=c)))(np.float64(2.0))
+    assert g == 4.0   # two inside, two on the border
+    x32 = x.astype(np.float32)
+    assert vjpnet.vjp(lambda x, c: np.pad(x, 1, constant_values=c), x32, c)[0].dtype == np.float32

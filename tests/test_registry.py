@@ -2,7 +2,9 @@
 
 For each sample input: the VJP against centred differences in float64 along random directions;
 float32 in -> float32 out and float32 cotangents; second order through nested grad unless the
-primitive is first-order only (then differentiating twice must raise).
+primitive is first-order only (then differentiating twice must raise). Complex samples are
+checked the same way (real and imaginary parts perturbed, complex128 -> complex64 for single
+precision).
 """
 import importlib
 import pkgutil
@@ -42,11 +44,20 @@ def _samples(primitive, seed=0):
 
 
 def _float_positions(args, primitive=None):
-    """Positions of the float arguments, without those the primitive never differentiates
-    (its constant_positions: orders, parameters without a closed-form derivative)."""
+    """Positions of the differentiated arguments: floats and float or complex arrays, without
+    those the primitive never differentiates (its constant_positions: orders, parameters without
+    a closed-form derivative)."""
     constant = getattr(primitive, "constant_positions", ())
     return [i for i, a in enumerate(args) if i not in constant and
-            (type(a) is float or (isinstance(a, np.ndarray) and a.dtype.kind == "f"))]
+            (type(a) is float or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))]
+
+
+_SINGLE = {"f": np.float32, "c": np.complex64}
+
+
+def _single(arg):
+    """A float64 / complex128 sample array in single precision; other arguments unchanged."""
+    return arg.astype(_SINGLE[arg.dtype.kind]) if isinstance(arg, np.ndarray) else arg
 
 
 def _as_function(primitive, sample, positions):
@@ -81,18 +92,18 @@ def test_vjp_matches_numeric_derivatives(key, primitive):
 def test_float32_in_float32_out(key, primitive):
     for sample in _samples(primitive):
         positions = _float_positions(sample.args, primitive)
-        args32 = [np.asarray(sample.args[i], dtype=np.float32) if isinstance(sample.args[i],
-                  np.ndarray) else sample.args[i] for i in positions]
+        args32 = [_single(sample.args[i]) for i in positions]
         f = _as_function(primitive, sample, positions)
         out, vjp_fn = vjpnet.vjp(f, *args32)
         names_a_dtype = any(isinstance(a, (np.dtype, type)) for a in sample.args)
         if not names_a_dtype:   # a call that names a dtype (astype) returns that dtype
-            assert np.result_type(out) == np.float32, \
-                f"{key}: float32 inputs gave {np.result_type(out)}"
-        cotangents = vjp_fn(np.ones(np.shape(out), np.float32))
+            assert np.result_type(out) in (np.float32, np.complex64), \
+                f"{key}: single precision inputs gave {np.result_type(out)}"
+        cotangents = vjp_fn(np.ones(np.shape(out), np.result_type(out)))
         for position, arg, cotangent in zip(positions, args32, cotangents):
             if isinstance(arg, np.ndarray):
-                assert cotangent.dtype == np.float32, f"{key}: argument {position} cotangent"
+                assert cotangent.dtype == arg.dtype, \
+                    f"{key}: argument {position} ({arg.dtype}) got a {cotangent.dtype} cotangent"
 
 
 @pytest.mark.parametrize("key,primitive", PRIMITIVES, ids=[key for key, _ in PRIMITIVES])

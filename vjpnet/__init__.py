@@ -25,7 +25,8 @@ __all__ = ["grad", "value_and_grad", "vjp", "primitive", "Primitive", "Sample",
            "register_container", "stop_gradient", "index_update", "ravel_pytree"]
 
 _LAZY_SUBMODULES = {"layers", "layer_utils", "nn", "gradient_check", "normalization",
-                    "validation", "optim", "solver", "models", "data"}
+                    "validation", "optim", "solver", "solver_state", "models", "data",
+                    "distributed"}
 
 
 def __getattr__(name):

@@ -65,11 +65,16 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
 def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, seed=0):
     """Check `vjp` of f at args against centred differences along random directions.
 
-    f(*args) returns a float array or pytree of them; args are arrays/pytrees. Every float
-    argument (or those in `argnums`) is checked; with order=2 the VJP itself is checked too
-    (nested grad). eps is the finite-difference step (default 1e-6, or 1e-3 for float32
-    inputs, whose numeric derivatives are then good to about 1e-3 only: a warning says so).
-    Raises AssertionError naming the worst argument and element on failure.
+    f(*args) returns a float or complex array or pytree of them; args are arrays/pytrees. Every
+    float or complex argument (or those in `argnums`) is checked; with order=2 the VJP itself is
+    checked too (nested grad). eps is the finite-difference step (default 1e-6, or 1e-3 for
+    float32/complex64 inputs, whose numeric derivatives are then good to about 1e-3 only: a
+    warning says so). Raises AssertionError naming the worst argument and element on failure.
+
+    Complex values use vjpnet's convention: a cotangent u pairs with a change dy as
+    Re(sum(u * dy)). Directions and cotangents are random complex numbers for complex leaves, so
+    real and imaginary parts are both perturbed; the report of the worst element perturbs each
+    of them separately.
     """
     rng = np.random.default_rng(seed)
     args = list(args)
@@ -77,8 +82,8 @@ def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, 
         list((argnums,) if isinstance(argnums, int) else argnums)
     float32 = any(_is_float32(a) for i, a in enumerate(args) if i in positions)
     if float32:
-        warnings.warn("check_grads on float32 inputs: centred differences are accurate to about "
-                      "1e-3 there; check gradients in float64", stacklevel=2)
+        warnings.warn("check_grads on float32/complex64 inputs: centred differences are accurate "
+                      "to about 1e-3 there; check gradients in float64/complex128", stacklevel=2)
     if eps is None:
         eps = 1e-3 if float32 else 1e-6
 
@@ -118,19 +123,25 @@ def _check_one(f, x, position, rng, rtol, atol, eps):
     for leaf_index, (leaf, ct_leaf) in enumerate(zip(leaves, ct_leaves)):
         if not _is_float_leaf(leaf):
             continue
-        base = np.asarray(leaf, dtype=float)
+        base = np.asarray(leaf)
+        base = base.astype(complex if base.dtype.kind == "c" else float)
+        parts = (("", 1.0), (".imag", 1j)) if base.dtype.kind == "c" else (("", 1.0),)
         for element in np.ndindex(base.shape):
-            bump = np.zeros_like(base)
-            bump[element] = eps
-            def shifted(sign):
-                new = list(leaves)
-                new[leaf_index] = (base + sign * bump).astype(np.result_type(leaf)) \
-                    if np.ndim(leaf) else float(base + sign * bump)
-                return f(tree.unflatten(treedef, new))
-            num = (_inner(u, shifted(1)) - _inner(u, shifted(-1))) / (2 * eps)
-            ana = float(np.asarray(ct_leaf)[element])
-            if abs(num - ana) >= worst[0]:
-                worst = (abs(num - ana), paths[leaf_index], element, ana, num)
+            for part, unit in parts:
+                bump = np.zeros_like(base)
+                bump[element] = eps * unit
+
+                def shifted(sign):
+                    new = list(leaves)
+                    moved = base + sign * bump
+                    new[leaf_index] = moved.astype(np.result_type(leaf)) if np.ndim(leaf) \
+                        else type(leaf)(moved)
+                    return f(tree.unflatten(treedef, new))
+                num = (_inner(u, shifted(1)) - _inner(u, shifted(-1))) / (2 * eps)
+                # the directional derivative along `unit` is Re(ct * unit)
+                ana = float(np.real(np.asarray(ct_leaf)[element] * unit))
+                if abs(num - ana) >= worst[0]:
+                    worst = (abs(num - ana), paths[leaf_index], f"{element}{part}", ana, num)
     raise AssertionError(
         f"check_grads: argument {position}: directional derivative from vjp {analytic:.10g} vs "
         f"numeric {numeric:.10g}; worst element: argument {position}{worst[1]}[{worst[2]}] "
@@ -138,7 +149,9 @@ def _check_one(f, x, position, rng, rtol, atol, eps):
 
 
 def _is_float_leaf(leaf):
-    return isinstance(leaf, float) or (hasattr(leaf, "dtype") and leaf.dtype.kind == "f")
+    """A leaf that is checked: a float or complex array or number."""
+    return isinstance(leaf, (float, complex)) or \
+        (hasattr(leaf, "dtype") and leaf.dtype.kind in "fc")
 
 
 def _float_leaves(value):
@@ -146,7 +159,8 @@ def _float_leaves(value):
 
 
 def _is_float32(value):
-    return any(getattr(leaf, "dtype", None) == np.float32 for leaf in tree.flatten(value)[0])
+    return any(getattr(leaf, "dtype", None) in (np.float32, np.complex64)
+               for leaf in tree.flatten(value)[0])
 
 
 def _random_like(value, rng):
@@ -154,7 +168,9 @@ def _random_like(value, rng):
         if not _is_float_leaf(x):
             return None
         r = rng.standard_normal(np.shape(x))
-        return float(r) if type(x) is float else r.astype(x.dtype)
+        if np.iscomplexobj(x):
+            r = r + 1j * rng.standard_normal(np.shape(x))
+        return type(x)(r) if type(x) in (float, complex) else r.astype(x.dtype)
     return tree.tree_map(leaf, value)
 
 
@@ -168,9 +184,9 @@ def _axpy(a, v, x):
 
 
 def _inner(a, b):
-    """Sum of elementwise products over matching pytrees (None leaves count as 0)."""
+    """Re(sum of elementwise products) over matching pytrees (None leaves count as 0)."""
     total = 0.0
     for x, y in zip(tree.flatten(a)[0], tree.flatten(b)[0]):
         if x is not None and y is not None:
-            total = total + np.sum(x * y)
+            total = total + np.real(np.sum(x * y))
     return total

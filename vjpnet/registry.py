@@ -49,7 +49,8 @@ class Primitive:
         may write in place) and the primitive stays differentiable to any order.
     selective_vjp: the VJP takes a third argument `needed`, a tuple of bools (one per positional
         argument) saying which cotangents are wanted; it may return None for the others.
-    spec: rng -> Sample or list of Samples, valid float64 inputs for the registry-driven test.
+    spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
+        registry-driven test.
     """
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
@@ -217,8 +218,9 @@ def register_nondifferentiable(*functions):
 
 
 def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
-    if _tape.is_float(out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if _tape.is_differentiable(out):
         return True
     if isinstance(out, (tuple, list)):
         raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "

@@ -1,10 +1,10 @@
 """Trace levels, traced values and the reverse sweep.
 
-Inside `grad(f)` each float input is wrapped in a `Traced` bound to a fresh `Tape`. Every
-primitive called on a traced value appends one entry (primitive, parents, cache) to the tape of
-the highest level among its arguments; tape order is a topological order, so `backward` is one
-reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a value
-traced at level 1, which is how VJPs written with NumPy operations become differentiable.
+Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`.
+Every primitive called on a traced value appends one entry (primitive, parents, cache) to the
+tape of the highest level among its arguments; tape order is a topological order, so `backward`
+is one reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a
+value traced at level 1, which is how VJPs written with NumPy operations become differentiable.
 
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """
@@ -44,7 +44,7 @@ class Tape:
         self.open = True
 
     def new_input(self, value):
-        """Wrap one input value (a float array or float) as a traced leaf of this tape."""
+        """Wrap one input value (a float or complex array, or a float) as a traced leaf."""
         self.entries.append(None)
         return Traced(value, self, len(self.entries) - 1)
 
@@ -86,19 +86,32 @@ class open_tape:
 
 
 def dtype_of(value):
-    """The dtype of an array, NumPy scalar or traced value; float64 for a Python float."""
-    return _FLOAT64 if type(value) is float else value.dtype
+    """The dtype of an array, NumPy scalar or traced value; float64 / complex128 for a Python
+    float / complex."""
+    if type(value) is float:
+        return _FLOAT64
+    return _COMPLEX128 if type(value) is complex else value.dtype
 
 
 _FLOAT64 = np.dtype(np.float64)
+_COMPLEX128 = np.dtype(np.complex128)
 
 
 def is_float(value):
-    """True for the values vjpnet differentiates: float arrays, NumPy floats, Python floats."""
+    """True for real floating values: float arrays, NumPy floats, Python floats."""
     if type(value) is float:
         return True
     dtype = getattr(value, "dtype", None)
     return dtype is not None and dtype.kind == "f"
+
+
+def is_differentiable(value):
+    """True for the values vjpnet differentiates: real floating or complex arrays and scalars
+    (NumPy or Python). Integers and booleans carry no gradient."""
+    if type(value) is float or type(value) is complex:
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and dtype.kind in "fc"
 
 
 def plain(value):
@@ -226,6 +239,8 @@ class Traced:
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))
     T = property(lambda self: FUNCTION_HANDLERS[np.transpose](self))
+    real = property(lambda self: FUNCTION_HANDLERS[np.real](self))
+    imag = property(lambda self: FUNCTION_HANDLERS[np.imag](self))
 
     def __len__(self):
         return len(self.value)
@@ -241,6 +256,9 @@ class Traced:
 
     def __int__(self):
         return _scalar(self, int)
+
+    def __complex__(self):
+        return _scalar(self, complex)
 
     def __round__(self, ndigits=None):
         return round(_scalar(self, float), ndigits)
@@ -304,6 +322,8 @@ class Traced:
     def squeeze(self, axis=None): return np.squeeze(self, axis)
     def clip(self, min=None, max=None): return np.clip(self, min, max)
     def dot(self, other): return FUNCTION_HANDLERS[np.dot](self, other)
+    def conj(self): return np.conjugate(self)
+    def conjugate(self): return np.conjugate(self)
     def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
     def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)
     def take(self, indices, axis=None): return np.take(self, indices, axis)
@@ -334,10 +354,10 @@ class Traced:
     __matmul__, __rmatmul__ = _binary_operators(np.matmul)
 
     def __pos__(self): return self
-    def __lt__(self, other): return np.less(plain(self), plain(other))
-    def __le__(self, other): return np.less_equal(plain(self), plain(other))
-    def __gt__(self, other): return np.greater(plain(self), plain(other))
-    def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
+    def __lt__(self, other): return np.less(self, other)   # routed: a plain (constant) mask
+    def __le__(self, other): return np.less_equal(self, other)
+    def __gt__(self, other): return np.greater(self, other)
+    def __ge__(self, other): return np.greater_equal(self, other)
     def __eq__(self, other): return np.equal(plain(self), plain(other))
     def __ne__(self, other): return np.not_equal(plain(self), plain(other))
 
@@ -489,14 +509,21 @@ def _count_error(primitive, count, needed, position):
 
 def _check_cotangent(primitive, position, cotangent, shape, dtype):
     got_shape = np.shape(cotangent)
-    got_dtype = dtype_of(cotangent) if is_float(cotangent) or hasattr(cotangent, "dtype") \
-        else type(cotangent).__name__
+    got_dtype = dtype_of(cotangent) if is_differentiable(cotangent) or \
+        hasattr(cotangent, "dtype") else type(cotangent).__name__
     what = f"argument {position} of {primitive.name}"
     if got_shape != shape:
         raise ValueError(
             f"the VJP of {primitive.name} returned a cotangent of shape {got_shape} for {what}, "
             f"which has shape {shape}: a cotangent must have exactly its input's shape "
             "(sum over broadcast axes)")
+    real_input = dtype is None or dtype.kind == "f"
+    if real_input and getattr(got_dtype, "kind", None) == "c":
+        raise TypeError(
+            f"the VJP of {primitive.name} returned a complex cotangent (dtype {got_dtype}) for "
+            f"{what}, which is real ({dtype or 'a Python float'}): the cotangent of a real input "
+            "is the real part of the complex one; take np.real(...) where broadcasting is "
+            "undone (vjpnet.numpy_ops.unbroadcast and sum_to_shape do it)")
     if dtype is None:   # a Python float input takes any float cotangent
         if not is_float(cotangent):
             raise TypeError(f"the VJP of {primitive.name} returned a cotangent of dtype "

@@ -14,6 +14,9 @@ Modules (imports go one way, top to bottom):
                  take, take_along_axis, diagonal, diag, trace, ...
     reductions   sum, mean, prod, max/amax, min/amin, var, std, cumsum
     linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
+    complex_parts  real, imag, conj/conjugate, angle
+    fft          numpy.fft: fft, ifft, rfft, irfft, hfft, ihfft and their 2-D / n-D forms,
+                 fftshift, ifftshift
     nondifferentiable   functions that return plain results
     decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr (one primitive
                  per output)
@@ -36,7 +39,17 @@ signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). 
 
 Every VJP is written with NumPy operations, so on traced values it is itself recorded and
 differentiable: nested `grad` gives exact higher derivatives. float32 inputs give float32
-values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with).
+values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with);
+complex64 stays complex64.
+
+Complex numbers (the convention of HIPS autograd and JAX): the cotangent c of a complex value w
+pairs with a change dw as Re(sum(c * dw)), without a conjugate. So the gradient of a real f of
+z = x + iy is df/dx - 1j df/dy; a holomorphic op's VJP is g * f'(z) (linear maps: their plain
+transpose, never the conjugate transpose); a real input takes the real part of a complex
+cotangent (unbroadcast / sum_to_shape do it). Non-holomorphic ops write their VJP out: abs
+(g conj(z)/|z|), real (g), imag (-1j g), conj (conj(g)), angle (-1j g / z). Ops that need an
+order (maximum, minimum, fmax, fmin, clip, max, min, <, <=, >, >=) raise TypeError on
+complex values.
 
 Subgradient conventions (at points where the derivative does not exist):
     abs(x) at 0                 0 (the gradient is sign(x))
@@ -51,7 +64,7 @@ Subgradient conventions (at points where the derivative does not exist):
     prod with zero factors      the exact product of the other factors (no division by zero)
 """
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
-from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops import complex_parts, fft, nondifferentiable  # noqa: F401
 from vjpnet.numpy_ops import decompositions, matrix_functions, array_api  # noqa: F401
 from vjpnet.numpy_ops import (constructors, elementwise_extra, rearrange, sequences,  # noqa: F401
                                sorting, statistics)

@@ -56,7 +56,9 @@ def _names_by_object(module):
 
 def coverage():
     """{namespace: (differentiable names, constant-result names, refused names)}, each a
-    sorted list of '/'-joined aliases, plus the count of distinct differentiable functions."""
+    sorted list of '/'-joined aliases, plus the count of distinct differentiable functions.
+    A ufunc with plain results for real values and a primitive for complex ones (np.sign,
+    the ordered comparisons) is listed with the constant results, marked."""
     differentiable = {f for f, h in FUNCTION_HANDLERS.items() if not isinstance(f, str) and
                       _own(h) and str(getattr(f, "__module__", "")).split(".")[0] == "numpy"}
     differentiable |= {f for f, p in UFUNC_PRIMITIVES.items()   # NumPy's, not SciPy's, ufuncs
@@ -66,7 +68,10 @@ def coverage():
         groups = ([], [], [])
         for value, names in _names_by_object(module).items():
             label = "/".join(names)
-            if value in differentiable:
+            if value in NONDIFFERENTIABLE and value in differentiable:   # np.sign, np.less
+                groups[1].append(label + "¹")
+                seen.add(value)
+            elif value in differentiable:
                 groups[0].append(label)
                 seen.add(value)
             elif value in NONDIFFERENTIABLE:
@@ -77,7 +82,7 @@ def coverage():
     for value in sorted(differentiable - seen, key=lambda f: f"{f.__module__}.{f.__name__}"):
         namespace = getattr(value, "__module__", None) or "numpy"   # e.g. numpy.lib.*
         table.setdefault(namespace, ([], [], []))[0].append(value.__name__)
-    return table, len(differentiable)
+    return table, len(differentiable - NONDIFFERENTIABLE)
 
 
 def numpy_version():
@@ -106,7 +111,9 @@ def markdown():
     items.append(f"- ufunc methods: {', '.join(methods)}")
     paragraphs.append("\n".join(_wrapped(item, "  ") for item in items))
     paragraphs.append(_wrapped("Take traced values and return plain (constant) results: "
-                               f"{', '.join(sorted(constant))}."))
+                               f"{', '.join(sorted(constant))}."
+                               + (" ¹ For real values; see complex numbers for complex ones."
+                                  if any(label.endswith("¹") for label in constant) else "")))
     paragraphs.append(_wrapped(
         "Raise a TypeError that names the functional alternative (they write in place): "
         f"{', '.join(sorted(refused))}. Any other NumPy function raises TypeError naming it "

@@ -1,6 +1,6 @@
 """More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
-fabs, copysign (ufuncs), sinc and nan_to_num; floor_divide (//) and spacing return plain
-(piecewise constant) results.
+fabs, copysign (ufuncs), sinc, nan_to_num and real_if_close; floor_divide (//) and spacing
+return plain (piecewise constant) results.
 
 Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
 w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
@@ -103,7 +103,18 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return np.where(finite, x, np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf))
 
 
+def real_if_close(a, tol=100):
+    """np.real(a) when every imaginary part of the complex `a` is below tol (in units of
+    machine epsilon when tol > 1), else a; a real `a` itself."""
+    if dtype_of(a).kind != "c":
+        return a
+    if tol > 1:
+        tol = np.finfo(dtype_of(a)).eps * tol
+    return np.real(a) if np.all(np.abs(np.imag(plain(a))) < tol) else a
+
+
 register_function(np.nan_to_num, nan_to_num)
+register_function(np.real_if_close, real_if_close)
 register_function(np.sinc, sinc)
 # floor(x / y) and the gap to the next float are piecewise constant: plain results.
 register_nondifferentiable(np.floor_divide, np.spacing)

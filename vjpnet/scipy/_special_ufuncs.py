@@ -30,8 +30,9 @@ def _with_order(order, low, high, shape=(3, 4)):
     return lambda rng: Sample(order, rng.uniform(low, high, shape))
 
 
-def _register(name, spec, **partials):
-    return special_ufunc(getattr(sc, name), f"scipy.special.{name}", spec=spec, **partials)
+def _register(name, spec, real_only=False, **partials):
+    return special_ufunc(getattr(sc, name), f"scipy.special.{name}", spec=spec,
+                         real_only=real_only, **partials)
 
 
 # --- polygamma and Hurwitz zeta -------------------------------------------------------------
@@ -223,8 +224,9 @@ i1e_p = _register("i1e", _SIGNED_X,
                   x=lambda g, out, x: g * (0.5 * (sc.i0e(x) + sc.ive(2, x)) - np.sign(x) * out))
 iv_p = _register("iv", _with_order(1.5, 0.3, 3.0), v=NOT_CLOSED_FORM,
                  z=lambda g, out, v, z: g * (0.5 * (sc.iv(v - 1.0, z) + sc.iv(v + 1.0, z))))
+# ive(v, z) = iv(v, z) exp(-|Re z|) is not holomorphic: its partial holds for real z only
 ive_p = _register("ive", lambda rng: Sample(1.5, away_from(rng, (3, 4), gap=0.3) ** 2 + 0.2),
-                  v=NOT_CLOSED_FORM,
+                  real_only=True, v=NOT_CLOSED_FORM,
                   z=lambda g, out, v, z: g * (0.5 * (sc.ive(v - 1.0, z) + sc.ive(v + 1.0, z)) -
                                               np.sign(z) * out))
 j0_p = _register("j0", _uniform(-3.0, 3.0), x=lambda g, out, x: -g * sc.j1(x))

@@ -12,7 +12,7 @@ value in such a position raises at call time, naming the function and the argume
 """
 import numpy as np
 
-from vjpnet.numpy_ops._base import IDENTITY, UfuncPrimitive, unbroadcast
+from vjpnet.numpy_ops._base import IDENTITY, UfuncPrimitive, refusing_complex, unbroadcast
 from vjpnet.registry import Primitive, register_ufunc
 from vjpnet.tape import Traced
 
@@ -24,16 +24,21 @@ COUNT = "it is a count"
 _MODULE = "vjpnet.scipy.special"   # the registry key's module (keeps keys apart from numpy's)
 
 
-def special_ufunc(ufunc, public_name, *, spec, **arguments):
-    """Register `ufunc` as a primitive (named like SciPy's function) and route it to it."""
+def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
+    """Register `ufunc` as a primitive (named like SciPy's function) and route it to it.
+
+    real_only: the partials hold for real inputs only (the function is not holomorphic where
+    SciPy accepts complex input); a complex result raises TypeError.
+    """
+    registered, ufunc = ufunc, refusing_complex(ufunc, public_name) if real_only else ufunc
     names = tuple(arguments)
     partials = tuple(arguments.values())
-    if len(names) != ufunc.nin:
+    if len(names) != registered.nin:
         raise ValueError(f"{public_name} takes {ufunc.nin} inputs, got partials for {names}")
     constants = tuple(i for i, partial in enumerate(partials) if isinstance(partial, str))
     short_name = public_name.rsplit(".", 1)[-1]
 
-    if ufunc.nin == 1:
+    if registered.nin == 1:
         def forward(x):
             out = ufunc(x)
             return out, (x, out)
@@ -43,7 +48,7 @@ def special_ufunc(ufunc, public_name, *, spec, **arguments):
             out = ufunc(*inputs)
             return out, (*inputs, out)
 
-    if not constants and ufunc.nin == 1:
+    if not constants and registered.nin == 1:
         (partial,) = partials
 
         def vjp(g, cache):
@@ -69,7 +74,7 @@ def special_ufunc(ufunc, public_name, *, spec, **arguments):
     primitive.argument_names = names
     primitive.constant_positions = constants
     primitive.constant_reasons = {i: partials[i] for i in constants}
-    register_ufunc(ufunc, primitive)
+    register_ufunc(registered, primitive)
     return primitive
 
 

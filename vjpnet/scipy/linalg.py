@@ -112,6 +112,10 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
 # --- cholesky, cho_factor, cho_solve ---------------------------------------------------------
 
 def _cholesky_forward(a):
+    if np.iscomplexobj(plain(a)):
+        raise TypeError(f"vjpnet.scipy.linalg.cholesky: complex (Hermitian) matrices are not "
+                        f"supported, got {np.result_type(plain(a))}; the factorization and its "
+                        "VJP are for real symmetric positive definite matrices")
     if _is_traced(a):
         out = cholesky_p(a)
     else:
