@@ -327,3 +327,47 @@ def test_empty_zero_d_and_read_only_inputs_behave_as_in_numpy(name):
             np.testing.assert_allclose(out, expected, err_msg=f"{name}({kind})")
             assert np.shape(out) == np.shape(expected)
             assert vjp_fn(np.ones(np.shape(out)))[0].shape == x.shape, f"{name}({kind})"
+
+
+# --- complex values: conjugates where NumPy has them ------------------------------------------
+
+def complex_normal(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+COMPLEX_CASES = {
+    "correlate_conjugates_v": (lambda a, v: np.correlate(a, v, "full"),
+                               [complex_normal(5), complex_normal(3)]),
+    "convolve": (lambda a, v: np.convolve(a, v, "same"), [complex_normal(5), complex_normal(3)]),
+    "vecdot_conjugates_x1": (lambda a, b: np.vecdot(a, b) + np.linalg.vecdot(a, b),
+                             [complex_normal(2, 3), complex_normal(3)]),
+    "vecmat_conjugates_the_vector": (lambda v, a: np.vecmat(v, a),
+                                     [complex_normal(3), complex_normal(3, 2)]),
+    "matvec": (lambda a, v: np.matvec(a, v), [complex_normal(2, 3), complex_normal(3)]),
+    "nanvar_is_real": (lambda x: np.nanvar(x, axis=0) + np.nanstd(x, axis=1).sum(),
+                       [complex_normal(4, 2)]),
+    "cov_corrcoef": (lambda x: np.cov(x) + np.corrcoef(x) * 2.0, [complex_normal(2, 5)]),
+    "cumprod_sinc": (lambda x: np.cumprod(x) + np.sinc(x * 0.3), [complex_normal(5)]),
+    "sort_is_lexicographic": (lambda x: np.sort(x) * np.arange(1.0, 6.0), [complex_normal(5)]),
+    "interp_of_complex_fp": (lambda fp: np.interp(np.array([0.2, 1.7]), np.array([0.0, 1.0,
+                                                                                 2.0]), fp),
+                             [complex_normal(3)]),
+    "linspace_geomspace": (lambda a, b: np.linspace(a, b, 4) + np.geomspace(a, b, 4),
+                           [np.array(1.0 + 1.0j), np.array(2.0 + 3.0j)]),
+    "full_like": (lambda x: np.full_like(x, x[0]) * x, [complex_normal(3)]),
+    "shape_compositions": (lambda x: np.kron(np.tril(x), np.diff(x, axis=0)) +
+                           np.gradient(x)[0][:1, :1], [complex_normal(3, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_CASES))
+def test_complex_values(name):
+    f, args = COMPLEX_CASES[name]
+    np.testing.assert_allclose(vjpnet.vjp(f, *args)[0], f(*args), rtol=1e-10, atol=1e-12)
+    check_grads(f, args, rtol=1e-5, atol=1e-7)
+    check_grads(f, args, order=2, rtol=1e-4, atol=1e-6)
+
+
+def test_quantiles_of_complex_values_raise_as_in_numpy():
+    with pytest.raises(TypeError, match="real numbers"):
+        vjpnet.vjp(lambda x: np.median(x), complex_normal(4))

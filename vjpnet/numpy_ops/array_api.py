@@ -3,7 +3,9 @@ tensordot, outer, vecdot, matrix_transpose, trace, diagonal, cross, matrix_norm,
 and numpy.matrix_transpose; the gufuncs numpy.vecdot, matvec, vecmat are primitives."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, ndim_of, shape_of, unbroadcast
+from vjpnet.numpy_ops._base import (Primitive, Sample, complex_normal, ndim_of, shape_of,
+                                    unbroadcast)
+from vjpnet.numpy_ops.decompositions import conj
 from vjpnet.numpy_ops.decompositions import matrix_transpose as _swap_last_two
 from vjpnet.registry import register_function, register_ufunc
 
@@ -27,7 +29,8 @@ def linalg_outer(x1, x2, /):
 
 
 def linalg_vecdot(x1, x2, /, *, axis=-1):
-    return np.sum(x1 * x2, axis=axis)
+    """sum(conj(x1) * x2) over `axis`."""
+    return np.sum(conj(x1) * x2, axis=axis)
 
 
 def linalg_trace(x, /, *, offset=0, dtype=None):
@@ -75,15 +78,18 @@ def _vecdot_forward(x1, x2):
 
 
 def _vecdot_vjp(g, cache, needed):
+    """out = sum(conj(x1) x2) over the last axis: gx1 = conj(g x2), gx2 = g conj(x1)."""
     x1, x2 = cache
     g = g[..., None]
-    return (unbroadcast(g * x2, x1) if needed[0] else None,
-            unbroadcast(g * x1, x2) if needed[1] else None)
+    return (unbroadcast(conj(g * x2), x1) if needed[0] else None,
+            unbroadcast(g * conj(x1), x2) if needed[1] else None)
 
 
 vecdot_p = Primitive(_vecdot_forward, _vecdot_vjp, name="vecdot", selective_vjp=True,
-                     spec=lambda rng: Sample(rng.standard_normal((2, 3)),
-                                             rng.standard_normal(3)))
+                     spec=lambda rng: [Sample(rng.standard_normal((2, 3)),
+                                              rng.standard_normal(3)),
+                                       Sample(complex_normal(rng, (2, 3)),
+                                              complex_normal(rng, 3))])
 
 
 def _matvec_forward(a, v):
@@ -99,8 +105,10 @@ def _matvec_vjp(g, cache, needed):
 
 
 matvec_p = Primitive(_matvec_forward, _matvec_vjp, name="matvec", selective_vjp=True,
-                     spec=lambda rng: Sample(rng.standard_normal((2, 3, 4)),
-                                             rng.standard_normal(4)))
+                     spec=lambda rng: [Sample(rng.standard_normal((2, 3, 4)),
+                                              rng.standard_normal(4)),
+                                       Sample(complex_normal(rng, (3, 4)),
+                                              complex_normal(rng, 4))])
 
 
 def _vecmat_forward(v, a):
@@ -108,15 +116,17 @@ def _vecmat_forward(v, a):
 
 
 def _vecmat_vjp(g, cache, needed):
-    """out = v^T a over the last axes: gv = a g, ga = v g^T."""
+    """out = v^H a over the last axes: gv = conj(a g), ga = conj(v) g^T."""
     v, a = cache
-    return (unbroadcast((a @ g[..., :, None])[..., 0], v) if needed[0] else None,
-            unbroadcast(v[..., :, None] * g[..., None, :], a) if needed[1] else None)
+    return (unbroadcast(conj((a @ g[..., :, None])[..., 0]), v) if needed[0] else None,
+            unbroadcast(conj(v)[..., :, None] * g[..., None, :], a) if needed[1] else None)
 
 
 vecmat_p = Primitive(_vecmat_forward, _vecmat_vjp, name="vecmat", selective_vjp=True,
-                     spec=lambda rng: Sample(rng.standard_normal(3),
-                                             rng.standard_normal((2, 3, 4))))
+                     spec=lambda rng: [Sample(rng.standard_normal(3),
+                                              rng.standard_normal((2, 3, 4))),
+                                       Sample(complex_normal(rng, 3),
+                                              complex_normal(rng, (3, 4)))])
 
 # Each name exists from NumPy 2.0 (vecdot) or 2.2 (matvec, vecmat) on: register what exists.
 for _name, _primitive in [("vecdot", vecdot_p), ("matvec", matvec_p), ("vecmat", vecmat_p)]:

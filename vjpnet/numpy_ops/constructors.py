@@ -50,23 +50,22 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """Real, same-sign endpoints: sign * 10 ** linspace(log10|start|, log10|stop|), with the
-    endpoints exact."""
-    start_sign, stop_sign = np.sign(plain(start)), np.sign(plain(stop))
-    if np.any(start_sign == 0) or np.any(stop_sign == 0):
+    """NumPy's construction: with sign = sign(start) (a complex phase for complex values),
+    sign * 10 ** linspace(log10(start / sign), log10(stop / sign)), the endpoints exact."""
+    start_values, stop_values = np.asarray(plain(start)), np.asarray(plain(stop))
+    if np.any(start_values == 0) or np.any(stop_values == 0):
         raise ValueError("numpy.geomspace: geometric sequence cannot include zero")
-    if np.any(start_sign != stop_sign):
-        raise TypeError("numpy.geomspace with endpoints of opposite signs returns complex "
-                        "values, which vjpnet does not differentiate")
-    log_start, log_stop = np.log10(np.abs(start)), np.log10(np.abs(stop))
-    samples = start_sign * logspace(log_start, log_stop, num=num, endpoint=endpoint)
+    complex_values = np.iscomplexobj(start_values) or np.iscomplexobj(stop_values)
+    sign = np.sign(start) if complex_values else np.sign(start_values)
+    start, stop = start / sign, stop / sign
+    samples = sign * logspace(np.log10(start), np.log10(stop), num=num, endpoint=endpoint)
     extra = max(ndim_of(start), ndim_of(stop))
     if num > 0:
         first = (np.arange(num) == 0).reshape((-1,) + (1,) * extra)
-        samples = np.where(first, start, samples)
+        samples = np.where(first, sign * start, samples)
         if endpoint and num > 1:
             last = (np.arange(num) == num - 1).reshape((-1,) + (1,) * extra)
-            samples = np.where(last, stop, samples)
+            samples = np.where(last, sign * stop, samples)
     if axis != 0:
         samples = np.moveaxis(samples, 0, normalize_axis(axis, ndim_of(samples), "geomspace"))
     return samples if dtype is None else samples.astype(dtype)
@@ -77,7 +76,7 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
     fill_value (a float dtype), a constant otherwise (a itself only gives the shape)."""
     shape = shape_of(a) if shape is None else shape
     dtype = np.dtype(dtype_of(a) if dtype is None else dtype)
-    if type(fill_value) is not Traced or dtype.kind != "f":
+    if type(fill_value) is not Traced or dtype.kind not in "fc":
         return np.full_like(plain(a), plain(fill_value), dtype=dtype, order=order,
                             shape=shape)
     if dtype_of(fill_value) != dtype:

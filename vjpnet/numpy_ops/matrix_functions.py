@@ -11,10 +11,11 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, ndim_of, reject_kwargs, shape_of
-from vjpnet.numpy_ops.decompositions import (_symmetric_spectrum, check_matrix, check_square,
-                                             fold_triangle, matrix_transpose, result_type,
-                                             svdvals_p)
+from vjpnet.numpy_ops._base import (Primitive, Sample, complex_normal, ndim_of, reject_kwargs,
+                                    shape_of)
+from vjpnet.numpy_ops.decompositions import (_hermitian_spectrum, check_matrix, check_square,
+                                             conj, conj_transpose, fold_triangle, is_complex,
+                                             matrix_transpose, result_type, svdvals_p)
 from vjpnet.numpy_ops.linalg import MATRIX_NORMS
 from vjpnet.registry import register_function, register_nondifferentiable
 from vjpnet.tape import Traced, dtype_of, plain
@@ -41,14 +42,40 @@ def _invertible(rng, shape):
 
 slogdet_p = Primitive(_slogdet_forward, _slogdet_vjp, name="slogdet",
                       spec=lambda rng: [Sample(_invertible(rng, (3, 3))),
-                                        Sample(_invertible(rng, (2, 3, 3)))])
+                                        Sample(_invertible(rng, (2, 3, 3))),
+                                        Sample(complex_normal(rng, (3, 3)) + 2.0 * np.eye(3))])
+
+
+def _slogdet_sign_forward(a, precomputed=None):
+    sign = np.linalg.slogdet(a)[0] if precomputed is None else precomputed[0]
+    return sign, (a, sign)
+
+
+def _slogdet_sign_vjp(g, cache):
+    """The sign of a complex determinant is its phase, sign = det / |det|:
+    d sign = i sign Im(tr(a^-1 da)), so ga = i Im(g sign) a^-T."""
+    a, sign = cache
+    scale = 1j * np.imag(g * sign)
+    return (np.reshape(scale, shape_of(scale) + (1, 1)) *
+            matrix_transpose(np.linalg.inv(a)),)
+
+
+slogdet_sign_p = Primitive(
+    _slogdet_sign_forward, _slogdet_sign_vjp, name="slogdet_sign",
+    spec=lambda rng: [Sample(complex_normal(rng, (3, 3)) + 2.0 * np.eye(3)),
+                      Sample(complex_normal(rng, (2, 3, 3)) * 0.5 + np.eye(3))])
 
 
 def slogdet(a):
-    """numpy.linalg.slogdet: (sign, logabsdet); sign is a constant, logabsdet differentiable."""
+    """numpy.linalg.slogdet: (sign, logabsdet), logabsdet differentiable; the sign is a
+    constant for a real matrix and the determinant's (differentiable) phase for a complex one."""
     check_square(a, "slogdet")
     logabsdet, (_, sign) = slogdet_p.bind((a,), {})
-    return _SlogdetResult(plain(sign), logabsdet)
+    if is_complex(a):
+        sign = slogdet_sign_p(a, precomputed=(sign,))   # a tuple: may hold a traced sign
+    else:
+        sign = plain(sign)
+    return _SlogdetResult(sign, logabsdet)
 
 
 # --- pinv -------------------------------------------------------------------------------------
@@ -59,22 +86,25 @@ def _pinv_forward(a, rcond=None, hermitian=False, rtol=np._NoValue):
     return out, (a, out, hermitian)
 
 
-def _lower_symmetric(a):
-    """The symmetric matrix that eigh-based routines read from a's lower triangle."""
+def _lower_hermitian(a):
+    """The Hermitian matrix that eigh-based routines read from a's lower triangle."""
     n = shape_of(a)[-1]
-    return np.where(np.tri(n, n, dtype=bool), a, matrix_transpose(a))
+    lower = np.where(np.tri(n, n, -1, dtype=bool), a, 0.0)
+    diagonal = np.real(a) if is_complex(a) else a
+    return lower + conj_transpose(lower) + np.where(np.eye(n, dtype=bool), diagonal, 0.0)
 
 
 def _pinv_vjp(g, cache):
-    """At constant rank, dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, so
-    ga = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)."""
+    """At constant rank, dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P, so
+    ga = -P^T g P^T + (I - conj(A P)) g^H conj(P) P^T + P^T conj(P) g^H (I - conj(P A))
+    (for real matrices the conjugates go away)."""
     a, p, hermitian = cache
     if hermitian:
-        a = _lower_symmetric(a)
-    pt, gt = matrix_transpose(p), matrix_transpose(g)
+        a = _lower_hermitian(a)
+    pt, gh, p_c, a_c = matrix_transpose(p), conj_transpose(g), conj(p), conj(a)
     cotangent = -(pt @ g @ pt)
-    cotangent = cotangent + (gt - a @ (p @ gt)) @ (p @ pt)
-    cotangent = cotangent + (pt @ p) @ (gt - (gt @ p) @ a)
+    cotangent = cotangent + (gh - a_c @ (p_c @ gh)) @ (p_c @ pt)
+    cotangent = cotangent + (pt @ p_c) @ (gh - (gh @ p_c) @ a_c)
     return (fold_triangle(cotangent) if hermitian else cotangent,)
 
 
@@ -82,7 +112,10 @@ pinv_p = Primitive(
     _pinv_forward, _pinv_vjp, name="pinv",
     spec=lambda rng: [Sample(rng.standard_normal((4, 3))),
                       Sample(rng.standard_normal((2, 3, 5))),
-                      Sample(_symmetric_spectrum(rng, (3, 3), [-2.0, 0.5, 1.5]),
+                      Sample(_hermitian_spectrum(rng, (3, 3), [-2.0, 0.5, 1.5]),
+                             hermitian=True),
+                      Sample(complex_normal(rng, (3, 4))),
+                      Sample(_hermitian_spectrum(rng, (3, 3), [-2.0, 0.5, 1.5], True),
                              hermitian=True)])
 
 
@@ -110,8 +143,8 @@ def _lstsq_cutoff(rcond, a):
 
 
 def _lstsq_vjp(g, cache, needed):
-    """x = P b with P = pinv(a) at constant rank and r = b - a x the residual:
-    gb = P^T gx;  ga = -P^T gx x^T + r gx^T P P^T + P^T x gx^T (I - P a)."""
+    """x = P b with P = pinv(a) at constant rank and r = b - a x the residual: gb = P^T gx;
+    ga = -P^T gx x^T + conj(r) gx^H conj(P) P^T + P^T conj(x) gx^H (I - conj(P a))."""
     a, b, x, _, _, rcond = cache
     p = np.linalg.pinv(a, _lstsq_cutoff(rcond, a))
     pt = matrix_transpose(p)
@@ -121,11 +154,11 @@ def _lstsq_vjp(g, cache, needed):
     gb = pt @ g
     ga = None
     if needed[0]:
-        gt = matrix_transpose(g)
-        residual = b - a @ x
+        gh, p_c = conj_transpose(g), conj(p)
+        residual = conj(b - a @ x)
         ga = -(gb @ matrix_transpose(x))
-        ga = ga + (residual @ gt) @ (p @ pt)
-        ga = ga + (pt @ x) @ (gt - (gt @ p) @ a)
+        ga = ga + (residual @ gh) @ (p_c @ pt)
+        ga = ga + (pt @ conj(x)) @ (gh - (gh @ p_c) @ conj(a))
     if not needed[1]:
         gb = None
     elif vector:
@@ -137,7 +170,9 @@ lstsq_p = Primitive(
     _lstsq_forward, _lstsq_vjp, name="lstsq", selective_vjp=True,
     spec=lambda rng: [Sample(rng.standard_normal((5, 3)), rng.standard_normal(5)),
                       Sample(rng.standard_normal((5, 3)), rng.standard_normal((5, 2))),
-                      Sample(rng.standard_normal((3, 5)), rng.standard_normal(3))])
+                      Sample(rng.standard_normal((3, 5)), rng.standard_normal(3)),
+                      Sample(complex_normal(rng, (5, 3)), complex_normal(rng, (5, 2))),
+                      Sample(complex_normal(rng, (3, 5)), complex_normal(rng, 3))])
 
 
 def lstsq(a, b, rcond=None):

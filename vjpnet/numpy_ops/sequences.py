@@ -319,11 +319,13 @@ def convolve(a, v, mode="full"):
 
 
 def correlate(a, v, mode="valid"):
-    """Real correlation: sum_n a[n + k] v[n], the convolution with v reversed."""
+    """sum_n a[n + k] conj(v[n]): the convolution with v reversed (and conjugated)."""
     _check_vectors(a, v, "correlate")
     n, m = shape_of(a)[0], shape_of(v)[0]
     shorter = min(n, m)
     centre = shorter - 1 - shorter // 2 if n >= m else shorter // 2
+    if dtype_of(v).kind == "c":
+        v = np.conj(v)
     return _mode_slice(convolve_full_p(a, np.flip(v)), n, m, mode, "correlate", centre)
 
 

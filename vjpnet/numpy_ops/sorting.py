@@ -56,6 +56,9 @@ def _quantile(a, q, axis, method, keepdims, function_name, ignore_nan):
     if type(q) is Traced:
         raise TypeError(f"numpy.{function_name}: q is traced; vjpnet differentiates quantiles "
                         "w.r.t. the data only (pass q as a constant)")
+    if dtype_of(a).kind == "c":
+        raise TypeError(f"numpy.{function_name}: a must be an array of real numbers (got "
+                        f"dtype {dtype_of(a)}), as in NumPy")
     q_array = np.asarray(q, dtype=np.float64)
     if np.any((q_array < 0) | (q_array > 1)) or np.any(np.isnan(q_array)):
         raise ValueError(f"numpy.{function_name}: quantiles must be in the range [0, 1] "

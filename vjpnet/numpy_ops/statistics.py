@@ -79,7 +79,9 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
         centred = filled - centre
         if missing.any():
             centred = np.where(missing, 0.0, centred)
-        total = np.sum(centred * centred, axis=axis, keepdims=keepdims)
+        squares = np.real(centred * np.conj(centred)) if dtype_of(centred).kind == "c" \
+            else centred * centred   # |x - mean|^2: real, as NumPy's variance of complex x
+        total = np.sum(squares, axis=axis, keepdims=keepdims)
         degrees = _count(missing, axis, keepdims).astype(dtype_of(filled)) - ddof
         return total / np.where(degrees > 0, degrees, np.nan)
 
@@ -156,14 +158,14 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         centre = np.mean(x, axis=1, keepdims=True)
         factor = observations - ddof
         centred = x - centre
-        product = centred @ np.transpose(centred)
+        product = centred @ _conj(np.transpose(centred))
     else:
         total = np.sum(weights)
         centre = np.sum(x * weights, axis=1, keepdims=True) / total
         factor = total - ddof if aweights is None else \
             total - ddof * np.sum(weights * aweights) / total
         centred = x - centre
-        product = centred @ np.transpose(centred * weights)
+        product = centred @ _conj(np.transpose(centred * weights))
     if np.any(np.asarray(plain(factor)) <= 0):
         factor = np.maximum(factor, 0)   # NumPy warns and divides by zero: inf/NaN
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,12 +173,20 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
 
 
 def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """cov divided by the deviations, clipped to [-1, 1] (real and imaginary parts apart)."""
     c = cov(x, y, rowvar, dtype=dtype)
     if ndim_of(c) == 0:
         return c / c
-    deviation = np.sqrt(np.diagonal(c))
+    complex_values = dtype_of(c).kind == "c"
+    deviation = np.sqrt(np.real(np.diagonal(c)) if complex_values else np.diagonal(c))
     c = c / deviation[:, None] / deviation[None, :]
+    if complex_values:
+        return np.clip(np.real(c), -1.0, 1.0) + 1j * np.clip(np.imag(c), -1.0, 1.0)
     return np.clip(c, -1.0, 1.0)
+
+
+def _conj(x):
+    return np.conj(x) if dtype_of(x).kind == "c" else x
 
 
 for _function, _handler in [
