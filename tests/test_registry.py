@@ -120,3 +120,10 @@ def test_second_order(key, primitive):
                 vjpnet.grad(nested)(args[0])
         else:
             check_grads(f, args, order=2, rtol=1e-4, atol=1e-6)
+
+
+def test_every_first_order_primitive_has_a_jvp_rule():
+    # forward mode transposes the VJPs written with NumPy operations; a kernel VJP needs a rule
+    missing = [key for key, primitive in PRIMITIVES if primitive.first_order and
+               primitive.jvp is None]
+    assert not missing, f"first-order primitives without a JVP rule (defjvp): {missing}"

@@ -465,8 +465,12 @@ def backward(tape, seeds, free):
         cotangents[node] = None
         primitive, parents, cache, needed, nested = entry
         if nested or (type(g) is Traced and primitive.first_order):
-            raise _second_order_error(primitive)
-        if primitive.selective_vjp:
+            # A traced cotangent needs the VJP's own derivative: a first-order primitive
+            # supplies it as its JVP rule (the transpose of a linear map), or cannot.
+            if nested or primitive.jvp is None:
+                raise _second_order_error(primitive, nested)
+            results = primitive.traced_cotangent_vjp(g, cache, needed)
+        elif primitive.selective_vjp:
             results = primitive.vjp(g, cache, needed)
         else:
             results = primitive.vjp(g, cache)
@@ -508,6 +512,9 @@ def _count_error(primitive, count, needed, position):
 
 
 def _check_cotangent(primitive, position, cotangent, shape, dtype):
+    if type(cotangent) is Traced and cotangent.shape == shape and \
+            (cotangent.dtype == dtype if dtype is not None else cotangent.dtype.kind == "f"):
+        return   # a traced cotangent (higher order, forward mode) of the right kind
     got_shape = np.shape(cotangent)
     got_dtype = dtype_of(cotangent) if is_differentiable(cotangent) or \
         hasattr(cotangent, "dtype") else type(cotangent).__name__
@@ -534,9 +541,16 @@ def _check_cotangent(primitive, position, cotangent, shape, dtype):
             f"which has dtype {dtype}: cast the cotangent to its input's dtype")
 
 
-def _second_order_error(primitive):
+def _second_order_error(primitive, nested):
+    if nested:
+        return TypeError(
+            f"{primitive.name} is registered first_order=True (its VJP is not differentiable), "
+            "but it is being differentiated twice: its inputs are traced by an enclosing grad "
+            "(or jvp). Use an op whose VJP is written with NumPy operations for higher "
+            "derivatives.")
     return TypeError(
-        f"{primitive.name} is registered first_order=True (its VJP is not differentiable), but "
-        "it is being differentiated twice: its inputs or output cotangent are traced by an "
-        "enclosing grad. Use an op whose VJP is written with NumPy operations for higher "
-        "derivatives.")
+        f"{primitive.name} is registered first_order=True and has no JVP rule, so forward mode "
+        "(jvp, linearize, jacfwd, hessian) cannot pass through it, nor can a derivative with "
+        "respect to its output cotangent (it is being differentiated twice). Define the rule "
+        f"with @{primitive.name}.defjvp (def rule(tangents, cache): return the tangent of the "
+        "output), or use reverse mode only (jacrev, check_grads(..., modes=('rev',))).")

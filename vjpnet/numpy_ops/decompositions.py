@@ -287,9 +287,13 @@ def svd_vectors_cotangent(u, s, vh, gu, gvh):
         _check_phase_invariant(plain(phase_u) - plain(phase_v),
                                _magnitude(phase_u, phase_v, gu, gvh), "svd",
                                "singular vectors")
-        if not skip_u:
-            middle = middle + _diag_embed(1j * phase_u * _reciprocal_nonzero(
-                np.where(np.asarray(plain(phase_u)) == 0, 1.0, s), "svd", "singular vectors"))
+        if not skip_u:   # (masks depend on s only: the VJP stays linear in the cotangent)
+            zero = np.asarray(plain(s)) == 0
+            if np.any(zero & (np.asarray(plain(phase_u)) != 0)):
+                _reciprocal_nonzero(s, "svd", "singular vectors")   # raises
+            inverse = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, s)) if zero.any() \
+                else 1.0 / s
+            middle = middle + _diag_embed(1j * phase_u * inverse)
     cotangent = u_c @ middle @ vh_c
     if m > k and not skip_u:   # the part of gu outside the span of u
         outside = gu - u_c @ j

@@ -10,17 +10,22 @@ output cotangent g[i] to the adjoint a at each t[i]. Then y0_bar = a(t[0]) + g[0
 args_bar = q(t[0]), t_bar[i] = g[i] . f(y[i], t[i]) for i >= 1, t_bar[0] = -a(t[0]) . f(y0, t[0]).
 The products a^T df/dy and a^T df/dargs are one vjpnet.vjp of func per evaluation.
 
+Forward mode (jvp, jacfwd) integrates the forward sensitivities instead: with s = dy along the
+tangents, ds/dt = df/dy s + df/dargs dargs (one vjpnet.jvp of func per evaluation) from
+s(t[0]) = dy0 - f(y0, t[0]) dt[0]; the tangent of y at t[i] is s(t[i]) + f(y[i], t[i]) dt[i].
+
 The backward solve uses the forward's tolerances (rtol, atol, mxstep, ...), so the gradient is as
 accurate as the solution; tighten rtol/atol for accurate gradients. odeint is first-order only:
-differentiating it twice raises. Values func uses that are being differentiated must come in
-through args (a closure over them raises a TypeError saying so).
+differentiating it twice raises (forward mode through it works, by the rule above). Values func
+uses that are being differentiated must come in through args (a closure over them raises a
+TypeError saying so).
 """
 import numpy as np
 import scipy.integrate as _integrate
 
 from vjpnet.numpy_ops._base import Primitive, Sample
 from vjpnet.tape import Traced, is_float, plain
-from vjpnet.transforms import vjp
+from vjpnet.transforms import jvp, vjp
 
 __all__ = ["odeint"]
 
@@ -109,6 +114,50 @@ def _odeint_vjp(g, cache, needed):
             *[bar if need else None for bar, need in zip(args_bar, needed[2:])])
 
 
+def _odeint_jvp(tangents, cache):
+    """The tangent of ys (len(t), n) from the tangents of (y0, t, *args), None for zero."""
+    y0, t, args, ys, rhs, options = cache
+    if any(type(tangent) is Traced for tangent in tangents):
+        raise TypeError("vjpnet.scipy.integrate.odeint: its JVP rule integrates with SciPy, so "
+                        "it cannot be differentiated again (a traced tangent)")
+    t = np.asarray(t, np.float64)
+    size = ys.shape[1]
+    dy0, dt = tangents[0], tangents[1]
+    float_positions = [i for i, arg in enumerate(args) if is_float(arg)]
+    moving = [i for i in float_positions if tangents[2 + i] is not None]
+    moving_tangents = [np.asarray(tangents[2 + i], np.float64) for i in moving]
+
+    def derivative(y, time):
+        return np.ravel(rhs(y, time, *args))
+
+    def augmented(state, time):
+        """d/dt of (y, s): (f, df/dy s + df/dargs dargs), one jvp of func."""
+        def f(y, *values):
+            merged = list(args)
+            for position, value in zip(moving, values):
+                merged[position] = value
+            return rhs(y, time, *merged)
+        y, sensitivity = state[:size], state[size:]
+        dy, tangent = jvp(f, (y, *[np.asarray(args[i], np.float64) for i in moving]),
+                          (sensitivity, *moving_tangents))
+        return np.concatenate([np.ravel(dy), np.ravel(tangent)])
+
+    start = np.zeros(size) if dy0 is None else np.asarray(dy0, np.float64).ravel().copy()
+    if dt is not None:
+        start = start - derivative(ys[0], t[0]) * float(np.ravel(dt)[0])
+    forward_options = {key: options[key] for key in _PASSED_TO_BACKWARD if key in options}
+    if len(t) > 1:
+        states = _integrate.odeint(augmented, np.concatenate([ys[0], start]), t,
+                                   **forward_options)
+        out = states[:, size:]
+    else:
+        out = start.reshape(1, size)
+    if dt is not None:
+        dt = np.ravel(np.asarray(dt, np.float64))
+        out = out + np.stack([derivative(ys[i], t[i]) * dt[i] for i in range(len(t))])
+    return out.astype(ys.dtype)
+
+
 def _like(cotangent, value):
     """cotangent with value's shape and dtype (a Python float for a Python float)."""
     if type(value) is float:
@@ -127,7 +176,7 @@ def _decay_spec(rng):
 
 
 odeint_p = Primitive(_odeint_forward, _odeint_vjp, name="odeint", first_order=True,
-                     selective_vjp=True, spec=_decay_spec)
+                     selective_vjp=True, spec=_decay_spec, jvp=_odeint_jvp)
 
 
 def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,
