@@ -18,15 +18,17 @@ Modules (imports go one way, top to bottom):
     fft          numpy.fft: fft, ifft, rfft, irfft, hfft, ihfft and their 2-D / n-D forms,
                  fftshift, ifftshift
     nondifferentiable   functions that return plain results
-    decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr (one primitive
-                 per output)
-    matrix_functions    linalg.slogdet, pinv, lstsq, matrix_power, multi_dot, cond, matrix
-                 norms of every ord, tensorinv, tensorsolve
+    decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr of real and
+                 complex matrices (primitives per output)
+    matrix_functions    linalg.slogdet, pinv, lstsq, matrix_power, multi_dot, cond,
+                 tensorinv, tensorsolve, the singular-value matrix norms ('nuc', 2, -2)
     array_api    NumPy 2's Array-API names (linalg.vecdot, matrix_norm, ..., the gufuncs vecdot,
                  matvec, vecmat)
     sorting      sort, partition, quantile/percentile/median and their nan forms
-    elementwise_extra   remainder/mod, fmod, deg2rad, rad2deg, fabs, copysign, sinc, nan_to_num
-    rearrange    tril, triu, rot90, rollaxis, append, delete, block, meshgrid, select, ...
+    elementwise_extra   remainder/mod, fmod, deg2rad, rad2deg, fabs, copysign, sinc,
+                 nan_to_num, real_if_close
+    rearrange    tril, triu, rot90, rollaxis, append, delete, block, meshgrid, select,
+                 piecewise, apply_along_axis, sliding_window_view, ...
     sequences    diff, gradient, trapezoid, cumprod, interp, convolve, correlate, polyval,
                  vander, cross, kron
     constructors linspace, logspace, geomspace with traced endpoints, full_like

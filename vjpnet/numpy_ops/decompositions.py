@@ -429,7 +429,6 @@ def _hermitian_spectrum(rng, shape, values, complex_values=False):
     return np.where(np.tri(n, dtype=bool), hermitian, noise)
 
 
-_symmetric_spectrum = _hermitian_spectrum
 
 
 def _eigh_spec(rng):
