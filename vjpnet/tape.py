@@ -29,6 +29,7 @@ LAZY_UFUNC_MODULES = {}
 # Functions () -> str called when np.asarray meets a traced value; each may return advice on the
 # library function that called it (vjpnet.scipy names its replacements), or "".
 CALLER_HINTS = []
+UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
 
 
 class Tape:
@@ -157,6 +158,8 @@ CONVERSION_HINTS = [
     "np.array([a, b]), np.r_[a, b] or a NumPy function given a Python list of traced values: "
     "build the array with np.stack([a, b]) (new axis) or np.concatenate([a, b]) (joined "
     "along an axis)",
+    "np.full(shape, x) with a traced x (NumPy converts the fill value before dispatching): "
+    "write np.broadcast_to(x, shape) or x * np.ones(shape)",
     "a constant copy that is not differentiated: vjpnet.stop_gradient(x)",
 ]
 
@@ -209,11 +212,17 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
+        if function in UNSUPPORTED:
+            raise TypeError(UNSUPPORTED[function])
         module = function.__module__ or "numpy"
         name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "iub":
+            # np.int64(x), np.asarray(x, dtype=int): integers carry no gradient, so the
+            # result is a constant, as x.astype(int) is (e.g. to use it as an index).
+            return np.asarray(plain(self)).astype(dtype)
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
@@ -296,6 +305,11 @@ class Traced:
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
+    def cumprod(self, *args, **kwargs): return np.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("x.sort() sorts a traced array in place, which cannot be "
+                        "differentiated; write x = np.sort(x)")
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
     def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)
