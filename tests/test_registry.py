@@ -177,3 +177,22 @@ def test_traced_values_inside_a_container_are_rejected():
         vjpnet.grad(lambda x: np.sum(total([x, x])))(x)
     with pytest.raises(TypeError, match=r"total: keyword argument 'scale' is traced"):
         vjpnet.grad(lambda x: np.sum(total([np.ones(3)], scale={"s": (x,)})))(x)
+
+
+def test_a_keyword_traced_only_by_an_enclosing_grad_is_a_constant_at_the_inner_level():
+    # the forward sees values one level down, so it is differentiated at the enclosing level
+    @vjpnet.primitive
+    def shift(x, offset=0.0):
+        return x + offset, None
+
+    @shift.defvjp
+    def shift_vjp(g, cache):
+        return (g,)
+
+    x = np.array([0.5, -1.0, 2.0])
+
+    def inner_gradient_sum(a):
+        return np.sum(vjpnet.grad(lambda x: np.sum(shift(x, offset=a) ** 2))(x))
+
+    np.testing.assert_allclose(inner_gradient_sum(0.3), np.sum(2 * (x + 0.3)))
+    np.testing.assert_allclose(vjpnet.grad(inner_gradient_sum)(0.3), 2.0 * x.size)

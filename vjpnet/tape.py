@@ -30,6 +30,7 @@ LAZY_UFUNC_MODULES = {}
 # Functions () -> str called when np.asarray meets a traced value; each may return advice on the
 # library function that called it (vjpnet.scipy names its replacements), or "".
 CALLER_HINTS = []
+UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
 
 
 class Tape:
@@ -152,6 +153,8 @@ CONVERSION_HINTS = [
     "np.array([a, b]), np.r_[a, b] or a NumPy function given a Python list of traced values: "
     "build the array with np.stack([a, b]) (new axis) or np.concatenate([a, b]) (joined "
     "along an axis)",
+    "np.full(shape, x) with a traced x (NumPy converts the fill value before dispatching): "
+    "write np.broadcast_to(x, shape) or x * np.ones(shape)",
     "a constant copy that is not differentiated: vjpnet.stop_gradient(x)",
 ]
 
@@ -204,11 +207,17 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
+        if function in UNSUPPORTED:
+            raise TypeError(UNSUPPORTED[function])
         module = function.__module__ or "numpy"
         name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "iub":
+            # np.int64(x), np.asarray(x, dtype=int): integers carry no gradient, so the
+            # result is a constant, as x.astype(int) is (e.g. to use it as an index).
+            return np.asarray(plain(self)).astype(dtype)
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
@@ -291,6 +300,11 @@ class Traced:
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
+    def cumprod(self, *args, **kwargs): return np.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("x.sort() sorts a traced array in place, which cannot be "
+                        "differentiated; write x = np.sort(x)")
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
     def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)
@@ -448,6 +462,7 @@ def bind(primitive, args, kwargs):
     parents = []
     mask = 0
     position = 0
+    containers = False
     for arg in args:
         kind = type(arg)
         if kind is Traced:
@@ -461,10 +476,10 @@ def bind(primitive, args, kwargs):
                 parents.append((position, arg.node, value.shape, value.dtype))
             mask |= 1 << position
         elif kind is list or kind is tuple or kind is dict:
-            _check_container(primitive, position, arg)
+            containers = True
         position += 1
-    if kwargs:
-        _check_kwargs(primitive, kwargs)
+    if containers or kwargs:
+        _check_constants(primitive, args, kwargs, 1 if tape is None else tape.level)
     if tape is None:
         return primitive.forward(*args, **kwargs)
     if not tape.open:
@@ -491,16 +506,12 @@ def _bind_levels(primitive, args, kwargs):
     """bind for arguments traced at several levels (nested grad): record at the highest."""
     tape = None
     for position, arg in enumerate(args):
-        kind = type(arg)
-        if kind is Traced:
+        if type(arg) is Traced:
             if primitive.nondiff_mask >> position & 1:
                 raise primitive.nondiff_error(position)
             if tape is None or arg.tape.level > tape.level:
                 tape = arg.tape
-        elif kind is list or kind is tuple or kind is dict:
-            _check_container(primitive, position, arg)
-    if kwargs:
-        _check_kwargs(primitive, kwargs)
+    _check_constants(primitive, args, kwargs, tape.level)
     if not tape.open:
         raise _escaped_error(primitive)
     unwrapped = list(args)
@@ -616,37 +627,41 @@ def _differentiable_output(primitive, out):
     return False
 
 
-def _holds_traced(value):
-    """Whether value is traced or a list, tuple or dict holding a traced value (at any depth)."""
+def _holds_traced(value, level):
+    """Whether value is traced at `level` or above, or a list, tuple or dict holding such a
+    value (at any depth)."""
     kind = type(value)
     if kind is Traced:
-        return True
+        return value.tape.level >= level
     if kind is list or kind is tuple:
-        return any(_holds_traced(item) for item in value)
+        return any(_holds_traced(item, level) for item in value)
     if kind is dict:
-        return any(_holds_traced(item) for item in value.values())
+        return any(_holds_traced(item, level) for item in value.values())
     return False
 
 
-def _check_kwargs(primitive, kwargs):
-    """Keyword arguments are constants: a traced value there would bypass the VJP."""
+def _check_constants(primitive, args, kwargs, level):
+    """Keyword arguments and values inside list/tuple/dict arguments are constants for the
+    tape of `level` (the one the call records on; 1 when nothing positional is traced): a
+    value traced there would run the forward on it and bypass the VJP. Values traced at lower
+    levels only are constants here, and the forward (which sees values one level down) is
+    differentiated at theirs."""
     for key, value in kwargs.items():
-        if _holds_traced(value):
+        if _holds_traced(value, level):
             raise TypeError(
                 f"{primitive.name}: keyword argument {key!r} is traced (it depends on the "
                 "values being differentiated), but keyword arguments of a primitive are "
                 "constants, never differentiated. Pass it as a positional argument, or "
                 f"vjpnet.stop_gradient({key}) to treat it as a constant.")
-
-
-def _check_container(primitive, position, arg):
-    """A primitive differentiates its positional arrays, not arrays inside a container."""
-    if _holds_traced(arg):
-        raise TypeError(
-            f"{primitive.name}: argument {position} is a {type(arg).__name__} holding traced "
-            "values; a primitive differentiates only its positional arguments that are arrays "
-            "themselves. Pass each differentiated array as its own positional argument, or "
-            "vjpnet.stop_gradient(...) on the values to treat them as constants.")
+    for position, arg in enumerate(args):
+        kind = type(arg)
+        if (kind is list or kind is tuple or kind is dict) and _holds_traced(arg, level):
+            raise TypeError(
+                f"{primitive.name}: argument {position} is a {kind.__name__} holding traced "
+                "values; a primitive differentiates only its positional arguments that are "
+                "arrays themselves. Pass each differentiated array as its own positional "
+                "argument, or vjpnet.stop_gradient(...) on the values to treat them as "
+                "constants.")
 
 
 def _escaped_error(primitive):

@@ -18,6 +18,22 @@ Modules (imports go one way, top to bottom):
     fft          numpy.fft: fft, ifft, rfft, irfft, hfft, ihfft and their 2-D / n-D forms,
                  fftshift, ifftshift
     nondifferentiable   functions that return plain results
+    decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr of real and
+                 complex matrices (primitives per output)
+    matrix_functions    linalg.slogdet, pinv, lstsq, matrix_power, multi_dot, cond,
+                 tensorinv, tensorsolve, the singular-value matrix norms ('nuc', 2, -2)
+    array_api    NumPy 2's Array-API names (linalg.vecdot, matrix_norm, ..., the gufuncs vecdot,
+                 matvec, vecmat)
+    sorting      sort, partition, quantile/percentile/median and their nan forms
+    elementwise_extra   remainder/mod, fmod, deg2rad, rad2deg, fabs, copysign, sinc,
+                 nan_to_num, real_if_close
+    rearrange    tril, triu, rot90, rollaxis, append, delete, block, meshgrid, select,
+                 piecewise, apply_along_axis, sliding_window_view, ...
+    sequences    diff, gradient, trapezoid, cumprod, interp, convolve, correlate, polyval,
+                 vander, cross, kron
+    constructors linspace, logspace, geomspace with traced endpoints, full_like
+    statistics   nansum ... nanstd, average, ptp, cov, corrcoef
+    coverage     the list of differentiable NumPy functions in README.md (a script)
 
 Naming: a primitive object ends in `_p` (`sum_p`, `reshape_p`, `exp_p`); the function with NumPy's
 signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). The primitive's
@@ -51,6 +67,9 @@ Subgradient conventions (at points where the derivative does not exist):
 """
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
 from vjpnet.numpy_ops import complex_parts, fft, nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops import decompositions, matrix_functions, array_api  # noqa: F401
+from vjpnet.numpy_ops import (constructors, elementwise_extra, rearrange, sequences,  # noqa: F401
+                               sorting, statistics)
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p, index_update  # noqa: F401
 

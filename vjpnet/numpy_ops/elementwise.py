@@ -87,7 +87,7 @@ def _power_partial_exponent(g, out, x, y):
     # d/dy x**y = x**y log x. Real: taken as 0 where the base is <= 0 (log undefined there).
     # Complex result: the principal log of the base, 0 where the base is 0.
     if dtype_of(out).kind == "c":
-        nonzero = plain(x) != 0
+        nonzero = np.asarray(plain(x)) != 0   # x may be a Python number (10.0 ** z)
         base = x if nonzero.all() else np.where(nonzero, x, 1.0)
         if dtype_of(base).kind != "c":   # a real base, possibly negative: log as complex
             base = base + 0j
