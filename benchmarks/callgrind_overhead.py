@@ -12,6 +12,7 @@ per op and their ratio; one value_and_grad call for a dict of 4 params (f return
 VJPNET_PURE_PYTHON=1 in the environment measures the pure-Python engine.
 """
 import argparse
+import functools
 import gc
 import os
 import pathlib
@@ -62,8 +63,9 @@ def worker(name, calls):
         call()
     gc.collect()
     gc.disable()   # a collection of the whole heap in one run but not the other is no signal
-    for _ in range(calls):
-        call()
+    # the calls run inside functools.reduce (a C function) so that --profile can collect only
+    # them (valgrind's --toggle-collect=functools_reduce)
+    functools.reduce(lambda _, __: call(), range(calls), None)
 
 
 def instructions(name, calls):
@@ -92,6 +94,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--only", default=",".join(WORKLOADS))
+    parser.add_argument("--profile", metavar="WORKLOAD",
+                        help="write callgrind.out.WORKLOAD, the profile of the calls only (read "
+                             "it with callgrind_annotate or kcachegrind)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -99,6 +104,13 @@ def main():
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
+    if args.profile:
+        subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce",
+                        f"--callgrind-out-file=callgrind.out.{args.profile}", sys.executable,
+                        __file__, "--worker", args.profile, str(args.calls)],
+                       check=True, env=_ENV, capture_output=True)
+        print(f"wrote callgrind.out.{args.profile}")
+        return
     engine = "pure Python" if os.environ.get("VJPNET_PURE_PYTHON") == "1" else "default"
     print(f"instructions per op / per call (callgrind, {args.calls} calls; engine: {engine})")
     counts = {}

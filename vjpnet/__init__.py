@@ -10,6 +10,7 @@ and `vjpnet.gradient_check`; differentiable layer ops in `vjpnet.nn`; training i
 """
 import importlib
 
+from vjpnet import _engine  # noqa: F401  (first: picks the compiled or pure-Python engine)
 from vjpnet import numpy_ops  # noqa: F401  (fills the NumPy dispatch tables)
 from vjpnet import scipy as _scipy_hooks  # noqa: F401  (lazy SciPy support; imports no SciPy)
 from vjpnet.numpy_ops import index_update

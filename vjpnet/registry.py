@@ -48,7 +48,7 @@ class Sample:
                f"{', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
 
 
-class Primitive:
+class Primitive(_tape.TapeOp):
     """A differentiable operation: `forward(*args, **kwargs) -> (out, cache)`, `vjp(g, cache)`.
 
     first_order: the VJP is not itself differentiable (e.g. a Cython kernel); the forward always
@@ -64,25 +64,24 @@ class Primitive:
         returns one cotangent per other positional argument (see the module docstring).
     jvp: optional JVP rule, `jvp(tangents, cache) -> tangent of out` (see defjvp); forward mode
         needs one only for first-order primitives, and uses the transposed VJP for the others.
+    check_cotangents (attribute, default True): the reverse sweep checks the shape and dtype of
+        each cotangent the VJP returns; subclasses whose VJPs are exact by construction turn it
+        off.
     """
 
-    __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
-                 "nondiff_argnums", "nondiff_mask", "__wrapped__", "__dict__")
-    check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
-    jvp = None                # no JVP rule (set one with defjvp)
+    __slots__ = ("spec", "__wrapped__", "__dict__")
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
                  selective_vjp=False, spec=None, jvp=None, nondiff_argnums=()):
+        super().__init__(name or getattr(forward, "__name__", "primitive"))
         self.forward = forward
         self.vjp = vjp if vjp is not None else self._missing_vjp
-        self.name = name or getattr(forward, "__name__", "primitive")
         self.first_order = first_order
         self.linear = linear
         self.selective_vjp = selective_vjp
         self.spec = spec
         self._set_nondiff_argnums(nondiff_argnums)
-        if jvp is not None:
-            self.jvp = jvp
+        self.jvp = jvp
         self.__doc__ = getattr(forward, "__doc__", None)
         self.__wrapped__ = forward
         module = getattr(forward, "__module__", None) or "__main__"
@@ -207,8 +206,8 @@ class _VJPTranspose(Primitive):
     """
 
     def __init__(self, primitive):
+        _tape.TapeOp.__init__(self, f"{primitive.name} (VJP transposed by its JVP rule)")
         self.primal = primitive
-        self.name = f"{primitive.name} (VJP transposed by its JVP rule)"
         self.forward = self._forward
         self.vjp = self._transposed
         self.first_order = False

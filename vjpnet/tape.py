@@ -31,13 +31,39 @@ LAZY_UFUNC_MODULES = {}
 # library function that called it (vjpnet.scipy names its replacements), or "".
 CALLER_HINTS = []
 UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
+_ufunc_primitives = UFUNC_PRIMITIVES   # the same dict (typed in tape.pxd for the compiled build)
+
+
+class TapeOp:
+    """What the tape reads from an operation it records: a registry.Primitive, or one of
+    checkpoint's ops. Subclasses set the fields (Primitive documents their meaning); the
+    defaults are an op with no forward and no VJP that the sweep checks.
+
+    fast_ufunc: for a primitive whose forward is exactly `out = fast_ufunc(*inputs)` with the
+    cache `(*inputs, out)` and no nondiff argument (numpy_ops' UfuncPrimitive), the ufunc that
+    the fast paths apply_unary / apply_binary call; None for every other op.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "jvp", "first_order", "linear", "selective_vjp",
+                 "check_cotangents", "nondiff_argnums", "nondiff_mask", "fast_ufunc")
+
+    def __init__(self, name):
+        self.name = name
+        self.forward = self.vjp = self.jvp = self.fast_ufunc = None
+        self.first_order = self.linear = self.selective_vjp = False
+        self.check_cotangents = True
+        self.nondiff_argnums = ()
+        self.nondiff_mask = 0
+
+    def __repr__(self):
+        return f"<vjpnet tape op {self.name}>"
 
 
 class Tape:
     """One trace level: its entries (one per node) and open/closed state.
 
     An entry is None for an input, else (primitive, parents, cache, needed, nested); see
-    `record`.
+    `record`. parents is flat: four fields (slot, node, shape, dtype) per traced argument.
     """
 
     __slots__ = ("level", "entries", "open")
@@ -117,32 +143,49 @@ def plain(value):
 
 
 _NO_KWARGS = {}
+_NEGATIVE, _ABSOLUTE, _ADD, _SUBTRACT, _MULTIPLY = \
+    np.negative, np.absolute, np.add, np.subtract, np.multiply
+_TRUE_DIVIDE, _FLOOR_DIVIDE, _REMAINDER, _POWER, _MATMUL = \
+    np.true_divide, np.floor_divide, np.remainder, np.power, np.matmul
 
 
-def _unary_operator(ufunc):
-    """-x, abs(x): the ufunc's primitive, called directly (the hot path of loss code)."""
-    def operator(self):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
-        return primitive.apply1(self)
-    return operator
+def _apply_ufunc_primitive(primitive, inputs):
+    """ufunc(*inputs) routed to the ufunc's primitive: the fast paths for a fast ufunc."""
+    count = len(inputs)
+    if isinstance(primitive, TapeOp):
+        op = primitive
+        if op.fast_ufunc is not None:
+            if count == 1:
+                return apply_unary(op, inputs[0])
+            return apply_binary(op, inputs[0], inputs[1])
+    if count == 1:
+        return primitive.apply1(inputs[0])
+    return primitive.apply2(inputs[0], inputs[1]) if count == 2 else primitive.apply(inputs)
 
 
-def _binary_operators(ufunc):
-    """x + y and y + x (reflected) for a traced x: the ufunc's primitive, called directly."""
-    def operator(self, other):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(self, other)
-        return primitive.apply2(self, other)
+def _unary_operator(ufunc, x):
+    """-x, abs(x), np.exp(x): the ufunc's primitive, called directly (the hot path of loss
+    code): apply_unary for a fast ufunc, else the primitive's apply1."""
+    primitive = _ufunc_primitives.get(ufunc)
+    if primitive is None:
+        return ufunc(x)   # unregistered: NumPy's dispatch raises the explanatory error
+    if isinstance(primitive, TapeOp):
+        op = primitive
+        if op.fast_ufunc is not None:
+            return apply_unary(op, x)
+    return primitive.apply1(x)
 
-    def reflected(self, other):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(other, self)
-        return primitive.apply2(other, self)
-    return operator, reflected
+
+def _binary_operator(ufunc, x, y):
+    """x + y, x * y, np.add(x, y), ... with a traced x or y, as _unary_operator."""
+    primitive = _ufunc_primitives.get(ufunc)
+    if primitive is None:
+        return ufunc(x, y)
+    if isinstance(primitive, TapeOp):
+        op = primitive
+        if op.fast_ufunc is not None:
+            return apply_binary(op, x, y)
+    return primitive.apply2(x, y)
 
 
 # What to write instead of the calls that convert a traced value to a plain array before any
@@ -178,12 +221,9 @@ class Traced:
     # --- NumPy dispatch -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs:   # the hot path
-            primitive = UFUNC_PRIMITIVES.get(ufunc)
+            primitive = _ufunc_primitives.get(ufunc)
             if primitive is not None:
-                count = len(inputs)
-                if count == 1:
-                    return primitive.apply1(inputs[0])
-                return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
+                return _apply_ufunc_primitive(primitive, inputs)
         if kwargs:
             _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":
@@ -337,16 +377,24 @@ class Traced:
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
 
     # --- operators, each forwarded to its ufunc's primitive (no NumPy override machinery) ---
-    __neg__ = _unary_operator(np.negative)
-    __abs__ = _unary_operator(np.absolute)
-    __add__, __radd__ = _binary_operators(np.add)
-    __sub__, __rsub__ = _binary_operators(np.subtract)
-    __mul__, __rmul__ = _binary_operators(np.multiply)
-    __truediv__, __rtruediv__ = _binary_operators(np.true_divide)
-    __floordiv__, __rfloordiv__ = _binary_operators(np.floor_divide)
-    __mod__, __rmod__ = _binary_operators(np.remainder)
-    __pow__, __rpow__ = _binary_operators(np.power)
-    __matmul__, __rmatmul__ = _binary_operators(np.matmul)
+    def __neg__(self): return _unary_operator(_NEGATIVE, self)
+    def __abs__(self): return _unary_operator(_ABSOLUTE, self)
+    def __add__(self, other): return _binary_operator(_ADD, self, other)
+    def __radd__(self, other): return _binary_operator(_ADD, other, self)
+    def __sub__(self, other): return _binary_operator(_SUBTRACT, self, other)
+    def __rsub__(self, other): return _binary_operator(_SUBTRACT, other, self)
+    def __mul__(self, other): return _binary_operator(_MULTIPLY, self, other)
+    def __rmul__(self, other): return _binary_operator(_MULTIPLY, other, self)
+    def __truediv__(self, other): return _binary_operator(_TRUE_DIVIDE, self, other)
+    def __rtruediv__(self, other): return _binary_operator(_TRUE_DIVIDE, other, self)
+    def __floordiv__(self, other): return _binary_operator(_FLOOR_DIVIDE, self, other)
+    def __rfloordiv__(self, other): return _binary_operator(_FLOOR_DIVIDE, other, self)
+    def __mod__(self, other): return _binary_operator(_REMAINDER, self, other)
+    def __rmod__(self, other): return _binary_operator(_REMAINDER, other, self)
+    def __pow__(self, other, modulo=None): return _binary_operator(_POWER, self, other)
+    def __rpow__(self, other, modulo=None): return _binary_operator(_POWER, other, self)
+    def __matmul__(self, other): return _binary_operator(_MATMUL, self, other)
+    def __rmatmul__(self, other): return _binary_operator(_MATMUL, other, self)
 
     def __pos__(self): return self
     def __lt__(self, other): return np.less(self, other)   # routed: a plain (constant) mask
@@ -439,16 +487,21 @@ def record(tape, primitive, parents, cache, needed, nested, out):
     """Append one call of `primitive` to `tape`; return `out` traced at the tape's level. Every
     recording (bind, the ufunc fast paths, checkpoint) is this step.
 
-    parents: one (slot, node, shape, dtype) per argument traced at this level: slot is the
-    index of its cotangent in the VJP's result, node its node on the tape, shape and dtype what
-    that cotangent must have (dtype None: a Python float). The tape keeps no input value for
-    the check, only its shape and dtype. needed: per VJP result slot, whether it is wanted;
-    nested: a first-order primitive whose arguments are also traced by an enclosing level (its
-    VJP must never run then).
+    parents: a flat tuple, four fields per argument traced at this level: slot (the index of
+    its cotangent in the VJP's result), node (its node on the tape), shape and dtype (what that
+    cotangent must have; dtype None: a Python float; both None for an op that does not check
+    its cotangents, whose inputs are in its cache). The tape keeps no input value for the
+    check, only its shape and dtype. needed: per VJP result slot, whether it is wanted; nested:
+    a first-order primitive whose arguments are also traced by an enclosing level (its VJP must
+    never run then).
     """
     entries = tape.entries
     entries.append((primitive, parents, cache, needed, nested))
-    return Traced(out, tape, len(entries) - 1)
+    traced = Traced.__new__(Traced)   # without __init__'s call: the hot path of every op
+    traced.value = out
+    traced.tape = tape
+    traced.node = len(entries) - 1
+    return traced
 
 
 def bind(primitive, args, kwargs):
@@ -466,14 +519,19 @@ def bind(primitive, args, kwargs):
     for arg in args:
         kind = type(arg)
         if kind is Traced:
-            value = arg.value
-            if type(value) is Traced or (tape is not None and arg.tape is not tape):
+            traced = arg
+            value = traced.value
+            if type(value) is Traced or (tape is not None and traced.tape is not tape):
                 return _bind_levels(primitive, args, kwargs)
-            tape = arg.tape
+            tape = traced.tape
+            parents.append(position)
+            parents.append(traced.node)
             if type(value) is float:
-                parents.append((position, arg.node, (), None))
+                parents.append(())
+                parents.append(None)
             else:
-                parents.append((position, arg.node, value.shape, value.dtype))
+                parents.append(value.shape)
+                parents.append(value.dtype)
             mask |= 1 << position
         elif kind is list or kind is tuple or kind is dict:
             containers = True
@@ -485,14 +543,17 @@ def bind(primitive, args, kwargs):
     if not tape.open:
         raise _escaped_error(primitive)
     unwrapped = list(args)
-    for slot, _, _, _ in parents:
-        unwrapped[slot] = args[slot].value
+    for index in range(0, len(parents), 4):
+        slot = parents[index]
+        traced = args[slot]
+        unwrapped[slot] = traced.value
     nondiff = primitive.nondiff_mask
     if nondiff:
         if mask & nondiff:
             raise primitive.nondiff_error((mask & nondiff).bit_length() - 1)
         needed, slots = _slots(position, mask, nondiff)
-        parents = [(slots[p], node, shape, dtype) for p, node, shape, dtype in parents]
+        for index in range(0, len(parents), 4):
+            parents[index] = slots[parents[index]]
     else:
         needed = _NEEDED.get((position, mask)) or _needed(position, mask)
     out, cache = primitive.forward(*unwrapped, **kwargs)
@@ -516,24 +577,27 @@ def _bind_levels(primitive, args, kwargs):
         raise _escaped_error(primitive)
     unwrapped = list(args)
     mask = 0
-    parents = []
+    parents = ()
     for position, arg in enumerate(args):
         if type(arg) is Traced:
             if arg.tape is tape:
                 value = unwrapped[position] = arg.value
                 mask |= 1 << position
-                parents.append((position, arg.node) + abstract_value(value))
+                parents += (position, arg.node) + abstract_value(value)
             elif arg.tape.level == tape.level:
                 raise _escaped_error(primitive)
     needed, slots = _slots(len(args), mask, primitive.nondiff_mask)
-    parents = tuple((slots[p], node, shape, dtype) for p, node, shape, dtype in parents)
+    parents = tuple(slots[field] if index % 4 == 0 else field
+                    for index, field in enumerate(parents))
+    nested = False
     if primitive.first_order or primitive.linear:
         # Record at every lower level too, so the forward itself sees plain arrays.
-        out, cache = bind(primitive, unwrapped, kwargs)
-        nested = primitive.first_order and any(type(arg) is Traced for arg in unwrapped)
+        out, cache = bind(primitive, tuple(unwrapped), kwargs)
+        if primitive.first_order:
+            for arg in unwrapped:
+                nested = nested or type(arg) is Traced
     else:
         out, cache = primitive.forward(*unwrapped, **kwargs)
-        nested = False
     if not (type(out) is ndarray and out.dtype.kind == "f") and \
             not _differentiable_output(primitive, out):
         return out, cache
@@ -541,49 +605,52 @@ def _bind_levels(primitive, args, kwargs):
 
 
 def apply_unary(primitive, x):
-    """primitive(x) for a ufunc primitive (forward: out = primitive.ufunc(x), cache (x, out);
-    no nondiff argument): bind's one-level path for one argument, recording the same entry."""
+    """primitive(x) for a primitive with a fast_ufunc (forward: out = fast_ufunc(x), cache
+    (x, out)): bind's one-level path for one argument, recording the same entry."""
     if type(x) is not Traced:
         return bind(primitive, (x,), _NO_KWARGS)[0]
-    tape, value = x.tape, x.value
+    traced = x
+    tape = traced.tape
+    value = traced.value
     if type(value) is Traced or not tape.open:
         return bind(primitive, (x,), _NO_KWARGS)[0]
-    out = primitive.ufunc(value)   # of a float or complex input: float or complex
-    if type(value) is float:
-        parents = ((0, x.node, (), None),)
-    else:
-        parents = ((0, x.node, value.shape, value.dtype),)
-    return record(tape, primitive, parents, (value, out), _ONE, False, out)
+    out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
+    # no shape and dtype: a fast ufunc's cotangents are not checked (its cache has the input)
+    return record(tape, primitive, (0, traced.node, None, None), (value, out), _ONE, False,
+                  out)
 
 
 def apply_binary(primitive, x, y):
-    """primitive(x, y) for a binary ufunc primitive (cache (x, y, out)), as apply_unary."""
+    """primitive(x, y) for a primitive with a binary fast_ufunc (cache (x, y, out)), as
+    apply_unary."""
     if type(x) is Traced:
-        tape, x_value = x.tape, x.value
+        traced = x
+        tape = traced.tape
+        x_value = traced.value
         if type(x_value) is Traced or not tape.open:
             return bind(primitive, (x, y), _NO_KWARGS)[0]
-        x_parent = (0, x.node, (), None) if type(x_value) is float else \
-            (0, x.node, x_value.shape, x_value.dtype)
         if type(y) is Traced:
-            y_value = y.value
-            if y.tape is not tape or type(y_value) is Traced:
+            x_node = traced.node
+            traced = y
+            y_value = traced.value
+            if traced.tape is not tape or type(y_value) is Traced:
                 return bind(primitive, (x, y), _NO_KWARGS)[0]
-            y_parent = (1, y.node, (), None) if type(y_value) is float else \
-                (1, y.node, y_value.shape, y_value.dtype)
-            parents, needed = (x_parent, y_parent), _BOTH
+            parents = (0, x_node, None, None, 1, traced.node, None, None)
+            needed = _BOTH
         else:
             y_value = y
-            parents, needed = (x_parent,), _FIRST
+            parents, needed = (0, traced.node, None, None), _FIRST
     elif type(y) is Traced:
-        tape, x_value, y_value = y.tape, x, y.value
+        traced = y
+        tape = traced.tape
+        x_value = x
+        y_value = traced.value
         if type(y_value) is Traced or not tape.open:
             return bind(primitive, (x, y), _NO_KWARGS)[0]
-        parents = ((1, y.node, (), None) if type(y_value) is float else
-                   (1, y.node, y_value.shape, y_value.dtype),)
-        needed = _SECOND
+        parents, needed = (1, traced.node, None, None), _SECOND
     else:
         return bind(primitive, (x, y), _NO_KWARGS)[0]
-    out = primitive.ufunc(x_value, y_value)
+    out = primitive.fast_ufunc(x_value, y_value)
     if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
         return out   # e.g. an integer result: no gradient
     return record(tape, primitive, parents, (x_value, y_value, out), needed, False, out)
@@ -681,10 +748,11 @@ def backward(tape, seeds, free):
     """
     entries = tape.entries
     cotangents = [None] * len(entries)
+    start = -1
     for node, cotangent in seeds:
         previous = cotangents[node]
         cotangents[node] = cotangent if previous is None else previous + cotangent
-    start = max((node for node, _ in seeds), default=-1)
+        start = max(start, node)
     for node in range(start, -1, -1):
         entry = entries[node]
         if entry is None:
@@ -709,16 +777,21 @@ def backward(tape, seeds, free):
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
         check = primitive.check_cotangents
-        for slot, parent, shape, dtype in parents:
+        for index in range(0, len(parents), 4):
+            slot = parents[index]
+            parent = parents[index + 1]
             try:
                 cotangent = results[slot]
             except IndexError:
                 raise _count_error(primitive, len(results), needed, slot) from None
             if cotangent is None:
                 continue
-            if check and not (type(cotangent) is ndarray and cotangent.dtype is dtype and
-                              cotangent.shape == shape):
-                _check_cotangent(primitive, slot, cotangent, shape, dtype)
+            if check:
+                shape = parents[index + 2]
+                dtype = parents[index + 3]
+                if not (type(cotangent) is ndarray and cotangent.dtype is dtype and
+                        cotangent.shape == shape):
+                    _check_cotangent(primitive, slot, cotangent, shape, dtype)
             previous = cotangents[parent]
             cotangents[parent] = cotangent if previous is None else previous + cotangent
     return cotangents

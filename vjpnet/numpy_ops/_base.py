@@ -60,20 +60,24 @@ IDENTITY = object()   # a partial that passes the cotangent through unchanged
 
 
 class UfuncPrimitive(Primitive):
-    """A primitive for a NumPy ufunc, with the short entry points of the ufunc fast path:
-    apply1(x) / apply2(x, y) (bind, return the output) for one level of grad, every traced
-    argument on the same tape, recording exactly what Primitive.bind would (tape.apply_unary,
-    tape.apply_binary); anything else goes through bind. Its forward is `ufunc(*inputs)` with
-    the cache `(*inputs, out)`, and it has no nondiff arguments.
+    """A primitive for a NumPy ufunc: its forward is `ufunc(*inputs)` with the cache
+    `(*inputs, out)` and it has no nondiff arguments, so the tape's fast paths
+    (tape.apply_unary / apply_binary, through its fast_ufunc) record it directly for one level
+    of grad, every traced argument on the same tape, exactly as Primitive.bind would; anything
+    else goes through bind. apply1(x) / apply2(x, y) are those entry points.
 
     Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
     the reverse sweep skips re-checking them (check_cotangents = False).
     """
 
-    __slots__ = ("ufunc",)
-    check_cotangents = False
+    __slots__ = ()
     apply1 = apply_unary
     apply2 = apply_binary
+
+    def __init__(self, ufunc, forward, vjp, **options):
+        super().__init__(forward, vjp, **options)
+        self.fast_ufunc = ufunc
+        self.check_cotangents = False
 
     def apply(self, args):
         count = len(args)
@@ -157,8 +161,7 @@ def elementwise(ufunc, *partials, spec, name=None, real_only=False):
         raise ValueError("elementwise: ufuncs with one or two inputs only")
 
     forward.__name__ = forward.__qualname__ = name or ufunc.__name__
-    primitive = UfuncPrimitive(forward, vjp, selective_vjp=selective, spec=spec)
-    primitive.ufunc = ufunc
+    primitive = UfuncPrimitive(ufunc, forward, vjp, selective_vjp=selective, spec=spec)
     register_ufunc(getattr(ufunc, "__wrapped__", ufunc), primitive)
     return primitive
 

@@ -11,6 +11,8 @@ differentiate that input (an order n, a parameter without a closed-form derivati
 inputs are the primitive's nondiff_argnums, so a traced value there raises at call time, naming
 the function, the argument and the reason.
 """
+import functools
+
 import numpy as np
 
 from vjpnet.numpy_ops._base import IDENTITY, UfuncPrimitive, refusing_complex, unbroadcast
@@ -56,7 +58,7 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
             x, out = cache
             cotangent = partial(g, out, x)   # elementwise: x's shape
             return (cotangent if cotangent.dtype == x.dtype else cotangent.astype(x.dtype),)
-        primitive_type, selective = UfuncPrimitive, False
+        primitive_type, selective = functools.partial(UfuncPrimitive, ufunc), False
     else:
         differentiated_positions = tuple(i for i in range(len(partials)) if i not in constants)
 
@@ -74,7 +76,6 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
     forward.__module__ = _MODULE
     primitive = primitive_type(forward, vjp, selective_vjp=selective, spec=spec,
                                nondiff_argnums=constants)
-    primitive.ufunc = ufunc
     primitive.public_name = public_name
     primitive.argument_names = names
     primitive.nondiff_reasons = {i: partials[i] for i in constants}
@@ -103,8 +104,6 @@ def _numbers_in_float_dtype(inputs):
 
 class _SpecialUfuncPrimitive(Primitive):
     """A ufunc primitive of several inputs, some of which may be nondiff (with a reason)."""
-
-    __slots__ = ("ufunc",)
 
     def argument_name(self, position):
         return self.argument_names[position]

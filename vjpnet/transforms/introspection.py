@@ -116,10 +116,15 @@ def print_saved(f, *args, argnums=None, **kwargs):
 def _summarize(name, entries, out, args, tape):
     outputs = {}   # node -> (shape, dtype) of its output, from later entries and f's output
     for entry in entries:
-        if entry is not None:
-            for _, node, shape, dtype in entry[1]:
-                if shape is not None:   # a checkpoint block's outputs come one by one
-                    outputs[node] = shape, dtype
+        if entry is None:
+            continue
+        op, parents, cache = entry[0], entry[1], entry[2]
+        for index in range(0, len(parents), 4):
+            slot, node, shape, dtype = parents[index:index + 4]
+            if shape is not None:
+                outputs[node] = shape, dtype
+            elif getattr(op, "fast_ufunc", None) is not None:   # its cache is (*inputs, out)
+                outputs[node] = abstract_value(cache[slot])
     for leaf in tree.flatten(out)[0]:
         if type(leaf) is Traced and leaf.tape is tape:
             outputs[leaf.node] = abstract_value(leaf.value)
