@@ -34,9 +34,11 @@ def engine_modules():
     """ENGINE_MODULES of vjpnet/_engine.py, read without importing vjpnet (numpy may not be
     importable yet in an isolated build)."""
     with open(os.path.join("vjpnet", "_engine.py")) as source:
-        for line in source:
-            if line.startswith("ENGINE_MODULES = "):
-                return ast.literal_eval(line.split("=", 1)[1].strip())
+        module = ast.parse(source.read())
+    for statement in module.body:
+        if isinstance(statement, ast.Assign) and \
+                [target.id for target in statement.targets] == ["ENGINE_MODULES"]:
+            return ast.literal_eval(statement.value)
     raise RuntimeError("vjpnet/_engine.py defines no ENGINE_MODULES")
 
 

@@ -16,7 +16,9 @@ import os
 import sys
 import warnings
 
-ENGINE_MODULES = ("vjpnet.tape", "vjpnet.numpy_ops._base", "vjpnet.numpy_ops.elementwise")
+ENGINE_MODULES = ("vjpnet.tape", "vjpnet.tree", "vjpnet.transforms._common",
+                  "vjpnet.transforms.reverse", "vjpnet.numpy_ops._base",
+                  "vjpnet.numpy_ops.elementwise")
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 

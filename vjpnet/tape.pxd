@@ -58,3 +58,8 @@ cpdef apply_binary(TapeOp primitive, object x, object y)
                primitive=TapeOp, index=Py_ssize_t,
                needed=tuple, nested=bint, check=bint, slot=Py_ssize_t, parent=Py_ssize_t)
 cpdef list backward(Tape tape, object seeds, bint free)
+
+
+cdef class open_tape:
+    cdef public Tape tape
+    cdef public object token
