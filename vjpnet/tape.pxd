@@ -28,15 +28,9 @@ cpdef Traced record(Tape tape, TapeOp primitive, tuple parents, object cache, tu
                     bint nested, object out)
 
 
-@cython.locals(op=TapeOp, count=Py_ssize_t)
-cdef _apply_ufunc_primitive(object primitive, tuple inputs)
-
-
-@cython.locals(op=TapeOp)
 cdef _unary_operator(object ufunc, object x)
 
 
-@cython.locals(op=TapeOp)
 cdef _binary_operator(object ufunc, object x, object y)
 
 

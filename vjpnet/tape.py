@@ -149,30 +149,14 @@ _TRUE_DIVIDE, _FLOOR_DIVIDE, _REMAINDER, _POWER, _MATMUL = \
     np.true_divide, np.floor_divide, np.remainder, np.power, np.matmul
 
 
-def _apply_ufunc_primitive(primitive, inputs):
-    """ufunc(*inputs) routed to the ufunc's primitive: the fast paths for a fast ufunc."""
-    count = len(inputs)
-    if isinstance(primitive, TapeOp):
-        op = primitive
-        if op.fast_ufunc is not None:
-            if count == 1:
-                return apply_unary(op, inputs[0])
-            return apply_binary(op, inputs[0], inputs[1])
-    if count == 1:
-        return primitive.apply1(inputs[0])
-    return primitive.apply2(inputs[0], inputs[1]) if count == 2 else primitive.apply(inputs)
-
-
 def _unary_operator(ufunc, x):
     """-x, abs(x), np.exp(x): the ufunc's primitive, called directly (the hot path of loss
     code): apply_unary for a fast ufunc, else the primitive's apply1."""
     primitive = _ufunc_primitives.get(ufunc)
     if primitive is None:
         return ufunc(x)   # unregistered: NumPy's dispatch raises the explanatory error
-    if isinstance(primitive, TapeOp):
-        op = primitive
-        if op.fast_ufunc is not None:
-            return apply_unary(op, x)
+    if getattr(primitive, "fast_ufunc", None) is not None:
+        return apply_unary(primitive, x)
     return primitive.apply1(x)
 
 
@@ -181,10 +165,8 @@ def _binary_operator(ufunc, x, y):
     primitive = _ufunc_primitives.get(ufunc)
     if primitive is None:
         return ufunc(x, y)
-    if isinstance(primitive, TapeOp):
-        op = primitive
-        if op.fast_ufunc is not None:
-            return apply_binary(op, x, y)
+    if getattr(primitive, "fast_ufunc", None) is not None:
+        return apply_binary(primitive, x, y)
     return primitive.apply2(x, y)
 
 
@@ -223,7 +205,14 @@ class Traced:
         if method == "__call__" and not kwargs:   # the hot path
             primitive = _ufunc_primitives.get(ufunc)
             if primitive is not None:
-                return _apply_ufunc_primitive(primitive, inputs)
+                count = len(inputs)
+                if getattr(primitive, "fast_ufunc", None) is not None:
+                    if count == 1:
+                        return apply_unary(primitive, inputs[0])
+                    return apply_binary(primitive, inputs[0], inputs[1])
+                if count == 1:
+                    return primitive.apply1(inputs[0])
+                return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
         if kwargs:
             _check_ufunc_kwargs(ufunc, method, kwargs)
         if method == "__call__":
