@@ -1,6 +1,7 @@
 """vjpnet_fast against the naive layers: hypothesis property tests over shapes, strides, pads,
 dtypes and memory layouts; the pooling tie and NaN rule bit for bit; thread-count
 independence; buffer reuse between calls; and every bad input raising a clear error."""
+import itertools
 import threading
 
 import numpy as np
@@ -245,9 +246,19 @@ def test_both_conv_paths_match_naive(monkeypatch, per_image, dtype, shape, strid
     out, cache = conv_forward_fast(x, w, b, conv_param)
     assert cache.per_image == per_image
     assert relative_error(out, out_naive) < TOLERANCE[dtype]
-    for fast, naive in zip(conv_backward_fast(dout, cache),
-                           conv_backward_naive(dout, cache_naive)):
+    full = conv_backward_fast(dout, cache)
+    for fast, naive in zip(full, conv_backward_naive(dout, cache_naive)):
         assert fast.dtype == dtype and relative_error(fast, naive) < TOLERANCE[dtype]
+    # asked for some of dx, dw, db only: the same bits for those, None for the others
+    for needed in itertools.product((False, True), repeat=3):
+        for some, all_, wanted, naive in zip(conv_backward_fast(dout, cache, needed), full,
+                                             needed, conv_backward_naive(dout, cache_naive,
+                                                                         needed)):
+            if wanted:
+                np.testing.assert_array_equal(some, all_)
+                assert naive is not None
+            else:
+                assert some is None and naive is None
 
 
 def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):

@@ -5,9 +5,9 @@ gamma1, beta1, ... for batchnorm layers) and has `loss(X, y=None)`:
 - y is None: a test-time forward pass, returns scores of shape (N, C);
 - otherwise: returns (loss, grads), grads a dict keyed like params.
 
-The loss is written once, as a pure function of the params built from `vjpnet.nn` ops plus
-plain NumPy for the L2 term 0.5 * reg * sum(W**2) (weight matrices only); its gradient comes
-from `vjpnet.value_and_grad`. There is no hand-written backward pass here.
+The loss is written once, as a pure function of the params built from `vjpnet.nn` ops (the
+L2 term 0.5 * reg * sum(W**2) over the weight matrices only is `nn.l2_penalty`); its gradient
+comes from `vjpnet.value_and_grad`. There is no hand-written backward pass here.
 
 Weights are drawn as weight_scale * np.random.randn(...) in layer order (so np.random.seed
 makes a model reproducible), biases start at zero, batchnorm scales at one and shifts at zero.
@@ -54,11 +54,8 @@ class _Classifier:
     def _regularization(self, params):
         if self.reg == 0:
             return 0.0
-        total = 0.0
-        for name in self.weight_names:
-            # np.square: the cheapest traced form (one node; np.sum(W * W) records W twice)
-            total = total + np.sum(np.square(params[name]))
-        return 0.5 * self.reg * total
+        # one op for the whole L2 term: a dot product per weight, one scaled copy in the VJP
+        return nn.l2_penalty(self.reg, *[params[name] for name in self.weight_names])
 
     def _objective(self, params, X, y):
         scores = self._scores(params, X, mode="train")
@@ -235,7 +232,9 @@ class ThreeLayerConvNet(_Classifier):
         }
 
     def _scores(self, params, X, mode):
-        conv = nn.relu(nn.conv2d(X, params["W1"], params["b1"], self.conv_param))
-        pooled = nn.max_pool2d(conv, self.pool_param)
+        # relu(max_pool(conv)) is max_pool(relu(conv)), output and gradient (the maximum of a
+        # window commutes with the ReLU, ties included), on a quarter of the elements
+        conv = nn.conv2d(X, params["W1"], params["b1"], self.conv_param)
+        pooled = nn.relu(nn.max_pool2d(conv, self.pool_param))
         hidden = nn.relu(nn.affine(pooled, params["W2"], params["b2"]))
         return nn.affine(hidden, params["W3"], params["b3"])
