@@ -47,13 +47,16 @@ class _Lease:
 def empty(shape, dtype):
     """An uninitialised C-contiguous array of `shape` and `dtype`, in recycled memory when it
     is large (see the module docstring)."""
-    dtype = np.dtype(dtype)
-    shape = tuple(int(n) for n in shape) if type(shape) is not tuple else shape
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
+    if not isinstance(shape, tuple):
+        shape = tuple(shape) if np.iterable(shape) else (shape,)
     nbytes = dtype.itemsize
     for extent in shape:
         nbytes *= extent
     if nbytes < MIN_BYTES or not _state["limit"] or dtype.hasobject:
         return np.empty(shape, dtype)
+    shape = tuple(int(n) for n in shape)
     block = None
     if _spares.get(nbytes):
         with _lock:

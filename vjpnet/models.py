@@ -71,8 +71,16 @@ class _Classifier:
         X = self._input(X)
         if y is None:
             return self._scores(self.params, X, mode="test")
-        loss, grads = value_and_grad(self._objective)(self.params, X, y)
+        loss, grads = _objective_value_and_grad(self, self.params, X, y)
         return float(loss), grads
+
+
+def _objective(model, params, X, y):
+    return model._objective(params, X, y)
+
+
+# made once (not per loss call); differentiates the params only
+_objective_value_and_grad = value_and_grad(_objective, argnums=1)
 
 
 class TwoLayerNet(_Classifier):

@@ -34,6 +34,7 @@ import numpy as np
 from vjpnet import layers, memory
 from vjpnet.layer_utils import select_kernels
 from vjpnet.registry import Sample, primitive
+from vjpnet.tape import Traced
 from vjpnet.validation import check_affine, check_dout, check_float_dtypes
 
 __all__ = ["affine", "relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss", "l2_penalty"]
@@ -45,8 +46,7 @@ def _affine_forward(x, w, b):
     """affine_forward; on plain arrays its output comes from vjpnet.memory."""
     if type(x) is _ndarray and type(w) is _ndarray and type(b) is _ndarray:
         N, D, M = check_affine("affine_forward", x, w, b)
-        out = memory.empty((N, M), x.dtype)
-        np.dot(x.reshape(N, D), w, out=out)
+        out = np.dot(x.reshape(N, D), w, out=memory.empty((N, M), x.dtype))
         out += b
         return out, (x, w, b)
     return layers.affine_forward(x, w, b)
@@ -64,7 +64,7 @@ def _affine_vjp(g, cache, needed):
     dx = np.dot(g, w.T, out=memory.empty((N, D), x.dtype)).reshape(x.shape) \
         if needed[0] else None
     dw = np.dot(x.reshape(N, D).T, g, out=memory.empty((D, M), x.dtype)) if needed[1] else None
-    db = np.sum(g, axis=0) if needed[2] else None
+    db = np.add.reduce(g, axis=0) if needed[2] else None   # np.sum without its wrapper
     return dx, dw, db
 
 
@@ -236,14 +236,13 @@ def _l2_penalty_vjp(g, cache, needed):
     vjpnet.memory."""
     reg, weights, total = cache
     cotangents = [0.5 * total * g if needed[0] else None]
-    scale = reg * g
-    plain_scale = type(scale) is not _ndarray or scale.size == 1   # not traced
-    if type(scale) is _ndarray and plain_scale:
-        scale = float(scale.reshape(()))   # a Python float keeps each weight's dtype
+    scale = reg * g                      # g: the cotangent of a scalar
+    if type(scale) is not Traced:
+        scale = float(np.reshape(scale, ()))   # a Python float keeps each weight's dtype
     for w, need in zip(weights, needed[1:]):
         if not need:
             cotangents.append(None)
-        elif type(w) is _ndarray and plain_scale and type(scale) is float:
+        elif type(w) is _ndarray and type(scale) is float:
             cotangents.append(np.multiply(w, scale, out=memory.empty(w.shape, w.dtype)))
         else:
             cotangents.append(scale * w)

@@ -11,11 +11,11 @@
 Both give what vjpnet.layers computes with several NumPy passes and temporaries:
 - relu_backward: dout * (x > 0) bit for bit (so -0.0 where dout < 0 and x <= 0, NaN where
   dout is inf or NaN), and NaN where x is NaN (dout times NaN);
-- softmax_loss: per row, shifted = x - max(x) (NaN if the row holds a NaN), lse =
-  log(sum(exp(shifted))), log_prob = shifted - lse; loss = -mean(log_prob[i, y[i]]) and
-  dx = (exp(log_prob) - onehot(y)) / N. The arithmetic is done in double (for float32 too),
-  so float64 results agree with the NumPy path to rounding (a few ulp), float32 results are
-  the double results rounded.
+- softmax_loss: per row, shifted = x - max(x) (NaN if the row holds a NaN), total =
+  sum(exp(shifted)); loss = -mean(shifted[i, y[i]] - log(total)) and dx = (exp(shifted) /
+  total - onehot(y)) / N (the NumPy path takes exp(shifted - log(total)): the same up to
+  rounding). The arithmetic is done in double (for float32 too), so float64 results agree
+  with the NumPy path to a few ulp, float32 results are the double results rounded.
 The caller checks shapes and dtypes (vjpnet_fast.fused); the kernels index without checks.
 """
 from libc.math cimport exp, log, NAN
@@ -67,7 +67,7 @@ def softmax_loss(const real[:, ::1] x, const int64_t[::1] y, real[:, ::1] dx,
     """Mean softmax cross-entropy of x (N, C) with labels y (N,), its gradient into dx."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], i, j
     cdef int64_t label
-    cdef double row_max, value, total, lse, shifted, loss = 0.0
+    cdef double row_max, value, total, lse, loss = 0.0
     cdef double count = <double>N
     bad_label[0] = -1
     with nogil:
@@ -88,13 +88,18 @@ def softmax_loss(const real[:, ::1] x, const int64_t[::1] y, real[:, ::1] dx,
                         break
             total = 0.0
             for j in range(C):
-                total = total + exp(x[i, j] - row_max)
+                value = exp(x[i, j] - row_max)
+                total = total + value
+                if real is double:
+                    dx[i, j] = value              # kept for the second pass
             lse = log(total)
+            loss = loss - ((x[i, label] - row_max) - lse)
             for j in range(C):
-                shifted = (x[i, j] - row_max) - lse
+                if real is double:
+                    value = dx[i, j] / total
+                else:                             # recomputed: a float would round it
+                    value = exp(x[i, j] - row_max) / total
                 if j == label:
-                    loss = loss - shifted
-                    dx[i, j] = <real>((exp(shifted) - 1.0) / count)
-                else:
-                    dx[i, j] = <real>(exp(shifted) / count)
+                    value = value - 1.0
+                dx[i, j] = <real>(value / count)
     return loss / count
