@@ -114,3 +114,15 @@ def test_threads_never_share_live_memory():
         thread.join()
     assert not errors
     assert 0 <= memory.spare_bytes() <= memory.DEFAULT_LIMIT
+
+
+def test_large_cotangent_sums_are_right():
+    """The reverse sweep adds a large array's cotangents into recycled memory."""
+    import vjpnet
+    w = np.random.default_rng(0).standard_normal((256, 300))       # 600 KiB
+    value, grad = vjpnet.value_and_grad(lambda w: np.sum(w * w) + np.sum(np.sin(w)))(w)
+    np.testing.assert_allclose(grad, 2 * w + np.cos(w), rtol=1e-14)
+    first = grad.copy()
+    _, again = vjpnet.value_and_grad(lambda w: np.sum(w * w) + np.sum(np.sin(w)))(w + 1)
+    np.testing.assert_array_equal(grad, first)                      # held: not reused
+    np.testing.assert_allclose(again, 2 * (w + 1) + np.cos(w + 1), rtol=1e-14)
