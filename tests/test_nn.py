@@ -283,6 +283,33 @@ def test_conv2d_computes_only_the_cotangents_asked_for(monkeypatch, naive):
     np.testing.assert_array_equal(only_x, full[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affine_relu_is_relu_of_affine_bit_for_bit(dtype):
+    rng = np.random.default_rng(6)
+    x, w, b = (rng.standard_normal(shape).astype(dtype) for shape in ((7, 2, 3), (6, 9), (9,)))
+    x[0, 0, 0] = np.nan
+    b[1] = -np.inf
+
+    def one_op(x, w, b):
+        return np.sum(nn.affine_relu(x, w, b) * np.arange(9.0, dtype=dtype))
+
+    def two_ops(x, w, b):
+        return np.sum(nn.relu(nn.affine(x, w, b)) * np.arange(9.0, dtype=dtype))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(nn.affine_relu(x, w, b), nn.relu(nn.affine(x, w, b)))
+        for argnums in ((0, 1, 2), (1, 2), 1):
+            fused = vjpnet.grad(one_op, argnums=argnums)(x, w, b)
+            separate = vjpnet.grad(two_ops, argnums=argnums)(x, w, b)
+            if not isinstance(argnums, tuple):
+                fused, separate = (fused,), (separate,)
+            for got, want in zip(fused, separate):
+                np.testing.assert_array_equal(got, want)
+    # differentiable again: a Hessian-vector product through nested grad
+    x, w, b = (rng.standard_normal(shape) for shape in ((5, 4), (4, 3), (3,)))
+    check_hvp(lambda p: np.sum(nn.affine_relu(p["x"], p["w"], p["b"]) ** 2),
+              {"x": x, "w": w, "b": b})
+
+
 def test_l2_penalty():
     rng = np.random.default_rng(4)
     weights = [rng.standard_normal((3, 4)), rng.standard_normal(5), rng.standard_normal(())]

@@ -115,7 +115,7 @@ class TwoLayerNet(_Classifier):
         }
 
     def _scores(self, params, X, mode):
-        hidden = nn.relu(nn.affine(X, params["W1"], params["b1"]))
+        hidden = nn.affine_relu(X, params["W1"], params["b1"])
         return nn.affine(hidden, params["W2"], params["b2"])
 
 
@@ -179,11 +179,13 @@ class FullyConnectedNet(_Classifier):
             self.dropout_param["mode"] = mode
         hidden = X
         for layer in range(1, self.num_layers):
-            hidden = nn.affine(hidden, params[f"W{layer}"], params[f"b{layer}"])
             if self.use_batchnorm:
+                hidden = nn.affine(hidden, params[f"W{layer}"], params[f"b{layer}"])
                 hidden = nn.batchnorm(hidden, params[f"gamma{layer}"], params[f"beta{layer}"],
                                       self.bn_params[layer - 1])
-            hidden = nn.relu(hidden)
+                hidden = nn.relu(hidden)
+            else:
+                hidden = nn.affine_relu(hidden, params[f"W{layer}"], params[f"b{layer}"])
             if self.use_dropout:
                 hidden = nn.dropout(hidden, self.dropout_param)
         last = self.num_layers
@@ -244,5 +246,5 @@ class ThreeLayerConvNet(_Classifier):
         # window commutes with the ReLU, ties included), on a quarter of the elements
         conv = nn.conv2d(X, params["W1"], params["b1"], self.conv_param)
         pooled = nn.relu(nn.max_pool2d(conv, self.pool_param))
-        hidden = nn.relu(nn.affine(pooled, params["W2"], params["b2"]))
+        hidden = nn.affine_relu(pooled, params["W2"], params["b2"])
         return nn.affine(hidden, params["W3"], params["b3"])

@@ -9,6 +9,7 @@ Each op returns only the output and composes with plain NumPy inside `vjpnet.gra
 
     affine(x, w, b)               x (N, d_1, ..., d_k), w (D, M), b (M,)  -> (N, M)
     relu(x)                       any shape                                -> same shape
+    affine_relu(x, w, b)          relu(affine(x, w, b)) as one op          -> (N, M)
     conv2d(x, w, b, conv_param)   x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')
     max_pool2d(x, pool_param)     x (N, C, H, W)                           -> (N, C, H', W')
     softmax_loss(scores, y)       scores (N, C), integer labels y (N,)     -> scalar loss
@@ -37,7 +38,8 @@ from vjpnet.registry import Sample, primitive
 from vjpnet.tape import Traced
 from vjpnet.validation import check_affine, check_dout, check_float_dtypes
 
-__all__ = ["affine", "relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss", "l2_penalty"]
+__all__ = ["affine", "relu", "affine_relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss",
+           "l2_penalty"]
 
 _ndarray = np.ndarray
 
@@ -79,6 +81,22 @@ def _relu_forward(x):
 def _relu_vjp(g, x):
     """relu_backward of the selected kernels (vjpnet_fast's: one pass, on plain arrays)."""
     return (select_kernels().relu_backward(g, x),)
+
+
+def _affine_relu_forward(x, w, b):
+    """relu(affine(x, w, b)) in one op: the ReLU runs in place on the affine output."""
+    if type(x) is _ndarray and type(w) is _ndarray and type(b) is _ndarray:
+        out, _ = _affine_forward(x, w, b)
+        np.maximum(0, out, out=out)
+    else:
+        out, _ = layers.relu_forward(layers.affine_forward(x, w, b)[0])
+    return out, (x, w, b, out)
+
+
+def _affine_relu_vjp(g, cache, needed):
+    """The ReLU's backward pass (out > 0 exactly where the affine output is), then affine's."""
+    x, w, b, out = cache
+    return _affine_vjp(select_kernels().relu_backward(g, out), (x, w, b), needed)
 
 
 def _softmax_loss_forward(x, y):
@@ -148,6 +166,15 @@ def _affine_spec(rng):
                    rng.standard_normal(2))]
 
 
+def _affine_relu_spec(rng):
+    """Inputs whose affine outputs all stay >= 0.1 away from the ReLU's kink."""
+    while True:
+        x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), \
+            rng.standard_normal(5)
+        if np.abs(x.reshape(4, 6) @ w + b).min() >= 0.1:
+            return Sample(x, w, b)
+
+
 def _relu_spec(rng):
     return [Sample(_away_from_zero(rng, (3, 4))), Sample(_away_from_zero(rng, (2, 3, 2, 2)))]
 
@@ -179,6 +206,8 @@ def _svm_spec(rng):
 affine = primitive(_affine_forward, vjp=_affine_vjp, name="affine", selective_vjp=True,
                    spec=_affine_spec)
 relu = primitive(_relu_forward, vjp=_relu_vjp, name="relu", spec=_relu_spec)
+affine_relu = primitive(_affine_relu_forward, vjp=_affine_relu_vjp, name="affine_relu",
+                        selective_vjp=True, spec=_affine_relu_spec)
 softmax_loss = primitive(_softmax_loss_forward, vjp=_loss_vjp, name="softmax_loss",
                          spec=_softmax_spec)
 svm_loss = primitive(layers.svm_loss, vjp=_loss_vjp, name="svm_loss", spec=_svm_spec)
@@ -191,6 +220,10 @@ affine.__doc__ = """affine(x, w, b) -> x.reshape(N, D) @ w + b, shape (N, M).
 
 x (N, d_1, ..., d_k), w (D, M), b (M,). Differentiable any number of times."""
 relu.__doc__ = """relu(x) -> max(0, x), shaped like x; the gradient at 0 is 0. Any order."""
+affine_relu.__doc__ = """affine_relu(x, w, b) -> relu(affine(x, w, b)), shape (N, M), as one op.
+
+The notebook's affine-relu sandwich: the same values and gradients as nn.relu(nn.affine(x, w,
+b)), bit for bit, with one recorded op and one array fewer. Any order."""
 softmax_loss.__doc__ = """softmax_loss(scores, y) -> mean cross-entropy loss, a scalar.
 
 scores (N, C) float, y (N,) integer labels in [0, C) (not differentiated). Any order."""
