@@ -8,7 +8,9 @@ load from other jobs on the machine hits them alike. Printed per implementation:
 time per call, its ratio to the case's reference (hand-written NumPy or the notebook's layers
 chained by hand) and to PyTorch, and the minor page faults per call at steady state
 (getrusage, counted around each call after a warm-up). Before timing, every implementation's
-loss and gradients are checked against the reference's.
+loss and gradients are checked against the reference's. Each implementation runs in
+--processes processes (default 2) whose times are pooled: at D=64 one process can be several
+percent faster than another running the same code (memory layout, which core it lands on).
 
 1. Two-layer net, affine - relu - affine - softmax loss (+ 0.5 * reg * (|W1|^2 + |W2|^2)),
    N=100, H=100, C=10, D=64 and D=3072, float64: hand-written NumPy; vjpnet.value_and_grad of
@@ -25,8 +27,8 @@ loss and gradients are checked against the reference's.
 4. ThreeLayerConvNet trained on the 8x8 digits (1,257 images, batch 50): seconds per epoch
    with the fast and the naive kernels (in this process).
 
-    python benchmarks/bench_training.py [--parts 1,2,3,4] [--rounds 30] [--threads 1]
-                                        [--compare autograd,torch] [--epochs 5]
+    python benchmarks/bench_training.py [--parts 1,2,3,4] [--rounds 30] [--processes 2]
+                                        [--threads 1] [--compare autograd,torch] [--epochs 5]
 """
 import argparse
 import json
@@ -428,22 +430,25 @@ def check_results(case, workers, reference):
                                       f"{reference.label} (relative error {error:.2e})"
 
 
-def compare(case, names, rounds, calls, slow_rounds=3):
-    """Time the implementations `names` of `case` round by round; print the table; return
-    {name: (median seconds, median faults)} for those measured."""
+def compare(case, names, rounds, calls, processes, slow_rounds=3):
+    """Time the implementations `names` of `case` round by round, each in `processes` worker
+    processes (pooled: a process's memory layout and CPU can favour it by several percent);
+    print the table; return {name: (median seconds, median faults)} for those measured."""
+    slow = case["kind"] != "two_layer"     # HIPS autograd's convnets: a few calls, one process
     with tempfile.TemporaryDirectory() as directory:
-        workers = [Worker(case, name, os.path.join(directory, f"{index}.npz"))
-                   for index, name in enumerate(names)]
+        workers = [Worker(case, name, os.path.join(directory, f"{index}-{replica}.npz"))
+                   for index, name in enumerate(names)
+                   for replica in range(1 if slow and name == AUTOGRAD else processes)]
         try:
             for worker_ in workers:
                 worker_.wait_ready()
-            missing = [w for w in workers if w.missing]
+            missing = {w.name: w for w in workers if w.missing}
             workers = [w for w in workers if not w.missing]
             check_results(case, workers, workers[0])
             for round_index in range(rounds):
                 shift = round_index % len(workers)   # nobody always runs right after another
                 for worker_ in workers[shift:] + workers[:shift]:
-                    if worker_.name == AUTOGRAD and case["kind"] != "two_layer":
+                    if slow and worker_.name == AUTOGRAD:
                         if round_index < slow_rounds:
                             worker_.run(1)
                     else:
@@ -451,20 +456,24 @@ def compare(case, names, rounds, calls, slow_rounds=3):
         finally:
             for worker_ in workers:
                 worker_.close()
-    results = {w.name: (statistics.median(w.times), statistics.median(w.faults))
-               for w in workers}
+    labels, times, faults = {}, {}, {}
+    for worker_ in workers:
+        labels.setdefault(worker_.name, worker_.label)
+        times.setdefault(worker_.name, []).extend(worker_.times)
+        faults.setdefault(worker_.name, []).extend(worker_.faults)
+    results = {name: (statistics.median(times[name]), statistics.median(faults[name]))
+               for name in times}
     reference = results[names[0]][0]
     torch_time = results[TORCH][0] if TORCH in results else None
     print(f"\n{case_title(case)}")
     print(f"  {'implementation':40s} {'median':>10s} {'vs ' + names[0].split(' (')[0]:>22s} "
           f"{'vs PyTorch':>11s} {'faults/call':>12s}")
-    for worker_ in workers:
-        seconds, faults = results[worker_.name]
+    for name, (seconds, faults_per_call) in results.items():
         against_torch = f"{seconds / torch_time:10.2f}x" if torch_time else f"{'':>11s}"
         time_text = f"{seconds * 1e6:7.0f} us" if seconds < 1e-2 else f"{seconds * 1e3:7.2f} ms"
-        print(f"  {worker_.label:40s} {time_text:>10s} {seconds / reference:21.2f}x "
-              f"{against_torch} {faults:12.0f}")
-    for worker_ in missing:
+        print(f"  {labels[name]:40s} {time_text:>10s} {seconds / reference:21.2f}x "
+              f"{against_torch} {faults_per_call:12.0f}")
+    for name, worker_ in missing.items():
         print(f"  {worker_.label:40s} not measured ({worker_.missing})")
     return results
 
@@ -525,6 +534,8 @@ def main():
     parser.add_argument("--parts", default="1,2,3,4", help="which parts to run (1-4)")
     parser.add_argument("--rounds", type=int, default=30,
                         help="rounds of interleaved blocks per case")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="worker processes per implementation (their times are pooled)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--compare", default="autograd,torch",
                         help="comma-separated other libraries to time when installed "
@@ -541,21 +552,22 @@ def main():
     others = set(filter(None, args.compare.split(",")))
     skip = ({AUTOGRAD} if "autograd" not in others else set()) | \
         ({TORCH} if "torch" not in others else set())
-    print(f"{THREADS} BLAS/torch thread(s); each implementation in its own process; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"{THREADS} BLAS/torch thread(s); each implementation in {args.processes} processes of "
+          f"its own; load average at start {os.getloadavg()[0]:.2f}")
     summary = []
     if "1" in parts:
         names = [n for n in TWO_LAYER_NAMES if n not in skip]
         for reg in (0.0, 0.1):
             for D, calls in ((64, 20), (3072, 2)):
                 case = {"kind": "two_layer", "D": D, "reg": reg, "warmup": 20}
-                summary.append((case, compare(case, names, args.rounds, calls)))
+                summary.append((case, compare(case, names, args.rounds, calls,
+                                              args.processes)))
     for part, kind, reg in (("2", "convnet_step", 0.0), ("3", "cifar_convnet", 1e-3)):
         if part in parts:
             names = [n for n in CONVNET_NAMES if n not in skip]
             for dtype in ("float64", "float32"):
                 case = {"kind": kind, "dtype": dtype, "reg": reg, "warmup": 3}
-                summary.append((case, compare(case, names, args.rounds, 2)))
+                summary.append((case, compare(case, names, args.rounds, 2, args.processes)))
     print_targets(summary)
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     if "4" in parts:

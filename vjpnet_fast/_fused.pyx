@@ -2,23 +2,23 @@
 """Single-pass kernels for the ReLU's backward pass and the softmax loss.
 
     relu_backward(dout, x, dx)           dout, x, dx (n,) of one dtype; dx written
-    softmax_loss(x, y, dx, bad_label) -> loss
-                                         x, dx (N, C) with C >= 1; y (N,) int64 labels;
-                                         dx written;
-                                         returns the mean loss (a double), or NaN and
-                                         bad_label[0] >= 0 when a label is outside [0, C)
+    softmax_shift(x, y, shifted, picked) -> first bad row or -1
+    softmax_finish(exp_shifted, y, picked) -> loss
+                                         the softmax loss in two passes around NumPy's
+                                         vectorized np.exp(shifted, out=shifted): x, shifted
+                                         (N, C) with C >= 1, y (N,) int64 labels, picked (N,)
 
 Both give what vjpnet.layers computes with several NumPy passes and temporaries:
 - relu_backward: dout * (x > 0) bit for bit (so -0.0 where dout < 0 and x <= 0, NaN where
   dout is inf or NaN), and NaN where x is NaN (dout times NaN);
-- softmax_loss: per row, shifted = x - max(x) (NaN if the row holds a NaN), total =
+- the softmax loss: per row, shifted = x - max(x) (NaN if the row holds a NaN), total =
   sum(exp(shifted)); loss = -mean(shifted[i, y[i]] - log(total)) and dx = (exp(shifted) /
   total - onehot(y)) / N (the NumPy path takes exp(shifted - log(total)): the same up to
-  rounding). The arithmetic is done in double (for float32 too), so float64 results agree
-  with the NumPy path to a few ulp, float32 results are the double results rounded.
+  rounding). shifted and exp are computed in x's dtype as in NumPy, the sums, log and
+  quotients in double, so results agree with the NumPy path to a few ulp.
 The caller checks shapes and dtypes (vjpnet_fast.fused); the kernels index without checks.
 """
-from libc.math cimport exp, log, NAN
+from libc.math cimport log, NAN
 from libc.stdint cimport int64_t
 
 ctypedef fused real:
@@ -62,20 +62,19 @@ def relu_backward(const real[::1] dout, const real[::1] x, real[::1] dx):
             vjpnet_relu_backward_float(&dout[0], &x[0], n, &dx[0])
 
 
-def softmax_loss(const real[:, ::1] x, const int64_t[::1] y, real[:, ::1] dx,
-                 int64_t[::1] bad_label):
-    """Mean softmax cross-entropy of x (N, C) with labels y (N,), its gradient into dx."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], i, j
+def softmax_shift(const real[:, ::1] x, const int64_t[::1] y, real[:, ::1] shifted,
+                  real[::1] picked):
+    """First pass of the softmax loss: shifted = x - max(x, axis=1) (NaN rows stay NaN) and
+    picked[i] = shifted[i, y[i]]. Returns -1, or the first row whose label is not in [0, C)
+    (then nothing after it is written)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], i, j, bad = -1
     cdef int64_t label
-    cdef double row_max, value, total, lse, loss = 0.0
-    cdef double count = <double>N
-    bad_label[0] = -1
+    cdef real row_max, value
     with nogil:
         for i in range(N):
             label = y[i]
             if label < 0 or label >= C:
-                bad_label[0] = i
-                loss = NAN
+                bad = i
                 break
             row_max = x[i, 0]
             if row_max == row_max:
@@ -86,20 +85,24 @@ def softmax_loss(const real[:, ::1] x, const int64_t[::1] y, real[:, ::1] dx,
                     elif value != value:     # a NaN is the maximum, as in np.max
                         row_max = value
                         break
+            for j in range(C):
+                shifted[i, j] = x[i, j] - row_max
+            picked[i] = shifted[i, label]
+    return bad
+
+
+def softmax_finish(real[:, ::1] exp_shifted, const int64_t[::1] y, const real[::1] picked):
+    """Second pass, after exp_shifted = exp(shifted) (NumPy's vectorized exp): turns it into
+    dx = (exp_shifted / its row sum - onehot(y)) / N in place and returns the mean loss
+    -mean(picked - log(row sum)), summed in double."""
+    cdef Py_ssize_t N = exp_shifted.shape[0], C = exp_shifted.shape[1], i, j
+    cdef double total, loss = 0.0, count = <double>N
+    with nogil:
+        for i in range(N):
             total = 0.0
             for j in range(C):
-                value = exp(x[i, j] - row_max)
-                total = total + value
-                if real is double:
-                    dx[i, j] = value              # kept for the second pass
-            lse = log(total)
-            loss = loss - ((x[i, label] - row_max) - lse)
+                total = total + exp_shifted[i, j]
+            loss = loss - (picked[i] - log(total))
             for j in range(C):
-                if real is double:
-                    value = dx[i, j] / total
-                else:                             # recomputed: a float would round it
-                    value = exp(x[i, j] - row_max) / total
-                if j == label:
-                    value = value - 1.0
-                dx[i, j] = <real>(value / count)
+                exp_shifted[i, j] = <real>((exp_shifted[i, j] / total - (j == y[i])) / count)
     return loss / count

@@ -43,8 +43,9 @@ def softmax_loss_fast(x, y):
     labels = y if y.dtype == _INT64 and y.flags.c_contiguous else \
         np.ascontiguousarray(y, _INT64)
     dx = memory.empty((N, C), x.dtype)
-    bad_label = np.empty(1, _INT64)
-    loss = _fused.softmax_loss(x, labels, dx, bad_label)
-    if bad_label[0] >= 0:     # (a uint64 label above 2**63 - 1 arrives negative)
-        check_labels("softmax_loss", y, N, C)       # raises, naming the bad labels
+    picked = np.empty(N, x.dtype)
+    if _fused.softmax_shift(x, labels, dx, picked) >= 0:   # a label outside [0, C) (a uint64
+        check_labels("softmax_loss", y, N, C)              # above 2**63 - 1 arrives < 0)
+    np.exp(dx, out=dx)                                     # NumPy's vectorized exp
+    loss = _fused.softmax_finish(dx, labels, picked)
     return x.dtype.type(loss), dx
