@@ -1,12 +1,13 @@
-"""Fast ReLU backward pass and softmax loss: one pass over memory each, no temporaries.
+"""Fast ReLU backward pass (one pass over memory) and softmax loss (two Cython passes around
+NumPy's vectorized exp), without the NumPy versions' temporaries.
 
     relu_backward_fast(dout, x) -> dx           dout, x of one shape and float dtype
     softmax_loss_fast(x, y) -> (loss, dx)       x (N, C) scores, y (N,) integer labels
 
 Same contracts and checks as `vjpnet.layers.relu_backward` / `softmax_loss` (the NumPy
 versions build a boolean mask and a product, or eight (N, C) temporaries): relu_backward_fast
-is bit for bit the NumPy result, softmax_loss_fast agrees to rounding (it works in double;
-see vjpnet_fast._fused). Large results come from `vjpnet.memory` (recycled, not freshly
+is bit for bit the NumPy result, softmax_loss_fast agrees to rounding (it sums in double; see
+vjpnet_fast._fused). Large results come from `vjpnet.memory` (recycled, not freshly
 page-faulted on every call). Arrays the kernels cannot take as they are (other memory
 layouts, mixed dtypes) go to the NumPy versions.
 """
