@@ -8,8 +8,9 @@ Same contracts and checks as `vjpnet.layers.relu_backward` / `softmax_loss` (the
 versions build a boolean mask and a product, or eight (N, C) temporaries): relu_backward_fast
 is bit for bit the NumPy result, softmax_loss_fast agrees to rounding (it sums in double; see
 vjpnet_fast._fused). Large results come from `vjpnet.memory` (recycled, not freshly
-page-faulted on every call). Arrays the kernels cannot take as they are (other memory
-layouts, mixed dtypes) go to the NumPy versions.
+page-faulted on every call). relu_backward_fast hands what its kernel cannot take as it is
+(strided arrays, mixed dtypes, traced values) to the NumPy version; softmax_loss_fast copies a
+strided x and hands traced values to the NumPy version.
 """
 import numpy as np
 
