@@ -4,7 +4,12 @@ numpy.linalg norm, inv, det, solve.
 Every VJP follows NumPy 2's batching and broadcasting rules (batch axes of matmul and solve
 broadcast both ways; solve with a 1-D b solves one vector per matrix; einsum broadcasts size-1
 axes and '...'), sums each cotangent back over what was broadcast and returns it in its
-operand's dtype (mixed float32/float64 operands each get their own dtype back).
+operand's dtype (mixed float32/float64 operands each get their own dtype back; a real operand
+of a product with a complex one gets the real part).
+
+Complex values need no conjugates here: under vjpnet's pairing Re(sum(c * dw)) the VJP of a
+product is the plain transpose (see numpy_ops/__init__.py). vdot conjugates its first argument
+and the 2-norms use |x|^2, as NumPy.
 """
 import functools
 import math
@@ -13,8 +18,9 @@ import string
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
-                                    shape_of, sum_to_shape, unbroadcast)
+from vjpnet.numpy_ops._base import (Primitive, Sample, cast_cotangent, complex_normal, ndim_of,
+                                    normalize_axis, reject_kwargs, shape_of, sum_to_shape,
+                                    unbroadcast)
 from vjpnet.numpy_ops.elementwise import sqrt_p
 from vjpnet.numpy_ops.reductions import amax_p, sum_p
 from vjpnet.numpy_ops.shape import astype_p, ravel, reshape_p, swapaxes
@@ -25,8 +31,9 @@ _ndarray = np.ndarray
 
 
 def _cast(cotangent, like):
+    """cotangent with like's dtype (the real part for a real `like`)."""
     dtype = dtype_of(like)
-    return cotangent if cotangent.dtype == dtype else cotangent.astype(dtype)
+    return cotangent if cotangent.dtype == dtype else cast_cotangent(cotangent, dtype)
 
 
 def _operand(x):
@@ -58,12 +65,12 @@ def _matmul_vjp(g, cache, needed):
         da = db = None   # the common case (a layer's x @ w)
         if needed[0]:
             da = np.matmul(g, b.T)
-            if da.dtype != a.dtype:
-                da = da.astype(a.dtype)
+            if da.dtype != a.dtype:   # mixed precision, or real a and complex b
+                da = cast_cotangent(da, a.dtype)
         if needed[1]:
             db = np.matmul(a.T, g)
             if db.dtype != b.dtype:
-                db = db.astype(b.dtype)
+                db = cast_cotangent(db, b.dtype)
         return da, db
     a, b = _operand(a), _operand(b)
     a_ndim, b_ndim = a.ndim, b.ndim
@@ -94,7 +101,11 @@ matmul_p = Primitive(_matmul_forward, _matmul_vjp, name="matmul", selective_vjp=
                                               rng.standard_normal(4)),
                                        Sample(rng.standard_normal((2, 1, 3, 4)),
                                               rng.standard_normal((5, 4, 2))),
-                                       Sample(rng.standard_normal(4), rng.standard_normal(4))])
+                                       Sample(rng.standard_normal(4), rng.standard_normal(4)),
+                                       Sample(complex_normal(rng, (3, 4)),
+                                              rng.standard_normal((4, 2))),
+                                       Sample(complex_normal(rng, (2, 3, 4)),
+                                              complex_normal(rng, (4,)))])
 register_ufunc(np.matmul, matmul_p)
 
 
@@ -112,12 +123,13 @@ def dot(a, b, out=None):
 
 
 def vdot(a, b):
-    """np.vdot of real arrays: the sum of the products of the flattened a and b."""
+    """np.vdot: sum(conj(a) * b) over the flattened a and b (NumPy conjugates a)."""
     a_shape, b_shape = shape_of(a), shape_of(b)
     if math.prod(a_shape) != math.prod(b_shape):
         raise ValueError(f"numpy.vdot: a and b must have the same number of elements, got "
                          f"shapes {a_shape} and {b_shape}")
-    return sum_p(ravel(_operand(a)) * ravel(_operand(b)))
+    a = ravel(_operand(a))
+    return sum_p((np.conjugate(a) if dtype_of(a).kind == "c" else a) * ravel(_operand(b)))
 
 
 # --- tensordot ------------------------------------------------------------------------------
@@ -164,7 +176,10 @@ tensordot_p = Primitive(_tensordot_forward, _tensordot_vjp, name="tensordot", se
                                                  rng.standard_normal((4, 5, 2)),
                                                  axes=([0, 2], [2, 0])),
                                           Sample(rng.standard_normal((3, 4)),
-                                                 rng.standard_normal((5,)), axes=0)])
+                                                 rng.standard_normal((5,)), axes=0),
+                                          Sample(complex_normal(rng, (2, 3, 4)),
+                                                 rng.standard_normal((4, 3)),
+                                                 axes=([1, 2], [1, 0]))])
 
 
 def tensordot(a, b, axes=2):
@@ -335,7 +350,10 @@ einsum_p = Primitive(_einsum_forward, _einsum_vjp, name="einsum", selective_vjp=
                                               rng.standard_normal((3, 4)), subscripts="ij,ij->ij"),
                                        Sample(rng.standard_normal((1, 2, 3)),
                                               rng.standard_normal((4, 3, 2)),
-                                              subscripts="...ij,...jk")])
+                                              subscripts="...ij,...jk"),
+                                       Sample(complex_normal(rng, (2, 3)),
+                                              rng.standard_normal((3, 3)),
+                                              subscripts="ij,jj->ij")])
 
 
 def einsum(*operands, out=None, optimize=False, **kwargs):
@@ -373,7 +391,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     ndim = ndim_of(x)
     if axis is None:
         if ord is None:   # the 2-norm of x flattened, whatever its number of axes
-            total = sum_p(x * x, axis=None, keepdims=keepdims)
+            total = sum_p(_squared_magnitude(x), axis=None, keepdims=keepdims)
             return sqrt_p(total) if keepdims else sqrt_p(reshape_p(total, ()))
         axes = tuple(range(ndim))
     else:
@@ -400,18 +418,27 @@ def norm(x, ord=None, axis=None, keepdims=False):
                      "a matrix norm)")
 
 
+def _squared_magnitude(x):
+    """|x|^2 elementwise: x * x, or Re(x * conj(x)) for complex x."""
+    if dtype_of(x).kind == "c":
+        return np.real(x * np.conjugate(x))
+    return x * x
+
+
 def _vector_norm(x, ord, axes, keepdims):
     if ord is None or ord == 2:
-        return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
+        return sqrt_p(sum_p(_squared_magnitude(x), axis=axes, keepdims=keepdims))
     if isinstance(ord, str) or not isinstance(ord, (int, float, np.integer, np.floating)):
         raise ValueError(f"numpy.linalg.norm: invalid norm order {ord!r} for vectors")
     if ord == np.inf:
+        if 0 in (shape_of(x)[axis] for axis in axes):   # NumPy: the max with initial 0
+            return sum_p(np.abs(x), axis=axes, keepdims=keepdims)
         return amax_p(np.abs(x), axis=axes, keepdims=keepdims)
     if ord == -np.inf:
         return -amax_p(-np.abs(x), axis=axes, keepdims=keepdims)
     if ord == 0:   # the number of non-zero elements: piecewise constant, no gradient
         count = np.sum(plain(x) != 0, axis=axes, keepdims=keepdims)
-        return count.astype(dtype_of(x))
+        return count.astype(np.finfo(dtype_of(x)).dtype)   # real, also for complex x
     if ord == 1:
         return sum_p(np.abs(x), axis=axes, keepdims=keepdims)
     return _p_norm(x, float(ord), axes, keepdims)
@@ -432,7 +459,7 @@ def _p_norm(x, p, axes, keepdims):
 
 
 def _frobenius(x, axes, keepdims):
-    return sqrt_p(sum_p(x * x, axis=axes, keepdims=keepdims))
+    return sqrt_p(sum_p(_squared_magnitude(x), axis=axes, keepdims=keepdims))
 
 
 def _extreme_abs_sum(x, summed, reduced, keepdims, largest):
@@ -471,14 +498,16 @@ def _inv_vjp(g, inverse):
     return (-np.matmul(inverse_t, np.matmul(g, inverse_t)),)
 
 
-def _well_conditioned(rng, shape):
+def _well_conditioned(rng, shape, complex_values=False):
     n = shape[-1]
-    return rng.standard_normal(shape) * 0.3 + np.eye(n) * 2.0
+    noise = complex_normal(rng, shape) if complex_values else rng.standard_normal(shape)
+    return noise * 0.3 + np.eye(n) * 2.0
 
 
 inv_p = Primitive(_inv_forward, _inv_vjp, name="inv",
                   spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
+                                    Sample(_well_conditioned(rng, (2, 3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3), True))])
 
 
 def _det_forward(a):
@@ -501,7 +530,8 @@ def _det_vjp(g, cache):
 
 det_p = Primitive(_det_forward, _det_vjp, name="det",
                   spec=lambda rng: [Sample(_well_conditioned(rng, (3, 3))),
-                                    Sample(_well_conditioned(rng, (2, 3, 3)))])
+                                    Sample(_well_conditioned(rng, (2, 3, 3))),
+                                    Sample(_well_conditioned(rng, (2, 3, 3), True))])
 
 
 def _solve_forward(a, b):
@@ -540,7 +570,11 @@ solve_p = Primitive(_solve_forward, _solve_vjp, name="solve", selective_vjp=True
                                       Sample(_well_conditioned(rng, (3, 2, 2)),
                                              rng.standard_normal(2)),
                                       Sample(_well_conditioned(rng, (2, 1, 2, 2)),
-                                             rng.standard_normal((3, 2, 1)))])
+                                             rng.standard_normal((3, 2, 1))),
+                                      Sample(_well_conditioned(rng, (3, 3), True),
+                                             rng.standard_normal(3)),
+                                      Sample(_well_conditioned(rng, (3, 3)),
+                                             complex_normal(rng, (3, 2)))])
 
 
 def inv(a):
