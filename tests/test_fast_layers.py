@@ -1,6 +1,7 @@
 """vjpnet_fast against the naive layers: hypothesis property tests over shapes, strides, pads,
 dtypes and memory layouts; the pooling tie and NaN rule bit for bit; thread-count
 independence; buffer reuse between calls; and every bad input raising a clear error."""
+import itertools
 import threading
 
 import numpy as np
@@ -245,9 +246,19 @@ def test_both_conv_paths_match_naive(monkeypatch, per_image, dtype, shape, strid
     out, cache = conv_forward_fast(x, w, b, conv_param)
     assert cache.per_image == per_image
     assert relative_error(out, out_naive) < TOLERANCE[dtype]
-    for fast, naive in zip(conv_backward_fast(dout, cache),
-                           conv_backward_naive(dout, cache_naive)):
+    full = conv_backward_fast(dout, cache)
+    for fast, naive in zip(full, conv_backward_naive(dout, cache_naive)):
         assert fast.dtype == dtype and relative_error(fast, naive) < TOLERANCE[dtype]
+    # asked for some of dx, dw, db only: the same bits for those, None for the others
+    for needed in itertools.product((False, True), repeat=3):
+        for some, all_, wanted, naive in zip(conv_backward_fast(dout, cache, needed), full,
+                                             needed, conv_backward_naive(dout, cache_naive,
+                                                                         needed)):
+            if wanted:
+                np.testing.assert_array_equal(some, all_)
+                assert naive is not None
+            else:
+                assert some is None and naive is None
 
 
 def test_per_image_conv_does_not_depend_on_the_thread_count(monkeypatch):
@@ -531,3 +542,121 @@ def test_set_num_threads_validates():
     with pytest.raises(ValueError, match="set_num_threads"):
         vjpnet_fast.set_num_threads(True)
     assert vjpnet_fast.get_num_threads() == 1
+
+
+# --- relu_backward_fast and softmax_loss_fast against the NumPy layers ----------------------
+
+from vjpnet import layers  # noqa: E402
+from vjpnet_fast import relu_backward_fast, softmax_loss_fast  # noqa: E402
+
+SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300, -1e-300, 3.0, -2.5])
+
+
+def same_bits_up_to_nan_payload(got, want):
+    """Equal values, equal signs of zeros, NaN exactly where NaN."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = ~np.isnan(want)
+    np.testing.assert_array_equal(got[finite], want[finite])
+    np.testing.assert_array_equal(np.signbit(got[finite]), np.signbit(want[finite]))
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=4),
+       st.sampled_from([np.float64, np.float32]), st.sampled_from(LAYOUTS),
+       st.floats(0, 0.5), st.integers(0, 2 ** 32 - 1))
+def test_relu_backward_fast_matches_numpy_bit_for_bit(shape, dtype, layout, special, seed):
+    rng = np.random.default_rng(seed)
+    x, dout = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    for array in (x, dout):   # sprinkle zeros of both signs, infinities, NaN, tiny values
+        mask = rng.random(shape) < special
+        array[mask] = rng.choice(SPECIAL, size=int(mask.sum())).astype(dtype)
+    with np.errstate(invalid="ignore"):      # inf * 0 in the NumPy version (also the fallback
+        dx = relu_backward_fast(with_layout(dout, layout), x)   # for strided layouts)
+        same_bits_up_to_nan_payload(dx, layers.relu_backward(dout, x))
+
+
+def test_relu_backward_fast_handles_every_special_pair():
+    x, dout = (array.ravel() for array in np.meshgrid(SPECIAL, SPECIAL))
+    for dtype in (np.float64, np.float32):
+        got = relu_backward_fast(dout.astype(dtype), x.astype(dtype))
+        with np.errstate(invalid="ignore"):
+            want = layers.relu_backward(dout.astype(dtype), x.astype(dtype))
+        same_bits_up_to_nan_payload(got, want)
+    assert relu_backward_fast(np.ones(0), np.ones(0)).shape == (0,)
+    assert relu_backward_fast(np.float64(2.0), np.float64(1.0)) == 2.0          # 0-d: NumPy
+    with pytest.raises(ValueError, match="relu_backward: dout must have"):
+        relu_backward_fast(np.ones(3), np.ones(4))
+    mixed = relu_backward_fast(np.ones(3, np.float32), np.ones(3))             # NumPy's rules
+    assert mixed.dtype == layers.relu_backward(np.ones(3, np.float32), np.ones(3)).dtype
+
+
+@SETTINGS
+@given(st.integers(1, 7), st.integers(1, 12), st.sampled_from([np.float64, np.float32]),
+       st.sampled_from([np.int64, np.int32, np.uint8, np.intp]), st.sampled_from(LAYOUTS),
+       st.floats(1e-3, 1e3), st.integers(0, 2 ** 32 - 1))
+def test_softmax_loss_fast_matches_numpy(N, C, dtype, label_dtype, layout, scale, seed):
+    rng = np.random.default_rng(seed)
+    x = (scale * rng.standard_normal((N, C))).astype(dtype)
+    y = rng.integers(C, size=N).astype(label_dtype)
+    loss, dx = softmax_loss_fast(with_layout(x, layout), y)
+    want_loss, want_dx = layers.softmax_loss(x, y)
+    assert type(loss) is type(want_loss) and dx.dtype == dtype and dx.shape == (N, C)
+    tolerance = 1e-12 if dtype == np.float64 else 2e-6
+    assert loss == pytest.approx(want_loss, rel=tolerance, abs=tolerance)
+    np.testing.assert_allclose(dx, want_dx, rtol=tolerance, atol=tolerance / N)
+
+
+def test_softmax_loss_fast_special_scores():
+    """-inf is a class of probability 0; +inf or NaN makes its row's loss and gradient NaN."""
+    x = np.array([[1.0, -np.inf, 2.0], [-np.inf, 0.5, 0.5], [np.inf, 1.0, 0.0],
+                  [np.nan, 1.0, 0.0], [0.0, 0.0, 0.0], [-np.inf, -np.inf, -np.inf]])
+    for labels in ([0, 1, 2, 1, 2, 0], [1, 0, 0, 0, 0, 1]):
+        y = np.array(labels)
+        for rows in ([0, 1, 4], [0, 1, 2, 4], [3], [5], [0, 1, 2, 3, 4, 5]):
+            loss, dx = softmax_loss_fast(x[rows], y[rows])
+            with np.errstate(invalid="ignore"):          # inf - inf in the NumPy version
+                want_loss, want_dx = layers.softmax_loss(x[rows], y[rows])
+            np.testing.assert_allclose(loss, want_loss, rtol=1e-14)
+            np.testing.assert_allclose(dx, want_dx, rtol=1e-14, atol=1e-17)
+
+
+@pytest.mark.parametrize("x, y, error, message", [
+    (np.ones((2, 3)), np.array([0, 3]), ValueError, r"labels must lie in \[0, C\)"),
+    (np.ones((2, 3)), np.array([-1, 0]), ValueError, r"got values \[-1\]"),
+    (np.ones((2, 3)), np.array([2 ** 64 - 1, 0], np.uint64), ValueError, "labels must lie"),
+    (np.ones((2, 3)), np.array([0.0, 1.0]), TypeError, "integer class labels"),
+    (np.ones((2, 3)), np.array([0, 1, 2]), ValueError, r"shape \(N,\) = \(2,\)"),
+    (np.ones((0, 3)), np.array([], int), ValueError, "the batch is empty"),
+    (np.ones((2, 0)), np.array([0, 0]), ValueError, "labels must lie"),
+    (np.ones((2, 3), int), np.array([0, 1]), TypeError, "float32 or float64"),
+    (np.ones(3), np.array([0, 1, 2]), ValueError, "must be 2-D"),
+])
+def test_softmax_loss_fast_rejects_what_the_layer_rejects(x, y, error, message):
+    with pytest.raises(error, match=message) as fast_error:
+        softmax_loss_fast(x, y)
+    with pytest.raises(error, match=message) as numpy_error:
+        layers.softmax_loss(x, y)
+    assert str(fast_error.value) == str(numpy_error.value)
+
+
+def test_recycled_outputs_are_never_overwritten_while_held():
+    """Outputs and gradients of the fast kernels live in recycled memory (vjpnet.memory):
+    results the caller still holds keep their values through later calls."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((8, 3, 32, 32))
+    w, b = rng.standard_normal((16, 3, 3, 3)), rng.standard_normal(16)
+    held = []
+    for step in range(3):
+        out, cache = conv_forward_fast(x + step, w, b, {"stride": 1, "pad": 1})
+        pooled, pool_cache = max_pool_forward_fast(out, POOL_PARAM)
+        dout = relu_backward_fast(np.ones_like(out), out)
+        dx = max_pool_backward_fast(np.ones_like(pooled), pool_cache)
+        grads = conv_backward_fast(dout, cache)
+        held.append([array.copy() for array in (out, pooled, dout, dx, *grads)] +
+                    [out, pooled, dout, dx, *grads])
+        del out, pooled, dout, dx, grads, cache, pool_cache
+    for arrays in held:
+        copies, originals = arrays[:7], arrays[7:]
+        for copy, original in zip(copies, originals):
+            np.testing.assert_array_equal(copy, original)

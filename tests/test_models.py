@@ -145,6 +145,59 @@ def test_three_layer_convnet_gradients():
     check_model_gradients(model, X, y, tolerance=1e-5)
 
 
+@pytest.mark.parametrize("naive", ["0", "1"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_three_layer_convnet_is_conv_relu_pool_with_an_l2_term(monkeypatch, naive, dtype):
+    """The model pools before its ReLU and adds nn.l2_penalty: the same loss and gradients as
+    conv - relu - pool and 0.5 * reg * sum(W**2) written out, ties of the pool included."""
+    from vjpnet import nn, value_and_grad
+    from vjpnet.layer_utils import fast_kernels
+    if naive == "0" and fast_kernels() is None:
+        pytest.skip("vjpnet_fast is not built")
+    monkeypatch.setenv("VJPNET_NAIVE", naive)
+    np.random.seed(5)
+    model = ThreeLayerConvNet(input_dim=(2, 8, 8), num_filters=3, filter_size=3,
+                              hidden_dim=6, num_classes=4, weight_scale=0.5, reg=0.3,
+                              dtype=dtype)
+    X = np.round(np.random.randn(5, 2, 8, 8)).astype(dtype)   # integers: many ties and zeros
+    y = np.random.randint(4, size=5)
+
+    def written_out(params):
+        conv = nn.relu(nn.conv2d(X, params["W1"], params["b1"], model.conv_param))
+        pooled = nn.max_pool2d(conv, model.pool_param)
+        hidden = nn.relu(nn.affine(pooled, params["W2"], params["b2"]))
+        scores = nn.affine(hidden, params["W3"], params["b3"])
+        return nn.softmax_loss(scores, y) + 0.5 * model.reg * sum(
+            np.sum(np.square(params[name])) for name in ("W1", "W2", "W3"))
+
+    for scale in (1.0, 0.0):        # scale 0: every conv output is its bias (all windows tie)
+        model.params["W1"] = model.params["W1"] * dtype(scale)
+        loss, grads = model.loss(X, y)
+        want_loss, want_grads = value_and_grad(written_out)(model.params)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        assert loss == pytest.approx(float(want_loss), rel=rtol)
+        for name, want in want_grads.items():
+            assert grads[name].dtype == dtype
+            np.testing.assert_allclose(grads[name], want, rtol=rtol, atol=rtol * 1e-3,
+                                       err_msg=name)
+
+
+def test_gradients_held_across_steps_keep_their_values():
+    """Gradients live in recycled memory (vjpnet.memory): the next steps never reuse memory
+    that a caller still holds."""
+    np.random.seed(6)
+    model = ThreeLayerConvNet(input_dim=(3, 32, 32), num_filters=8, filter_size=3,
+                              hidden_dim=20, weight_scale=0.1, reg=0.1, dtype=np.float64)
+    X, y = np.random.randn(16, 3, 32, 32), np.random.randint(10, size=16)
+    held = []
+    for step in range(3):
+        loss, grads = model.loss(X + step, y)
+        held.append((grads, {name: grad.copy() for name, grad in grads.items()}))
+    for grads, copies in held:
+        for name in grads:
+            np.testing.assert_array_equal(grads[name], copies[name])
+
+
 def test_three_layer_convnet_initial_loss_and_errors():
     np.random.seed(0)
     model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=4, filter_size=3, hidden_dim=10)

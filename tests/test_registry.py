@@ -196,3 +196,31 @@ def test_a_keyword_traced_only_by_an_enclosing_grad_is_a_constant_at_the_inner_l
 
     np.testing.assert_allclose(inner_gradient_sum(0.3), np.sum(2 * (x + 0.3)))
     np.testing.assert_allclose(vjpnet.grad(inner_gradient_sum)(0.3), 2.0 * x.size)
+
+
+SELECTIVE = [(key, primitive) for key, primitive in PRIMITIVES if primitive.selective_vjp]
+
+
+def test_the_layers_skip_unneeded_cotangents():
+    names = {primitive.name for _, primitive in SELECTIVE}
+    assert {"affine", "conv2d", "matmul"} <= names
+
+
+@pytest.mark.parametrize("key,primitive", SELECTIVE, ids=[key for key, _ in SELECTIVE])
+def test_selective_vjp_gives_each_cotangent_alone(key, primitive):
+    """A selective VJP asked for one cotangent (the others constant, as for a data batch) gives
+    the same value as when it computes all of them."""
+    for sample in _samples(primitive, seed=2):
+        positions = _float_positions(sample.args, primitive)
+        rng = np.random.default_rng(3)
+        out = _as_function(primitive, sample, positions)(*[sample.args[i] for i in positions])
+        cotangent = rng.standard_normal(np.shape(out))
+        _, vjp_all = vjpnet.vjp(_as_function(primitive, sample, positions),
+                                *[sample.args[i] for i in positions])
+        expected = vjp_all(cotangent)
+        for index, position in enumerate(positions):
+            _, vjp_one = vjpnet.vjp(_as_function(primitive, sample, [position]),
+                                    sample.args[position])
+            (alone,) = vjp_one(cotangent)
+            np.testing.assert_allclose(alone, expected[index], rtol=1e-13, atol=1e-13,
+                                       err_msg=f"{key}: argument {position} of {sample}")

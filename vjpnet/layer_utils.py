@@ -5,7 +5,9 @@ returns the gradients of the inputs in input order.
 
 Conv and pool use the Cython kernels of `vjpnet_fast` (`conv_forward_fast`,
 `conv_backward_fast`, `max_pool_forward_fast`, `max_pool_backward_fast`) when that package is
-built, and the naive ones of `vjpnet.layers` otherwise. The environment variable
+built, and the naive ones of `vjpnet.layers` otherwise; `vjpnet.nn` also takes the ReLU's
+backward pass and the softmax loss from the same kernel set (`relu_backward_fast`,
+`softmax_loss_fast`). The environment variable
 `VJPNET_NAIVE`, read at every call (here and in `vjpnet.nn`), forces the choice:
 
     VJPNET_NAIVE=1   always the naive NumPy kernels
@@ -21,7 +23,8 @@ from collections import namedtuple
 
 from vjpnet.layers import (affine_backward, affine_forward, conv_backward_naive,
                            conv_forward_naive, max_pool_backward_naive,
-                           max_pool_forward_naive, relu_backward, relu_forward)
+                           max_pool_forward_naive, relu_backward, relu_forward,
+                           softmax_loss)
 
 __all__ = [
     "Kernels", "select_kernels", "affine_relu_forward", "affine_relu_backward",
@@ -29,13 +32,15 @@ __all__ = [
     "conv_relu_pool_backward",
 ]
 
-Kernels = namedtuple("Kernels", "name conv_forward conv_backward pool_forward pool_backward")
+Kernels = namedtuple("Kernels", "name conv_forward conv_backward pool_forward pool_backward "
+                                "relu_backward softmax_loss")
 
 NAIVE_KERNELS = Kernels("naive", conv_forward_naive, conv_backward_naive,
-                        max_pool_forward_naive, max_pool_backward_naive)
+                        max_pool_forward_naive, max_pool_backward_naive, relu_backward,
+                        softmax_loss)
 
-_FAST_NAMES = ("conv_forward_fast", "conv_backward_fast",
-               "max_pool_forward_fast", "max_pool_backward_fast")
+_FAST_NAMES = ("conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
+               "max_pool_backward_fast", "relu_backward_fast", "softmax_loss_fast")
 
 
 @functools.cache

@@ -155,30 +155,34 @@ def conv_forward_naive(x, w, b, conv_param):
     return out, (x, w, b, conv_param)
 
 
-def conv_backward_naive(dout, cache):
+def conv_backward_naive(dout, cache, needed=(True, True, True)):
     """Backward pass of the naive convolution.
 
-    Inputs: dout, upstream derivative (N, F, H', W'); cache (x, w, b, conv_param).
+    Inputs: dout, upstream derivative (N, F, H', W'); cache (x, w, b, conv_param);
+    needed (optional): which of dx, dw, db to compute (the others come back as None).
     Returns (dx, dw, db): dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
     x, w, b, conv_param = cache
     N, C, H, W, F, HH, WW, stride, pad, H_out, W_out = conv_output_shape(
         "conv_backward_naive", x, w, b, conv_param)
     check_dout("conv_backward_naive", dout, (N, F, H_out, W_out))
+    need_dx, need_dw, need_db = needed
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dx_padded = np.zeros_like(x_padded)
-    dw = np.zeros_like(w)
+    dx_padded = np.zeros_like(x_padded) if need_dx else None
+    dw = np.zeros_like(w) if need_dw else None
     for i in range(HH):
         for j in range(WW):
             rows, cols = _window(i, stride, H_out), _window(j, stride, W_out)
-            patch = x_padded[:, :, rows, cols]
-            # sum over N, H', W' of dout (N, F, H', W') * patch (N, C, H', W') -> (F, C)
-            dw[:, :, i, j] = np.tensordot(dout, patch, axes=([0, 2, 3], [0, 2, 3]))
-            # (N, F, H', W') x (F, C) summed over F -> (N, H', W', C)
-            dx_padded[:, :, rows, cols] += np.tensordot(
-                dout, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
-    dx = dx_padded[:, :, pad:pad + H, pad:pad + W].copy()
-    db = np.sum(dout, axis=(0, 2, 3)).astype(b.dtype, copy=False)
+            if need_dw:
+                patch = x_padded[:, :, rows, cols]
+                # sum over N, H', W' of dout (N, F, H', W') * patch (N, C, H', W') -> (F, C)
+                dw[:, :, i, j] = np.tensordot(dout, patch, axes=([0, 2, 3], [0, 2, 3]))
+            if need_dx:
+                # (N, F, H', W') x (F, C) summed over F -> (N, H', W', C)
+                dx_padded[:, :, rows, cols] += np.tensordot(
+                    dout, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
+    dx = dx_padded[:, :, pad:pad + H, pad:pad + W].copy() if need_dx else None
+    db = np.sum(dout, axis=(0, 2, 3)).astype(b.dtype, copy=False) if need_db else None
     return dx, dw, db
 
 

@@ -5,9 +5,9 @@ gamma1, beta1, ... for batchnorm layers) and has `loss(X, y=None)`:
 - y is None: a test-time forward pass, returns scores of shape (N, C);
 - otherwise: returns (loss, grads), grads a dict keyed like params.
 
-The loss is written once, as a pure function of the params built from `vjpnet.nn` ops plus
-plain NumPy for the L2 term 0.5 * reg * sum(W**2) (weight matrices only); its gradient comes
-from `vjpnet.value_and_grad`. There is no hand-written backward pass here.
+The loss is written once, as a pure function of the params built from `vjpnet.nn` ops (the
+L2 term 0.5 * reg * sum(W**2) over the weight matrices only is `nn.l2_penalty`); its gradient
+comes from `vjpnet.value_and_grad`. There is no hand-written backward pass here.
 
 Weights are drawn as weight_scale * np.random.randn(...) in layer order (so np.random.seed
 makes a model reproducible), biases start at zero, batchnorm scales at one and shifts at zero.
@@ -54,11 +54,8 @@ class _Classifier:
     def _regularization(self, params):
         if self.reg == 0:
             return 0.0
-        total = 0.0
-        for name in self.weight_names:
-            # np.square: the cheapest traced form (one node; np.sum(W * W) records W twice)
-            total = total + np.sum(np.square(params[name]))
-        return 0.5 * self.reg * total
+        # one op for the whole L2 term: a dot product per weight, one scaled copy in the VJP
+        return nn.l2_penalty(self.reg, *[params[name] for name in self.weight_names])
 
     def _objective(self, params, X, y):
         scores = self._scores(params, X, mode="train")
@@ -74,8 +71,16 @@ class _Classifier:
         X = self._input(X)
         if y is None:
             return self._scores(self.params, X, mode="test")
-        loss, grads = value_and_grad(self._objective)(self.params, X, y)
+        loss, grads = _objective_value_and_grad(self, self.params, X, y)
         return float(loss), grads
+
+
+def _objective(model, params, X, y):
+    return model._objective(params, X, y)
+
+
+# made once (not per loss call); differentiates the params only
+_objective_value_and_grad = value_and_grad(_objective, argnums=1)
 
 
 class TwoLayerNet(_Classifier):
@@ -110,7 +115,7 @@ class TwoLayerNet(_Classifier):
         }
 
     def _scores(self, params, X, mode):
-        hidden = nn.relu(nn.affine(X, params["W1"], params["b1"]))
+        hidden = nn.affine_relu(X, params["W1"], params["b1"])
         return nn.affine(hidden, params["W2"], params["b2"])
 
 
@@ -174,11 +179,13 @@ class FullyConnectedNet(_Classifier):
             self.dropout_param["mode"] = mode
         hidden = X
         for layer in range(1, self.num_layers):
-            hidden = nn.affine(hidden, params[f"W{layer}"], params[f"b{layer}"])
             if self.use_batchnorm:
+                hidden = nn.affine(hidden, params[f"W{layer}"], params[f"b{layer}"])
                 hidden = nn.batchnorm(hidden, params[f"gamma{layer}"], params[f"beta{layer}"],
                                       self.bn_params[layer - 1])
-            hidden = nn.relu(hidden)
+                hidden = nn.relu(hidden)
+            else:
+                hidden = nn.affine_relu(hidden, params[f"W{layer}"], params[f"b{layer}"])
             if self.use_dropout:
                 hidden = nn.dropout(hidden, self.dropout_param)
         last = self.num_layers
@@ -235,7 +242,9 @@ class ThreeLayerConvNet(_Classifier):
         }
 
     def _scores(self, params, X, mode):
-        conv = nn.relu(nn.conv2d(X, params["W1"], params["b1"], self.conv_param))
-        pooled = nn.max_pool2d(conv, self.pool_param)
-        hidden = nn.relu(nn.affine(pooled, params["W2"], params["b2"]))
+        # relu(max_pool(conv)) is max_pool(relu(conv)), output and gradient (the maximum of a
+        # window commutes with the ReLU, ties included), on a quarter of the elements
+        conv = nn.conv2d(X, params["W1"], params["b1"], self.conv_param)
+        pooled = nn.relu(nn.max_pool2d(conv, self.pool_param))
+        hidden = nn.affine_relu(pooled, params["W2"], params["b2"])
         return nn.affine(hidden, params["W3"], params["b3"])

@@ -9,10 +9,12 @@ Each op returns only the output and composes with plain NumPy inside `vjpnet.gra
 
     affine(x, w, b)               x (N, d_1, ..., d_k), w (D, M), b (M,)  -> (N, M)
     relu(x)                       any shape                                -> same shape
+    affine_relu(x, w, b)          relu(affine(x, w, b)) as one op          -> (N, M)
     conv2d(x, w, b, conv_param)   x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')
     max_pool2d(x, pool_param)     x (N, C, H, W)                           -> (N, C, H', W')
     softmax_loss(scores, y)       scores (N, C), integer labels y (N,)     -> scalar loss
     svm_loss(scores, y)           scores (N, C), integer labels y (N,)     -> scalar loss
+    l2_penalty(reg, *weights)     weights of any shapes -> 0.5 * reg * sum of sum(w**2)
 
 Labels and parameter dicts are never differentiated. affine, relu and the losses are
 differentiable any number of times (their layer functions use only NumPy operations vjpnet
@@ -20,15 +22,86 @@ traces; a loss's cache is its gradient dx, computed from the scores by such oper
 conv2d and max_pool2d are first-order only: they run the Cython kernels of vjpnet_fast when
 it is built and the naive NumPy ones otherwise; `VJPNET_NAIVE=1` forces naive and
 `VJPNET_NAIVE=0` forces fast (see `vjpnet.layer_utils.select_kernels`), read at each call.
+
+On plain arrays (first-order use) the ops take a shorter path than the layer functions, with
+the same results: the ReLU's backward pass and the softmax loss run vjpnet_fast's Cython
+kernels when the fast kernels are selected, and large outputs and gradients (relu, affine's dx
+and dw, conv, pool) come from `vjpnet.memory`, recycled instead of freshly page-faulted in
+every training step. On traced values (higher order) they run the NumPy layer functions.
+Cotangents nobody asked for (conv's and affine's dx for the data batch) are not computed.
 """
 import numpy as np
 
-from vjpnet import layer_jvps, layers
+from vjpnet import layer_jvps, layers, memory
 from vjpnet.layer_utils import select_kernels
 from vjpnet.registry import Sample, primitive
-from vjpnet.validation import pool_output_shape
+from vjpnet.tape import Traced
+from vjpnet.validation import check_affine, check_dout, check_float_dtypes, pool_output_shape
 
-__all__ = ["affine", "relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss"]
+__all__ = ["affine", "relu", "affine_relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss",
+           "l2_penalty"]
+
+_ndarray = np.ndarray
+
+
+def _affine_forward(x, w, b):
+    """affine_forward; on plain arrays its output comes from vjpnet.memory."""
+    if type(x) is _ndarray and type(w) is _ndarray and type(b) is _ndarray:
+        N, D, M = check_affine("affine_forward", x, w, b)
+        out = np.dot(x.reshape(N, D), w, out=memory.empty((N, M), x.dtype))
+        out += b
+        return out, (x, w, b)
+    return layers.affine_forward(x, w, b)
+
+
+def _affine_vjp(g, cache, needed):
+    """affine_backward for the needed cotangents; dx and dw of plain arrays go to
+    vjpnet.memory."""
+    x, w, b = cache
+    if not (type(g) is _ndarray and type(x) is _ndarray and type(w) is _ndarray
+            and g.dtype == x.dtype):
+        return layers.affine_backward(g, cache, needed)
+    N, (D, M) = x.shape[0], w.shape
+    check_dout("affine_backward", g, (N, M))
+    dx = np.dot(g, w.T, out=memory.empty((N, D), x.dtype)).reshape(x.shape) \
+        if needed[0] else None
+    dw = np.dot(x.reshape(N, D).T, g, out=memory.empty((D, M), x.dtype)) if needed[1] else None
+    db = np.add.reduce(g, axis=0) if needed[2] else None   # np.sum without its wrapper
+    return dx, dw, db
+
+
+def _relu_forward(x):
+    """relu_forward; on a plain array its output comes from vjpnet.memory."""
+    if type(x) is _ndarray:
+        check_float_dtypes("relu_forward", x=x)
+        return np.maximum(0, x, out=memory.empty(x.shape, x.dtype)), x
+    return layers.relu_forward(x)
+
+
+def _relu_vjp(g, x):
+    """relu_backward of the selected kernels (vjpnet_fast's: one pass, on plain arrays)."""
+    return (select_kernels().relu_backward(g, x),)
+
+
+def _affine_relu_forward(x, w, b):
+    """relu(affine(x, w, b)) in one op: the ReLU runs in place on the affine output."""
+    if type(x) is _ndarray and type(w) is _ndarray and type(b) is _ndarray:
+        out, _ = _affine_forward(x, w, b)
+        np.maximum(0, out, out=out)
+    else:
+        out, _ = layers.relu_forward(layers.affine_forward(x, w, b)[0])
+    return out, (x, w, b, out)
+
+
+def _affine_relu_vjp(g, cache, needed):
+    """The ReLU's backward pass (out > 0 exactly where the affine output is), then affine's."""
+    x, w, b, out = cache
+    return _affine_vjp(select_kernels().relu_backward(g, out), (x, w, b), needed)
+
+
+def _softmax_loss_forward(x, y):
+    """softmax_loss of the selected kernels (vjpnet_fast's: one pass, on plain arrays)."""
+    return select_kernels().softmax_loss(x, y)
 
 
 def _loss_vjp(g, dx):
@@ -51,10 +124,17 @@ def _max_pool2d_forward(x, pool_param):
 
 
 def _kernel_vjp(g, cache):
-    """Run the backward recorded by a conv2d/max_pool2d forward; a tuple of cotangents."""
+    """Run the backward recorded by a max_pool2d forward; a tuple of cotangents."""
     backward, layer_cache = cache
     gradients = backward(g, layer_cache)
     return gradients if isinstance(gradients, tuple) else (gradients,)
+
+
+def _conv2d_vjp(g, cache, needed):
+    """Run the backward recorded by a conv2d forward for the needed cotangents only (dx is
+    skipped when x is the data batch); (dx, dw, db, None)."""
+    backward, layer_cache = cache
+    return backward(g, layer_cache, needed[:3]) + (None,)
 
 
 # --- sample inputs for the registry-driven test (float64, away from kinks) ------------------
@@ -86,6 +166,15 @@ def _affine_spec(rng):
                    rng.standard_normal(2))]
 
 
+def _affine_relu_spec(rng):
+    """Inputs whose affine outputs all stay >= 0.1 away from the ReLU's kink."""
+    while True:
+        x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), \
+            rng.standard_normal(5)
+        if np.abs(x.reshape(4, 6) @ w + b).min() >= 0.1:
+            return Sample(x, w, b)
+
+
 def _relu_spec(rng):
     return [Sample(_away_from_zero(rng, (3, 4))), Sample(_away_from_zero(rng, (2, 3, 2, 2)))]
 
@@ -114,14 +203,16 @@ def _svm_spec(rng):
 
 # --- the ops: one registration each ---------------------------------------------------------
 
-affine = primitive(layers.affine_forward, vjp=layers.affine_backward, name="affine",
-                   selective_vjp=True, spec=_affine_spec)
-relu = primitive(layers.relu_forward, vjp=layers.relu_backward, name="relu", spec=_relu_spec)
-softmax_loss = primitive(layers.softmax_loss, vjp=_loss_vjp, name="softmax_loss",
+affine = primitive(_affine_forward, vjp=_affine_vjp, name="affine", selective_vjp=True,
+                   spec=_affine_spec)
+relu = primitive(_relu_forward, vjp=_relu_vjp, name="relu", spec=_relu_spec)
+affine_relu = primitive(_affine_relu_forward, vjp=_affine_relu_vjp, name="affine_relu",
+                        selective_vjp=True, spec=_affine_relu_spec)
+softmax_loss = primitive(_softmax_loss_forward, vjp=_loss_vjp, name="softmax_loss",
                          spec=_softmax_spec)
 svm_loss = primitive(layers.svm_loss, vjp=_loss_vjp, name="svm_loss", spec=_svm_spec)
-conv2d = primitive(_conv2d_forward, vjp=_kernel_vjp, name="conv2d", first_order=True,
-                   spec=_conv2d_spec)
+conv2d = primitive(_conv2d_forward, vjp=_conv2d_vjp, name="conv2d", first_order=True,
+                   selective_vjp=True, spec=_conv2d_spec)
 max_pool2d = primitive(_max_pool2d_forward, vjp=_kernel_vjp, name="max_pool2d",
                        first_order=True, spec=_max_pool2d_spec)
 
@@ -154,6 +245,10 @@ affine.__doc__ = """affine(x, w, b) -> x.reshape(N, D) @ w + b, shape (N, M).
 
 x (N, d_1, ..., d_k), w (D, M), b (M,). Differentiable any number of times."""
 relu.__doc__ = """relu(x) -> max(0, x), shaped like x; the gradient at 0 is 0. Any order."""
+affine_relu.__doc__ = """affine_relu(x, w, b) -> relu(affine(x, w, b)), shape (N, M), as one op.
+
+The notebook's affine-relu sandwich: the same values and gradients as nn.relu(nn.affine(x, w,
+b)), bit for bit, with one recorded op and one array fewer. Any order."""
 softmax_loss.__doc__ = """softmax_loss(scores, y) -> mean cross-entropy loss, a scalar.
 
 scores (N, C) float, y (N,) integer labels in [0, C) (not differentiated). Any order."""
@@ -171,6 +266,60 @@ x (N, C, H, W), pool_param {'pool_height', 'pool_width', 'stride'} (not differen
 ties send the gradient to the first maximum in row-major order. Fast kernels when built
 (VJPNET_NAIVE=1 forces naive). First-order only (differentiating it twice raises); forward
 mode through a JVP rule (the tangent at each window's maximum)."""
+
+
+# --- the models' L2 term --------------------------------------------------------------------
+
+def _sum_of_squares(w):
+    """sum(w * w); for a plain array one BLAS dot product of w with itself (no temporary)."""
+    if type(w) is _ndarray:
+        flat = w.reshape(-1)
+        return np.dot(flat, flat)
+    return np.sum(w * w)
+
+
+def _l2_penalty_forward(reg, *weights):
+    for position, w in enumerate(weights):
+        dtype = getattr(w, "dtype", None)
+        if dtype is None or dtype.kind != "f":
+            raise TypeError(f"l2_penalty: weights[{position}] must be a float array, got "
+                            f"{dtype if dtype is not None else type(w).__name__}")
+    total = 0.0
+    for w in weights:
+        total = total + _sum_of_squares(w)
+    return 0.5 * reg * total, (reg, weights, total)
+
+
+def _l2_penalty_vjp(g, cache, needed):
+    """(0.5 * total * g for reg, reg * g * w for each weight); plain arrays into
+    vjpnet.memory."""
+    reg, weights, total = cache
+    cotangents = [0.5 * total * g if needed[0] else None]
+    scale = reg * g                      # g: the cotangent of a scalar
+    if type(scale) is not Traced:
+        scale = float(np.reshape(scale, ()))   # a Python float keeps each weight's dtype
+    for w, need in zip(weights, needed[1:]):
+        if not need:
+            cotangents.append(None)
+        elif type(w) is _ndarray and type(scale) is float:
+            cotangents.append(np.multiply(w, scale, out=memory.empty(w.shape, w.dtype)))
+        else:
+            cotangents.append(scale * w)
+    return tuple(cotangents)
+
+
+def _l2_penalty_spec(rng):
+    return [Sample(0.3, rng.standard_normal((3, 4)), rng.standard_normal(5)),
+            Sample(2.0, rng.standard_normal((2, 3, 2)))]
+
+
+l2_penalty = primitive(_l2_penalty_forward, vjp=_l2_penalty_vjp, name="l2_penalty",
+                       selective_vjp=True, spec=_l2_penalty_spec)
+l2_penalty.__doc__ = """l2_penalty(reg, *weights) -> 0.5 * reg * sum(sum(w * w) for w in weights).
+
+The L2 term of the models as one op: the forward is one dot product per weight array (no
+squared copy), the VJP one scaled copy per weight (reg * g * w). reg is a number (it gets a
+gradient too when it is traced); weights are float arrays of any shapes. Any order."""
 
 
 # --- batch normalization and dropout (issue 6: the training stack) --------------------------

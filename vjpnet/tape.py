@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from vjpnet import memory
+
 _level = contextvars.ContextVar("vjpnet_trace_level", default=0)
 
 # NumPy dispatch tables, filled by vjpnet.numpy_ops (and by users through
@@ -782,7 +784,16 @@ def backward(tape, seeds, free):
                         cotangent.shape == shape):
                     _check_cotangent(primitive, slot, cotangent, shape, dtype)
             previous = cotangents[parent]
-            cotangents[parent] = cotangent if previous is None else previous + cotangent
+            if previous is None:
+                cotangents[parent] = cotangent
+            elif type(previous) is ndarray and previous.nbytes >= memory.MIN_BYTES and \
+                    type(cotangent) is ndarray and previous.shape == cotangent.shape and \
+                    previous.dtype == cotangent.dtype:
+                # a large sum in recycled memory, not page-faulted afresh at every step
+                cotangents[parent] = np.add(previous, cotangent,
+                                            out=memory.empty(previous.shape, previous.dtype))
+            else:
+                cotangents[parent] = previous + cotangent
     return cotangents
 
 

@@ -44,6 +44,15 @@ def check_ndim(op, name, value, ndim, layout):
 
 def check_float_dtypes(op, **arrays):
     """Raise TypeError unless every array is float32 or float64 and all share one dtype."""
+    dtype = None
+    for value in arrays.values():       # the common case first: arrays of one float dtype
+        value_dtype = getattr(value, "dtype", None)
+        if value_dtype is None or value_dtype not in FLOAT_DTYPES or \
+                (dtype is not None and value_dtype != dtype) or not hasattr(value, "shape"):
+            break
+        dtype = value_dtype
+    else:
+        return
     for name, value in arrays.items():
         check_array(op, name, value)
         if np.dtype(value.dtype) not in FLOAT_DTYPES:

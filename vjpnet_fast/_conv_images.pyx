@@ -8,10 +8,12 @@ GEMMs straight into the NCHW output / input gradient, col2im of one image.
         counters [images claimed, images finished] shared by the threads running the call,
         first_thread: whether this is the calling thread (see below).
     conv_backward_images(x, w_mat, dout, dx, dw_images, db_images, scratch, progress,
-                         first_thread, HH, WW, stride, pad)
+                         first_thread, HH, WW, stride, pad, need_dx=True, need_dw=True)
         dout (N, F, P), dx (N, C, H, W) (written), dw_images (N, K, F) (written: image n's
         contribution columns(x[n]) @ dout[n].T, i.e. dw transposed), db_images (N, F)
-        (written: dout[n].sum(axis=1)), scratch (>= 2*K*P,) (clobbered).
+        (written: dout[n].sum(axis=1)), scratch (>= 2*K*P, or K*P without dx) (clobbered);
+        need_dx / need_dw False: dx / (dw_images, db_images) are not computed (not read or
+        checked; pass arrays of shape (0, 0, 0, 0) / (0, 0, 0) and (0, 0)).
 
 Why per image: the column matrix of one image (K x P) stays in L2 between im2col and the
 GEMM that reads it, the GEMM writes each image's (F, P) output block where NCHW wants it
@@ -246,20 +248,25 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
                          const real[:, :, ::1] dout, real[:, :, :, ::1] dx,
                          real[:, :, ::1] dw_images, real[:, ::1] db_images,
                          real[::1] scratch, long long[::1] progress, bint first_thread,
-                         Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad):
+                         Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad,
+                         bint need_dx=True, bint need_dw=True):
     """dx[n] = col2im(w_mat.T @ dout[n]), dw_images[n] = columns(x[n]) @ dout[n].T and
     db_images[n] = dout[n].sum(axis=1) for every image n not yet claimed through
-    `progress` (see module docstring)."""
+    `progress` (see module docstring). need_dx=False skips dx (its GEMM and col2im; dx may
+    then be any array, e.g. of shape (0, 0, 0, 0)); need_dw=False skips dw_images and
+    db_images likewise (and the im2col that dw needs)."""
     cdef Py_ssize_t H_out, W_out
+    arrays = [("dout", (dout.shape[0], dout.shape[1], dout.shape[2]))]
+    if need_dx:
+        arrays.append(("dx", (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])))
+    if need_dw:
+        arrays.append(("dw_images", (dw_images.shape[0], dw_images.shape[1],
+                                     dw_images.shape[2])))
+        arrays.append(("db_images", (db_images.shape[0], db_images.shape[1])))
     H_out, W_out = _check("conv_backward_images",
                           (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
                           (w_mat.shape[0], w_mat.shape[1]), HH, WW, stride, pad,
-                          (("dout", (dout.shape[0], dout.shape[1], dout.shape[2])),
-                           ("dx", (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])),
-                           ("dw_images", (dw_images.shape[0], dw_images.shape[1],
-                                          dw_images.shape[2])),
-                           ("db_images", (db_images.shape[0], db_images.shape[1]))),
-                          2, scratch.shape[0], progress.shape[0])
+                          tuple(arrays), 1 + need_dx, scratch.shape[0], progress.shape[0])
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t F = w_mat.shape[0], K = w_mat.shape[1], P = H_out * W_out
     cdef Py_ssize_t n, f, p
@@ -270,30 +277,38 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
     if N == 0 or not first_thread and (P == 0 or F == 0):
         return
     if P == 0 or F == 0:   # dout is empty: every gradient is zero
-        dx[...] = 0
-        dw_images[...] = 0
-        db_images[...] = 0
+        if need_dx:
+            dx[...] = 0
+        if need_dw:
+            dw_images[...] = 0
+            db_images[...] = 0
         return
+    if not need_dx:
+        dcol = col        # unused
     with nogil:
         while True:
             n = vjpnet_claim_next(&progress[0])
             if n >= N:
                 break
             grad = &dout[n, 0, 0]
-            for f in range(F):
-                total = 0
-                for p in range(P):
-                    total = total + grad[f * P + p]
-                db_images[n, f] = total
+            if need_dw:
+                for f in range(F):
+                    total = 0
+                    for p in range(P):
+                        total = total + grad[f * P + p]
+                    db_images[n, f] = total
             if K > 0:   # K == 0 (no input channels): dx and dw are empty, db is still the sum
-                _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out, col)
-                # (K, F) = col (K, P) @ dout[n].T (P, F): faster in OpenBLAS than
-                # (F, K) = dout @ col.T
-                _gemm(False, True, K, F, P, col, P, grad, P, 0, &dw_images[n, 0, 0], F)
-                # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
-                _gemm(True, False, K, P, F, &w_mat[0, 0], K, grad, P, 0, dcol, P)
-                _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out,
-                              &dx[n, 0, 0, 0])
+                if need_dw:
+                    _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out,
+                                  col)
+                    # (K, F) = col (K, P) @ dout[n].T (P, F): faster in OpenBLAS than
+                    # (F, K) = dout @ col.T
+                    _gemm(False, True, K, F, P, col, P, grad, P, 0, &dw_images[n, 0, 0], F)
+                if need_dx:
+                    # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
+                    _gemm(True, False, K, P, F, &w_mat[0, 0], K, grad, P, 0, dcol, P)
+                    _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out,
+                                  &dx[n, 0, 0, 0])
             vjpnet_mark_done(&progress[1])
         if first_thread:
             vjpnet_wait_done(&progress[1], N)

@@ -5,8 +5,10 @@ into reused buffers + one NumPy GEMM per chunk of images.
         x (N, C, H, W), w (F, C, HH, WW), b (F,), all float32 or all float64 (any memory
         layout); conv_param {'stride': s >= 1, 'pad': p >= 0}.
         out (N, F, H_out, W_out) with H_out = 1 + (H + 2p - HH) / s, W_out likewise.
-    conv_backward_fast(dout, cache) -> (dx, dw, db)
-        dout (N, F, H_out, W_out) of the forward's dtype; dx, dw, db shaped like x, w, b.
+    conv_backward_fast(dout, cache, needed=(True, True, True)) -> (dx, dw, db)
+        dout (N, F, H_out, W_out) of the forward's dtype; dx, dw, db shaped like x, w, b;
+        needed: which of them to compute (the others come back as None: vjpnet.nn.conv2d
+        skips dx, a GEMM and a col2im per image, when x is the data batch).
 
 Cross-correlation with symmetric zero padding, the same contract as
 `vjpnet.layers.conv_forward_naive` / `conv_backward_naive` (results agree to ~1e-12 relative
@@ -22,6 +24,9 @@ per-image products in image order, so results do not depend on the thread count.
 with benchmarks/bench_layers.py on the 2-core machine (fwd+bwd, before -> after): seed conv
 4.5-5.3 -> 3.5 ms, CIFAR-sized float32 44-46 -> 27-29 ms, float64 80 -> 54 ms.
 
+The output and dx are large, so they come from `vjpnet.memory` (memory recycled once the
+arrays that used it are gone, instead of freshly page-faulted on every call).
+
 Otherwise (PER_IMAGE False) the images are processed in chunks of about CHUNK_BYTES of column
 matrix (one GEMM per chunk and pass). The bias rides along inside the GEMMs: the weight matrix
 gets b as an extra column and the column matrix an extra row of ones, so the forward GEMM adds
@@ -34,6 +39,7 @@ per-thread `vjpnet_fast.workspace`.
 """
 import numpy as np
 
+from vjpnet import memory
 from vjpnet.validation import check_dout, conv_output_shape
 from vjpnet_fast import blas
 from vjpnet_fast._conv_images import conv_backward_images, conv_forward_images
@@ -98,7 +104,7 @@ def conv_forward_fast(x, w, b, conv_param):
     w_ext = np.empty((F, K + 1), dtype)
     w_ext[:, :K] = np.reshape(w, (F, K))
     w_ext[:, K] = b
-    out = np.empty((N, F, H_out, W_out), dtype)
+    out = memory.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
     threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     chunk = images_per_chunk(K + 1, P, dtype.itemsize, N)
@@ -123,9 +129,11 @@ def conv_forward_fast(x, w, b, conv_param):
     return out, cache
 
 
-def conv_backward_fast(dout, cache):
-    """Convolution backward pass. Inputs dout (N, F, H_out, W_out) and the cache of
-    conv_forward_fast; returns (dx (N, C, H, W), dw (F, C, HH, WW), db (F,))."""
+def conv_backward_fast(dout, cache, needed=(True, True, True)):
+    """Convolution backward pass. Inputs dout (N, F, H_out, W_out), the cache of
+    conv_forward_fast and optionally `needed`, three bools saying which of dx, dw, db to
+    compute; returns (dx (N, C, H, W), dw (F, C, HH, WW), db (F,)), None for those not
+    needed."""
     op = "conv_backward_fast"
     if not isinstance(cache, ConvCache):
         raise TypeError(f"{op}: cache must be the cache returned by conv_forward_fast, "
@@ -139,14 +147,16 @@ def conv_backward_fast(dout, cache):
                         f"{dtype} ({cache!r})")
     K, P = C * HH * WW, H_out * W_out
     dout_images = np.ascontiguousarray(dout).reshape(N, F, P)
+    need_dx, need_dw, need_db = (bool(flag) for flag in needed)
     if cache.per_image:
-        return _backward_per_image(dout_images, cache)
+        return _backward_per_image(dout_images, cache, need_dx, need_dw or need_db,
+                                   need_dw, need_db)
     w_transposed = np.ascontiguousarray(w_ext[:, :K].T)          # (K, F)
     # dw and db as one (K + 1, F) product per chunk: columns @ dout_chunk.T runs 1.5-6x
     # faster in OpenBLAS than the (F, K + 1) orientation dout_chunk @ columns.T (measured)
     dw_ext_t = np.zeros((K + 1, F), dtype)
     partial = np.empty((K + 1, F), dtype)
-    dx = np.empty((N, C, H, W), dtype)
+    dx = memory.empty((N, C, H, W), dtype) if need_dx else None
     threads = 1      # see vjpnet_fast.threads: OpenMP next to OpenBLAS's threads thrashes
     kept = cache.columns is not None
     chunk = cache.chunk
@@ -163,14 +173,17 @@ def conv_backward_fast(dout, cache):
         else:
             dout_chunk = workspace.get("product", (F, count * P), dtype)
             dout_chunk.reshape(F, count, P)[...] = dout_images[start:stop].transpose(1, 0, 2)
-        np.matmul(columns, dout_chunk.T, out=partial)
-        dw_ext_t += partial
-        # the kept columns stay intact (a cache may be used for several backward calls)
-        dcolumns = workspace.get("dcolumns", (K, count * P), dtype) if kept else columns[:K]
-        np.matmul(w_transposed, dout_chunk, out=dcolumns)
-        col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop], threads)
-    dw = np.ascontiguousarray(dw_ext_t[:K].T).reshape(F, C, HH, WW)
-    db = dw_ext_t[K].copy()
+        if need_dw or need_db:
+            np.matmul(columns, dout_chunk.T, out=partial)
+            dw_ext_t += partial
+        if need_dx:
+            # the kept columns stay intact (a cache may be used for several backward calls)
+            dcolumns = workspace.get("dcolumns", (K, count * P), dtype) if kept else \
+                columns[:K]
+            np.matmul(w_transposed, dout_chunk, out=dcolumns)
+            col2im(dcolumns, HH, WW, stride, pad, H_out, W_out, dx[start:stop], threads)
+    dw = np.ascontiguousarray(dw_ext_t[:K].T).reshape(F, C, HH, WW) if need_dw else None
+    db = dw_ext_t[K].copy() if need_db else None
     return dx, dw, db
 
 
@@ -188,7 +201,7 @@ def _forward_per_image(x, w, b, conv_param, sizes):
     K, P = C * HH * WW, H_out * W_out
     w_mat = np.ascontiguousarray(np.reshape(w, (F, K)))
     b_contiguous = np.ascontiguousarray(b)
-    out = np.empty((N, F, H_out, W_out), dtype)
+    out = memory.empty((N, F, H_out, W_out), dtype)
     out_images = out.reshape(N, F, P)
     progress = np.zeros(2, np.longlong)       # images claimed, images finished
     with conv_team(N) as threads:
@@ -201,23 +214,30 @@ def _forward_per_image(x, w, b, conv_param, sizes):
     return out, ConvCache(x, w, b, conv_param, w_mat, sizes, 1, per_image=True)
 
 
-def _backward_per_image(dout_images, cache):
-    """conv_backward_fast with the per-image kernel; dout_images (N, F, P) C-contiguous."""
+def _backward_per_image(dout_images, cache, need_dx, need_products, need_dw, need_db):
+    """conv_backward_fast with the per-image kernel; dout_images (N, F, P) C-contiguous.
+    need_products: run the per-image dw and db products (either is needed)."""
     N, C, H, W, F, HH, WW, stride, pad, H_out, W_out = cache.sizes
     x, w_mat = cache.x, cache.w_ext
     dtype = x.dtype
     K, P = C * HH * WW, H_out * W_out
-    dx = np.empty((N, C, H, W), dtype)
-    dw_images = workspace.get("dw_images", (N, K, F), dtype)
-    db_images = workspace.get("db_images", (N, F), dtype)
-    progress = np.zeros(2, np.longlong)       # images claimed, images finished
-    with conv_team(N) as threads:
-        scratch = workspace.get("image_columns", (threads, 2 * K * P), dtype)
+    dx = memory.empty((N, C, H, W), dtype) if need_dx else np.empty((0, 0, 0, 0), dtype)
+    if need_products:
+        dw_images = workspace.get("dw_images", (N, K, F), dtype)
+        db_images = workspace.get("db_images", (N, F), dtype)
+    else:
+        dw_images, db_images = np.empty((0, 0, 0), dtype), np.empty((0, 0), dtype)
+    if need_dx or need_products:
+        progress = np.zeros(2, np.longlong)       # images claimed, images finished
+        with conv_team(N) as threads:
+            scratch = workspace.get("image_columns", (threads, (1 + need_dx) * K * P), dtype)
 
-        def task(slot):
-            conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images, scratch[slot],
-                                 progress, slot == 0, HH, WW, stride, pad)
-        team.run(task, threads)
-    dw = np.ascontiguousarray(dw_images.sum(axis=0).T).reshape(F, C, HH, WW)
-    db = db_images.sum(axis=0)
-    return dx, dw, db
+            def task(slot):
+                conv_backward_images(x, w_mat, dout_images, dx, dw_images, db_images,
+                                     scratch[slot], progress, slot == 0, HH, WW, stride, pad,
+                                     need_dx, need_products)
+            team.run(task, threads)
+    dw = np.ascontiguousarray(dw_images.sum(axis=0).T).reshape(F, C, HH, WW) if need_dw \
+        else None
+    db = db_images.sum(axis=0) if need_db else None
+    return (dx if need_dx else None), dw, db

@@ -11,10 +11,12 @@ Same contract and same results as `vjpnet.layers.max_pool_forward_naive` / `_bac
 bit for bit. Tie rule: within a window the FIRST maximum in row-major order (np.argmax of the
 flattened window; a NaN counts as the maximum) receives the gradient; overlapping windows
 accumulate into dx in row-major window order. The cache holds only the argmax offsets (one
-byte per window for windows of up to 256 elements), not the input.
+byte per window for windows of up to 256 elements), not the input. Outputs and dx come from
+`vjpnet.memory` (recycled instead of freshly page-faulted on every call).
 """
 import numpy as np
 
+from vjpnet import memory
 from vjpnet.validation import check_dout, pool_output_shape
 from vjpnet_fast._pool import max_pool_backward, max_pool_forward
 from vjpnet_fast.threads import get_num_threads
@@ -42,8 +44,8 @@ def max_pool_forward_fast(x, pool_param):
     sizes = pool_output_shape("max_pool_forward_fast", x, pool_param)
     N, C, H, W, PH, PW, stride, H_out, W_out = sizes
     x_contiguous = np.ascontiguousarray(x)
-    out = np.empty((N, C, H_out, W_out), x.dtype)
-    argmax = np.empty((N, C, H_out, W_out), np.uint8 if PH * PW <= 256 else np.int32)
+    out = memory.empty((N, C, H_out, W_out), x.dtype)
+    argmax = memory.empty((N, C, H_out, W_out), np.uint8 if PH * PW <= 256 else np.int32)
     max_pool_forward(x_contiguous, PH, PW, stride, out, argmax, get_num_threads())
     return out, PoolCache((N, C, H, W), x.dtype, argmax, pool_param, sizes)
 
@@ -60,7 +62,7 @@ def max_pool_backward_fast(dout, cache):
     if np.dtype(dout.dtype) != cache.dtype:
         raise TypeError(f"{op}: dout.dtype={dout.dtype} must equal the forward input's dtype "
                         f"{cache.dtype} ({cache!r})")
-    dx = np.empty((N, C, H, W), cache.dtype)
+    dx = memory.empty((N, C, H, W), cache.dtype)
     max_pool_backward(np.ascontiguousarray(dout), cache.argmax, PH, PW, stride, dx,
                       get_num_threads())
     return dx

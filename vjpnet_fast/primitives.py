@@ -43,8 +43,13 @@ def _pool_spec(rng):
                    {"pool_height": 1, "pool_width": 3, "stride": 2})]
 
 
-conv2d_fast = primitive(conv_forward_fast, vjp=conv_backward_fast, name="conv2d_fast",
-                        first_order=True, spec=_conv_spec)
+def _conv_vjp(g, cache, needed):
+    """(dx, dw, db, None), computing only the needed cotangents (conv_param gets none)."""
+    return conv_backward_fast(g, cache, needed[:3]) + (None,)
+
+
+conv2d_fast = primitive(conv_forward_fast, vjp=_conv_vjp, name="conv2d_fast",
+                        first_order=True, selective_vjp=True, spec=_conv_spec)
 
 
 @conv2d_fast.defjvp

@@ -12,6 +12,8 @@ import weakref
 
 import numpy as np
 
+from vjpnet import memory
+
 
 class Workspace(threading.local):
     """Per-thread scratch buffers: `get(slot, shape, dtype)` returns an uninitialised C-contiguous
@@ -47,9 +49,11 @@ workspace = Workspace()
 
 
 def clear_workspace():
-    """Free the calling thread's scratch buffers and the spare recycled buffers."""
+    """Free the calling thread's scratch buffers and the spare recycled buffers (also those of
+    vjpnet.memory, which hold the kernels' outputs between calls)."""
     workspace.clear()
     recycling_pool.clear()
+    memory.clear()
 
 
 class RecyclingPool:
