@@ -90,3 +90,12 @@ def test_invalid_nondiff_argnums():
     with pytest.raises(ValueError, match=r"nondiff_argnums=\(-1,\)"):
         vjpnet.primitive(lambda x, a: (x, None), nondiff_argnums=(-1,))
     assert vjpnet.primitive(lambda x, a: (x, None), nondiff_argnums=1).nondiff_argnums == (1,)
+
+
+def test_the_layer_ops_declare_their_hyperparameters_and_labels_nondiff():
+    from vjpnet import nn
+    assert nn.conv2d.nondiff_argnums == (3,) and nn.max_pool2d.nondiff_argnums == (1,)
+    assert nn.softmax_loss.nondiff_argnums == (1,) and nn.dropout.nondiff_argnums == (1,)
+    scores = np.array([[1.0, -0.5, 0.25], [0.5, 2.0, -1.0]])
+    with pytest.raises(TypeError, match=r"softmax_loss: argument 1 \(y\) is never differentiated"):
+        vjpnet.grad(lambda s: nn.softmax_loss(s, np.sum(s) * 0.0))(scores)
