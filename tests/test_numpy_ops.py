@@ -160,6 +160,24 @@ def test_methods_and_properties_inside_grad():
                     "T": (2, 3), "type": Traced}
 
 
+def test_transpose_method_takes_axes_as_one_tuple_or_as_ints():
+    # like ndarray.transpose: no argument, None, one tuple/list, or n ints (n = 1 for 1-D)
+    spellings = [lambda x: x.transpose(), lambda x: x.transpose(None),
+                 lambda x: x.transpose((1, 0, 2)), lambda x: x.transpose([1, 0, 2]),
+                 lambda x: x.transpose(1, 0, 2), lambda x: x.transpose(np.int64(1), 0, 2)]
+    x = normal(2, 3, 4)
+    for spelling in spellings:
+        out, vjp_fn = vjpnet.vjp(spelling, x)
+        np.testing.assert_array_equal(out, spelling(x))
+        np.testing.assert_array_equal(vjp_fn(spelling(x))[0], x)
+    v = normal(3)
+    for spelling in (lambda v: v.transpose(0), lambda v: v.transpose(np.int64(-1)),
+                     lambda v: v.transpose((0,))):
+        np.testing.assert_array_equal(grad(lambda v: np.sum(spelling(v) ** 2))(v), 2 * v)
+    with pytest.raises(ValueError):
+        grad(lambda x: np.sum(x.transpose(0, 1)))(x)   # as NumPy: axes don't match array
+
+
 def test_indexing_basic_fancy_boolean_with_scatter_add():
     x = normal(4, 3)
     index_rows = np.array([0, 2, 0, 0])

@@ -280,7 +280,10 @@ class Traced:
         return FUNCTION_HANDLERS[np.reshape](self, shape, order)
 
     def transpose(self, *axes):
-        return FUNCTION_HANDLERS[np.transpose](self, axes[0] if len(axes) == 1 else (axes or None))
+        """x.transpose(), x.transpose(axes_tuple) or x.transpose(i, j, ...), as ndarray's."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]   # None, or one tuple/list of axes
+        return FUNCTION_HANDLERS[np.transpose](self, axes or None)
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
