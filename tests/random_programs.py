@@ -118,6 +118,18 @@ def _input_value(seed, shape, dtype):
     return value.astype(numpy.float32) if dtype == "float32" else value
 
 
+def value_literal(value):
+    """Source text that recreates a value exactly (Python float, NumPy scalar or array)."""
+    if type(value) is float:
+        return repr(value)
+    if isinstance(value, numpy.generic):
+        return f"np.{value.dtype.name}({value.item()!r})"
+    dtype = "" if value.dtype == numpy.float64 else f", dtype=np.{value.dtype.name}"
+    if value.size == 0:
+        return f"np.zeros({value.shape!r}{dtype})"
+    return f"np.array({value.tolist()!r}{dtype})"
+
+
 def literal(value):
     """Source text of a Python constant (floats, ints, tuples, lists, slices, None)."""
     if isinstance(value, slice):
@@ -150,11 +162,21 @@ class Program:
         self.constants = [v for v in self.variables if v.role == "const"]
         self.statements = [v for v in self.variables if v.role == "op"]
         self.entries = sorted({v.entry for v in self.statements})
+        self.info = info
         infos = [info[v.name] for v in self.statements if v.name in info]
         self.tags = sorted({tag for i in infos for tag in i.tags})
         # why HIPS autograd cannot check this program (empty: it can)
         self.autograd_skips = sorted({reason for i in infos for reason in i.autograd})
         self.second_order = all(i.second_order for i in infos)
+
+    def isolate(self, statement):
+        """A program of `statement` alone: its operands become inputs (if traced here) or
+        constants, written as literal arrays of their values."""
+        operands = [Var(dep.name, dep.value, "input" if dep.traced else "const",
+                        value_literal(dep.value)) for dep in statement.deps]
+        alone = Var(statement.name, statement.value, "op", statement.source, deps=operands,
+                    entry=statement.entry)
+        return Program(operands + [alone], alone, self.info)
 
     # --- source text ---------------------------------------------------------------------
     def body(self):
@@ -295,7 +317,8 @@ class Builder:
         self.variables = []
         self.counter = 0
         self.dtype_mode = draw(st.sampled_from(config.dtype_modes))
-        self.allow_empty = config.allow_empty and draw(st.integers(0, 9)) == 0
+        # Rare features are drawn as the largest value, so shrinking moves away from them.
+        self.allow_empty = config.allow_empty and draw(st.integers(0, 9)) == 9
         self.info = {}               # statement name -> StatementInfo
         self._pending_tags, self._pending_autograd, self._operands = set(), [], []
 
@@ -310,7 +333,7 @@ class Builder:
         return self.draw(st.integers(low, high))
 
     def size(self, nonempty=False):
-        if self.allow_empty and not nonempty and self.draw(st.integers(0, 5)) == 0:
+        if self.allow_empty and not nonempty and self.draw(st.integers(0, 5)) == 5:
             return 0
         return self.pick(SIZES)
 
@@ -399,12 +422,12 @@ class Builder:
         candidates = [v for v in self.variables if fits(v) and v is not x]
         if candidates and self.draw(st.integers(0, 2)) > 0:
             return self._into(self.draw(st.sampled_from(candidates[::-1])), domain)
-        kind = self.integer(0, 3)
-        if kind == 0 and scalar:
+        kind = self.integer(0, 3)   # x's shape, fewer axes, one more axis, a scalar
+        if kind == 3 and scalar:
             return self._into(self.new_value((), scalar=True, const=const), domain)
         shape = list(x.shape[self.integer(0, x.ndim):] if kind == 1 else x.shape)
         for i, n in enumerate(shape):   # stretch some axes: 1 on one side, n on the other
-            if self.integer(0, 3) == 0:
+            if self.integer(0, 3) == 3:
                 shape[i] = 1 if n != 1 else self.size()
         if kind == 2 and len(shape) < 4:
             shape.insert(0, self.pick((1, 2, 3)))
@@ -413,8 +436,8 @@ class Builder:
     def new_value(self, shape, scalar=True, const=True):
         """A new differentiated input (or, sometimes, a constant) of the given shape."""
         seed = self.draw(st.integers(0, 2 ** 16))
-        role = "const" if const and self.draw(st.integers(0, 5)) == 0 else "input"
-        if shape == () and scalar and self.draw(st.integers(0, 2)) == 0:
+        role = "const" if const and self.draw(st.integers(0, 5)) == 5 else "input"
+        if shape == () and scalar and self.flag():
             dtype = "float"
         elif self.dtype_mode == "mixed":
             dtype = self.pick(("float64", "float32"))
@@ -487,8 +510,11 @@ class Builder:
 
     def apart(self, y, x):
         """y, or `y + c` so that y - x (broadcast) is never within GAP of 0 (no ties)."""
-        difference = numpy.asarray(y.value, dtype=numpy.float64) - \
-            numpy.asarray(x.value, dtype=numpy.float64)
+        try:
+            difference = numpy.asarray(y.value, dtype=numpy.float64) - \
+                numpy.asarray(x.value, dtype=numpy.float64)
+        except ValueError:   # shapes that do not broadcast
+            self.give_up()
         if _min_abs(difference) >= GAP:
             return y
         values = numpy.sort(-difference.ravel())
@@ -615,7 +641,7 @@ def programs(draw, config):
     if last is None:
         reject()
     for _ in range(10):   # a complex output becomes real through real/imag/abs
-        if not last.is_complex:
+        if not last.is_complex or not config.finishers:
             break
         builder.try_entry(draw(st.sampled_from(config.finishers)), first=last)
         last = builder.last
