@@ -33,7 +33,8 @@ def failure_kind(failure):
 
 
 def blame(program, failure):
-    """(entry, check, kind): the first statement failing alone, else 'composition'."""
+    """(entry, check, kind, waiting tags): the first statement failing alone (else
+    'composition'), and its tags listed in WAITING_FOR_FIX (which known bug it is)."""
     for statement in program.statements:
         if statement.entry == "adapter":
             continue
@@ -41,10 +42,12 @@ def blame(program, failure):
         try:
             differential_checks.run_checks(alone)
         except differential_checks.ProgramFailure as isolated:
-            return statement.entry, isolated.check, failure_kind(isolated)
+            tags = program.info[statement.name].tags & set(program_table.WAITING_FOR_FIX)
+            return (statement.entry, isolated.check, failure_kind(isolated),
+                    ",".join(sorted(tags)))
         except Exception:   # noqa: BLE001 - the isolated program itself is not valid
             continue
-    return "composition", failure.check, failure_kind(failure)
+    return "composition", failure.check, failure_kind(failure), ""
 
 
 def main():
@@ -61,7 +64,7 @@ def main():
     entries = [program_table.TABLE[n] for n in only] if only else program_table.ENTRIES
     config = random_programs.Config(
         entries, excluded=() if options.waiting else program_table.WAITING_FOR_FIX,
-        max_ops=options.max_ops)
+        max_ops=options.max_ops, strict=False)
     stats = collections.Counter()
     state = {"count": 0, "target": None, "found": {}}
     classes = collections.OrderedDict()   # key -> [first index, count, program]
@@ -73,7 +76,7 @@ def main():
         except differential_checks.ProgramFailure as failure:
             key = blame(program, failure)
             if state["target"] is None:   # pass 1: count and go on
-                record = classes.setdefault(key, [state["count"], 0, program])
+                record = classes.setdefault(key, [state["count"], 0, program, str(failure)])
                 record[1] += 1
             elif key == state["target"]:   # pass 2: shrink this class only
                 raise
@@ -93,16 +96,21 @@ def main():
     failing = sum(record[1] for record in classes.values())
     print(f"# {state['count']} programs in {time.time() - start:.0f} s, {failing} failing, "
           f"{len(classes)} classes (entry, check, kind)\n")
-    for key, (first, count, _) in classes.items():
+    for key, (first, count, *_) in classes.items():
         print(f"- {key}: {count} programs, first at program {first}")
+    if config.errors:
+        print(f"\n{len(config.errors)} errors of table entries (bugs of the test), e.g. "
+              f"{config.errors[0][0]}: {config.errors[0][1]!r}")
     print("\nchecks:", ", ".join(f"{k} {v}" for k, v in sorted(stats.items())
                                  if k.startswith("ran")))
     skips = [(v, k) for k, v in stats.items() if k.startswith("skipped")]
     for count, key in sorted(skips, reverse=True):
         print(f"  {count:6d} {key}")
     if options.no_shrink:
+        for key, (first, count, program, text) in classes.items():
+            print(f"\n## {key} (unshrunk, program {first})\n{text}")
         return
-    for key, (first, count, program) in classes.items():
+    for key, (first, count, program, _) in classes.items():
         state["target"] = key
         shrunk = program
         try:

@@ -106,7 +106,7 @@ UNARY = [   # (ufunc name, domain, autograd)
     ("log10", POSITIVE, True), ("sin", REAL, True), ("cos", REAL, True),
     ("tan", bounded(1.2), True), ("arcsin", UNIT, True), ("arccos", UNIT, True),
     ("arctan", REAL, True), ("sinh", bounded(3), True), ("cosh", bounded(3), True),
-    ("tanh", REAL, True), ("arcsinh", REAL, True), ("arccosh", ABOVE_ONE, True),
+    ("tanh", bounded(4), True), ("arcsinh", REAL, True), ("arccosh", ABOVE_ONE, True),
     ("arctanh", UNIT, True), ("absolute", NONZERO, True),
 ]
 COMPLEX_UNARY = {"negative", "square", "sin", "cos", "exp"}
@@ -292,7 +292,7 @@ def _top_gap(value, axis, largest):
     value = np.asarray(value, dtype=np.float64)
     if not largest:
         value = -value
-    if value.ndim == 0:
+    if value.ndim == 0 or value.size == 0:
         return np.inf
     axes = tuple(range(value.ndim)) if axis is None else \
         tuple(a % value.ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
@@ -540,6 +540,9 @@ def _(d):
         parts = sorted(d.integer(-length - 1, length + 1) for _ in range(d.integer(1, 2)))
     count = parts if isinstance(parts, int) else len(parts) + 1
     piece = d.integer(-count, count - 1)
+    if not isinstance(parts, int) and (min(parts) < 0 or max(parts) > length):
+        d.no_autograd("autograd's split VJPs concatenate the pieces, wrong for negative or "
+                      "out-of-range split indices")
     if function in ("split", "array_split"):
         return f"np.{function}({x}, {parts!r}, axis={axis})[{piece}]"
     if function == "hsplit" and x.ndim == 1:
@@ -639,8 +642,7 @@ def _(d):
     if axis1 % x.ndim == axis2 % x.ndim:
         d.give_up()
     offset = d.integer(-2, 2)
-    if (offset, axis1 % x.ndim, axis2 % x.ndim) != (0, x.ndim - 1, x.ndim - 2) or \
-            x.shape[-1] != x.shape[-2]:
+    if (offset, axis1, axis2) != (0, -1, -2) or x.shape[-1] != x.shape[-2]:
         d.no_autograd("autograd's diagonal VJP supports square matrices, offset=0, "
                       "axis1=-1, axis2=-2 only")
     if d.flag():

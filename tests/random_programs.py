@@ -232,7 +232,7 @@ class Program:
 
 
 def _upcast(value):
-    if isinstance(value, numpy.ndarray) and value.dtype == numpy.float32:
+    if isinstance(value, (numpy.ndarray, numpy.generic)) and value.dtype == numpy.float32:
         return value.astype(numpy.float64)
     return value
 
@@ -293,14 +293,16 @@ POSITIVE = Domain("positive", lambda v: _all(v, lambda a: a >= 0.2),
                   lambda x: f"{x} * {x} + 0.5")
 ABOVE_ONE = Domain("above one", lambda v: _all(v, lambda a: a >= 1.2),
                    lambda x: f"{x} * {x} + 1.5")
+# Maps into bounded intervals use sin, not tanh: tanh saturates, and its derivative 1 - tanh^2
+# then has no correct digit left in float32.
 UNIT = Domain("(-0.9, 0.9)", lambda v: _all(v, lambda a: numpy.abs(a) <= 0.9),
-              lambda x: f"np.tanh({x}) * 0.9")
+              lambda x: f"np.sin({x}) * 0.9")
 
 
 def bounded(limit):
     """|x| <= limit (exp, sinh, tan, ...: keeps values and derivatives moderate)."""
     return Domain(f"|x| <= {limit}", lambda v: _all(v, lambda a: numpy.abs(a) <= limit),
-                  lambda x: f"np.tanh({x}) * {float(limit)!r}")
+                  lambda x: f"np.sin({x}) * {float(limit)!r}")
 
 
 NONZERO = "nonzero"   # handled by d.away(x, (0.0,)): a shift, not a fixed map
@@ -552,6 +554,11 @@ class Builder:
             source = entry.build(self) if first is None else entry.build(self, first)
         except NotApplicable:
             source = None
+        except Exception as error:   # a bug of the entry: raise, or count it (long runs)
+            if self.config.strict:
+                raise
+            self.config.errors.append((entry.name, error))
+            source = None
         value = None if source is None else evaluate(source, self.variables)
         if value is not None and acceptable(value, self.config.allow_complex):
             tags = {f"{entry.name}/{tag}" for tag in self._pending_tags} | \
@@ -615,14 +622,17 @@ class Config:
     (e.g. "complex") that are never generated; max_ops: statements per program (before adapters).
     """
 
-    def __init__(self, entries, excluded=(), max_ops=5, dtype_modes=None, allow_empty=True):
+    def __init__(self, entries, excluded=(), max_ops=5, dtype_modes=None, allow_empty=True,
+                 strict=True):
         self.excluded = set(excluded)
         self.entries = [e for e in entries if e.name not in self.excluded]
         self.max_ops = max_ops
-        self.dtype_modes = dtype_modes or ("float64", "float64", "float64", "float32", "mixed")
+        self.dtype_modes = dtype_modes or ("float64", "float64", "mixed", "float32", "mixed")
         self.allow_empty = allow_empty
         self.allow_complex = "complex" not in self.excluded
         self.finishers = [e for e in self.entries if e.to_real]
+        self.strict = strict   # an entry raising (not give_up) is an error; else collected
+        self.errors = []
 
     def excludes(self, name, tags):
         return name in self.excluded or bool(self.excluded & tags)

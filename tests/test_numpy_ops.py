@@ -245,6 +245,30 @@ def test_python_control_flow_on_traced_values():
     np.testing.assert_allclose(grad(f)(np.array([1.0, -2.0, 3.0])), [2.0, -1.0, 6.0])
 
 
+def test_operators_on_python_floats_give_python_floats():
+    # As in Python: s * s is a float (weak under NEP 50), so float32 arrays stay float32.
+    x32 = normal(3).astype(np.float32)
+    seen = {}
+
+    def f(s, x):
+        results = [s * s + 0.5, -s, abs(s), 2.0 - s, s / 2, s ** 2, 2 * s]
+        seen["types"] = [type(vjpnet.stop_gradient(r)) for r in results]
+        outs = [x - r for r in results]
+        seen["dtypes"] = [o.dtype for o in outs]
+        return sum(np.sum(o) for o in outs)
+
+    for level in (1, 2):   # also under nested grad
+        g = grad(f, argnums=(0, 1)) if level == 1 else \
+            grad(lambda s, x: grad(f, argnums=0)(s, x) * 1.0, argnums=(0, 1))
+        g(0.7, x32)
+        assert seen["types"] == [float] * 7, seen["types"]
+        assert seen["dtypes"] == [np.float32] * 7, seen["dtypes"]
+    check_grads(lambda s: (s * s - 3.0 * s) / (1.0 + s), [0.7], order=2)
+    # NumPy functions keep NumPy's types: np.multiply(s, s) is a NumPy float64, as in NumPy
+    out, _ = vjpnet.vjp(lambda s: x32 - np.multiply(s, s), 0.7)
+    assert out.dtype == (x32 - np.multiply(0.7, 0.7)).dtype == np.float64
+
+
 def test_mixed_float32_and_float64_gives_each_input_its_own_dtype():
     x32, w64 = normal(3).astype(np.float32), normal(3)
     gx, gw = grad(lambda x, w: np.sum(x * w), argnums=(0, 1))(x32, w64)
