@@ -3,11 +3,12 @@
     python tests/hunt_differential.py --examples 5000 [--waiting] [--only solve,einsum]
                                       [--seed 3] [--max-ops 5] [--no-shrink]
 
-Pass 1 generates and checks `--examples` programs (the same ones as the test with
-VJPNET_DIFFERENTIAL_EXAMPLES, unless --seed), and classifies every failure by blame: the first
-statement that fails on its own (isolated, its operands as inputs), the check and the kind of
-failure. Pass 2 shrinks one program per class with hypothesis and prints its reproducer, with how
-many programs it took to find the class first. --waiting includes WAITING_FOR_FIX.
+Pass 1 generates and checks `--examples` programs (derandomized, or from --seed), and classifies
+every failure by blame: the first statement that fails on its own (isolated, its operands as
+inputs), the check, the kind of failure and the WAITING_FOR_FIX tags of that statement (which
+known bug it is). Pass 2 finds a minimal program of each class (hypothesis, generating programs
+that all use the blamed entry) and prints its reproducer, with how many programs of pass 1 it
+took to meet the class first. --waiting includes WAITING_FOR_FIX.
 """
 import argparse
 import collections
@@ -19,7 +20,8 @@ import warnings
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
                 os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, find, given, seed, settings  # noqa: E402
+from hypothesis.errors import NoSuchExample  # noqa: E402
 
 import differential_checks  # noqa: E402
 import program_table  # noqa: E402
@@ -66,33 +68,26 @@ def main():
         entries, excluded=() if options.waiting else program_table.WAITING_FOR_FIX,
         max_ops=options.max_ops, strict=False)
     stats = collections.Counter()
-    state = {"count": 0, "target": None, "found": {}}
+    state = {"count": 0}
     classes = collections.OrderedDict()   # key -> [first index, count, program]
 
     def run(program):
         state["count"] += 1
         try:
-            differential_checks.run_checks(program, stats=None if state["target"] else stats)
+            differential_checks.run_checks(program, stats=stats)
         except differential_checks.ProgramFailure as failure:
             key = blame(program, failure)
-            if state["target"] is None:   # pass 1: count and go on
-                record = classes.setdefault(key, [state["count"], 0, program, str(failure)])
-                record[1] += 1
-            elif key == state["target"]:   # pass 2: shrink this class only
-                raise
+            record = classes.setdefault(key, [state["count"], 0, program, str(failure)])
+            record[1] += 1
 
-    phases = [Phase.generate] if state["target"] is None else None
-
-    def hypothesis_test(examples, phases):
-        test = settings(max_examples=examples, deadline=None, database=None,
-                        derandomize=options.seed is None, phases=phases,
-                        suppress_health_check=list(HealthCheck), print_blob=False,
-                        report_multiple_bugs=False)(
-            given(random_programs.programs(config))(run))
-        return seed(options.seed)(test) if options.seed is not None else test
-
+    test = settings(max_examples=options.examples, deadline=None, database=None,
+                    derandomize=options.seed is None, phases=[Phase.generate],
+                    suppress_health_check=list(HealthCheck))(
+        given(random_programs.programs(config))(run))
+    if options.seed is not None:
+        test = seed(options.seed)(test)
     start = time.time()
-    hypothesis_test(options.examples, phases)()
+    test()
     failing = sum(record[1] for record in classes.values())
     print(f"# {state['count']} programs in {time.time() - start:.0f} s, {failing} failing, "
           f"{len(classes)} classes (entry, check, kind)\n")
@@ -111,19 +106,38 @@ def main():
             print(f"\n## {key} (unshrunk, program {first})\n{text}")
         return
     for key, (first, count, program, _) in classes.items():
-        state["target"] = key
-        shrunk = program
-        try:
-            hypothesis_test(first + 50, [Phase.generate, Phase.shrink])()
-        except differential_checks.ProgramFailure as failure:
-            shrunk = failure.program
-            text = str(failure)
-        else:
-            text = "(not reproduced in pass 2; unshrunk)\n" + program.reproducer()
         print(f"\n## {key}: first at program {first}, {count} failing programs\n")
-        print("```python\n" + text.split("Reproducer:\n\n", 1)[-1].rstrip() + "\n```")
-        print(f"(failure: {text.splitlines()[0][:300]})")
-        del shrunk
+        print(shrink(key, program, config))
+
+
+def shrink(key, program, config):
+    """A minimal program of the same class: hypothesis, generating programs that all use the
+    blamed entry, finds one of the class and shrinks it (else the program as found)."""
+    entry = key[0]
+    if entry not in program_table.TABLE:   # a composition of entries: keep it as found
+        return "(unshrunk)\n```python\n" + program.reproducer() + "```"
+    focused = random_programs.Config(config.entries, excluded=config.excluded, strict=False,
+                                     max_ops=config.max_ops, focus=program_table.TABLE[entry])
+
+    def same_class(candidate):
+        try:
+            differential_checks.run_checks(candidate)
+        except differential_checks.ProgramFailure as failure:
+            return blame(candidate, failure) == key
+        return False
+
+    try:
+        shrunk = find(random_programs.programs(focused), same_class,
+                      settings=settings(max_examples=3000, database=None, derandomize=True,
+                                        deadline=None, suppress_health_check=list(HealthCheck)))
+    except NoSuchExample:
+        return "(not found again; unshrunk)\n```python\n" + program.reproducer() + "```"
+    try:
+        differential_checks.run_checks(shrunk)
+    except differential_checks.ProgramFailure as failure:
+        text = str(failure)
+    return ("```python\n" + text.split("Reproducer:\n\n", 1)[1].rstrip() + "\n```\n" +
+            f"(failure: {text.splitlines()[0][:400]})")
 
 
 if __name__ == "__main__":

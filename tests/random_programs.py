@@ -46,6 +46,7 @@ MAX_MAGNITUDE = 1e3    # every intermediate value stays within this (float32 kee
 MAX_SIZE = 96          # elements per intermediate: programs stay cheap to differentiate
 GAP = 0.02             # distance kept from every kink; 100x the finite-difference step
 SIZES = (1, 2, 3, 2, 3, 4, 1)   # axis sizes drawn (small sizes make coincidences likely)
+NDIMS = (1, 2, 0, 3, 2, 1, 4)   # numbers of axes of new inputs (the first is what shrinks to)
 
 
 class StatementInfo:
@@ -323,6 +324,7 @@ class Builder:
         self.allow_empty = config.allow_empty and draw(st.integers(0, 9)) == 9
         self.info = {}               # statement name -> StatementInfo
         self._pending_tags, self._pending_autograd, self._operands = set(), [], []
+        self._chain = False
 
     # --- drawing helpers -----------------------------------------------------------------
     def flag(self):
@@ -399,12 +401,16 @@ class Builder:
             return shape is None or all(s is None or s == n for s, n in zip(shape, v.shape))
 
         candidates = [v for v in self.variables if fits(v)]
-        if candidates and self.draw(st.integers(0, 3)) > 0:
+        chained = self._chained(candidates)
+        if chained is not None:
+            chosen = chained
+        elif candidates and self.draw(st.integers(0, 3)) > 0:
             # most recent first, so that shrinking prefers chains over fresh inputs
             chosen = self.draw(st.sampled_from(candidates[::-1]))
         else:
             if shape is None:
-                new_shape = self.shape(self.integer(min_ndim, max_ndim), nonempty)
+                ndims = [n for n in NDIMS if min_ndim <= n <= max_ndim] or [min_ndim]
+                new_shape = self.shape(self.pick(ndims), nonempty)
             else:
                 new_shape = tuple(self.size(nonempty) if s is None else s for s in shape)
             chosen = self.new_value(new_shape, scalar=scalar, const=const)
@@ -422,6 +428,9 @@ class Builder:
             return math.prod(result) <= MAX_SIZE
 
         candidates = [v for v in self.variables if fits(v) and v is not x]
+        chained = self._chained(candidates)
+        if chained is not None:
+            return self._into(chained, domain)
         if candidates and self.draw(st.integers(0, 2)) > 0:
             return self._into(self.draw(st.sampled_from(candidates[::-1])), domain)
         kind = self.integer(0, 3)   # x's shape, fewer axes, one more axis, a scalar
@@ -434,6 +443,17 @@ class Builder:
         if kind == 2 and len(shape) < 4:
             shape.insert(0, self.pick((1, 2, 3)))
         return self._into(self.new_value(tuple(shape), scalar=False, const=const), domain)
+
+    def _chained(self, candidates):
+        """For the first operand of a statement: usually the previous statement's result (if
+        it fits), so that programs are compositions rather than independent statements."""
+        if not self._chain:
+            return None
+        self._chain = False
+        last = self.last
+        if last is not None and last in candidates and self.draw(st.integers(0, 3)) > 0:
+            return last
+        return None
 
     def new_value(self, shape, scalar=True, const=True):
         """A new differentiated input (or, sometimes, a constant) of the given shape."""
@@ -550,6 +570,7 @@ class Builder:
     def try_entry(self, entry, first=None):
         mark = len(self.variables)
         self._pending_tags, self._pending_autograd, self._operands = set(), [], []
+        self._chain = first is None
         try:
             source = entry.build(self) if first is None else entry.build(self, first)
         except NotApplicable:
@@ -619,11 +640,12 @@ class Config:
     """What `programs` may generate.
 
     entries: the table entries to draw from; excluded: entry names, "name/tag" or bare tags
-    (e.g. "complex") that are never generated; max_ops: statements per program (before adapters).
+    (e.g. "complex") that are never generated; max_ops: statements per program (before adapters);
+    focus: an entry that every program uses once.
     """
 
     def __init__(self, entries, excluded=(), max_ops=5, dtype_modes=None, allow_empty=True,
-                 strict=True):
+                 strict=True, focus=None):
         self.excluded = set(excluded)
         self.entries = [e for e in entries if e.name not in self.excluded]
         self.max_ops = max_ops
@@ -633,6 +655,7 @@ class Config:
         self.finishers = [e for e in self.entries if e.to_real]
         self.strict = strict   # an entry raising (not give_up) is an error; else collected
         self.errors = []
+        self.focus = focus     # an entry every program uses (once, at a random position)
 
     def excludes(self, name, tags):
         return name in self.excluded or bool(self.excluded & tags)
@@ -643,8 +666,12 @@ def programs(draw, config):
     """A hypothesis strategy of Programs drawn from config.entries."""
     builder = Builder(draw, config)
     count = draw(st.integers(1, config.max_ops))
-    for _ in range(count):
-        builder.step(config.entries)
+    focus = draw(st.integers(0, count - 1)) if config.focus else None
+    for position in range(count):
+        if position == focus and not builder.step([config.focus]):
+            reject()   # the focus entry does not apply to these values
+        elif position != focus:
+            builder.step(config.entries)
     if builder.last is None:   # nothing applied: a plain sum always does
         builder.step([e for e in config.entries if e.name == "sum"] or config.entries)
     last = builder.last
