@@ -20,6 +20,10 @@ Tolerances, and why they are what they are:
   rounding error of the differences (the terms of the differenced function). A wrong VJP is off
   by O(scale). If noise > 1e-4 * scale + rounding, the numeric derivative itself is not
   trustworthy (an intermediate crossed a kink, or overflow): the case is skipped and counted.
+  A derivative that cancels to ~0 inside the computation (var of equal values: its terms
+  x - mean are rounding noise of size eps |x|) hides the size of its terms from `scale`; an
+  absolute floor 1e-10 * max|value of the program| * max|u| * max|v| (* max|w| at second order)
+  covers that rounding (~eps |value| * |u| * |v|) with a 1e5 margin, far below a wrong VJP.
 - vjpnet's grad vs vjpnet's vjp, and vjpnet vs HIPS autograd: the same exact formulas evaluated in a
   different order, so they agree to rounding: 1e-9 relative to the largest value (or to the
   cotangent u, whose size the terms of a gradient that cancels to 0 still have).
@@ -41,6 +45,7 @@ RTOL = 1e-6
 NOISE_FACTOR = 10.0
 UNRELIABLE = 1e-4
 ROUNDING_FACTOR = 100.0
+FLOOR = 1e-10
 EXACT_RTOL = 1e-9
 F32_RTOL, F32_ATOL = 2e-3, 2e-4
 
@@ -92,11 +97,12 @@ def directional(phi, h=STEP):
     return d1, abs(d1 - d2)
 
 
-def compare_numeric(check, analytic, numeric, noise, scale, phi_scale, snippet):
+def compare_numeric(check, analytic, numeric, noise, scale, phi_scale, floor, snippet):
     """analytic vs numeric directional derivative; scale: sum of |terms| of the analytic one;
-    phi_scale: sum of |terms| of the differenced function (bounds its rounding error)."""
+    phi_scale: sum of |terms| of the differenced function (bounds its rounding error); floor:
+    an absolute tolerance for derivatives that cancel to ~0 (see the module docstring)."""
     scale = scale + abs(numeric)
-    rounding = ROUNDING_FACTOR * np.finfo(np.float64).eps * phi_scale / STEP
+    rounding = ROUNDING_FACTOR * np.finfo(np.float64).eps * phi_scale / STEP + floor
     if noise > UNRELIABLE * scale + rounding:
         raise Skip("numeric derivative unreliable (a kink or overflow within the steps)")
     if not abs(analytic - numeric) <= RTOL * scale + NOISE_FACTOR * noise + rounding:
@@ -145,6 +151,15 @@ class Case:
         self.w = [random_like(a, rng) for a in self.args64]
         self._cache = {}
         self.names = ", ".join(v.name for v in program.inputs)
+        self.value_scale = max(1.0, largest([v.value for v in program.variables]))
+
+    def floor(self, *vectors):
+        """FLOOR * max|value of the program| * prod(max|vector|): the absolute tolerance of a
+        derivative along these vectors that cancels to ~0 (its terms are of this size)."""
+        result = FLOOR * self.value_scale
+        for vector in vectors:
+            result *= largest(vector if isinstance(vector, list) else [vector])
+        return result
 
     def scalarized(self, f, u):
         """S(*xs) = sum(f(*xs) * u): a scalar whose gradient is the VJP with cotangent u."""
@@ -208,7 +223,8 @@ def check_vjp(case):
     numeric, noise = case.numeric_first()
     compare_numeric("vjp", inner(cotangents, case.v), numeric, noise,
                     absolute_inner(cotangents, case.v),
-                    absolute_inner([case.expected64], [case.u]), snippet)
+                    absolute_inner([case.expected64], [case.u]),
+                    case.floor(case.u, case.v), snippet)
 
 
 def check_grad(case):
@@ -238,7 +254,8 @@ def check_second_order(case):
         lambda t: directional_grad(*shifted(case.args64, case.v, t)))
     compare_numeric("second order", inner(hessian_w, case.v), numeric, noise,
                     absolute_inner(hessian_w, case.v),
-                    absolute_inner(gradient(*case.args64), case.w), snippet)
+                    absolute_inner(gradient(*case.args64), case.w),
+                    case.floor(case.u, case.v, case.w), snippet)
 
 
 def check_autograd(case):
@@ -319,7 +336,8 @@ def check_jvp(case):
     analytic = float(np.sum(np.asarray(tangent, dtype=np.float64) * case.u))
     compare_numeric("jvp", analytic, numeric, noise,
                     float(np.sum(np.abs(np.asarray(tangent) * case.u))),
-                    absolute_inner([case.expected64], [case.u]), snippet)
+                    absolute_inner([case.expected64], [case.u]), case.floor(case.u, case.v),
+                    snippet)
 
 
 # In order: later checks reuse results of earlier ones (check_autograd compares the

@@ -1,7 +1,7 @@
 """Long local runs of the differential test that collect every distinct bug instead of stopping.
 
     python tests/hunt_differential.py --examples 5000 [--waiting] [--only solve,einsum]
-                                      [--seed 3] [--max-ops 5] [--no-shrink]
+                                      [--focus solve] [--seed 3] [--max-ops 5] [--no-shrink]
 
 Pass 1 generates and checks `--examples` programs (derandomized, or from --seed), and classifies
 every failure by blame: the first statement that fails on its own (isolated, its operands as
@@ -58,6 +58,7 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--only", default="")
     parser.add_argument("--waiting", action="store_true")
+    parser.add_argument("--focus", default=None, help="an entry every program uses")
     parser.add_argument("--max-ops", type=int, default=5)
     parser.add_argument("--no-shrink", action="store_true")
     options = parser.parse_args()
@@ -66,7 +67,8 @@ def main():
     entries = [program_table.TABLE[n] for n in only] if only else program_table.ENTRIES
     config = random_programs.Config(
         entries, excluded=() if options.waiting else program_table.WAITING_FOR_FIX,
-        max_ops=options.max_ops, strict=False)
+        max_ops=options.max_ops, strict=False,
+        focus=program_table.TABLE[options.focus] if options.focus else None)
     stats = collections.Counter()
     state = {"count": 0}
     classes = collections.OrderedDict()   # key -> [first index, count, program]
