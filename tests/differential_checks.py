@@ -3,7 +3,13 @@
 Each check takes a `Case` (a program with its inputs, a random output cotangent `u`, random input
 directions `v` and `w`, all fixed per program) and raises `Failure` with a short reproducing
 snippet, or `Skip` with a reason (counted, never silent). CHECKS lists them in order; a transform
-under test adds one function (see check_jvp, active once vjpnet has `jvp`).
+under test adds one function (see check_jvp, active once vjpnet has `jvp`). A Case gives:
+case.f / case.f64 (the program, original dtypes / float64 twin), case.args / case.args64,
+case.argnums, case.u / case.v / case.w, case.vjp64() and case.grad64() (vjpnet's results),
+case.numeric_first() (<u, d f64 along v>, central differences, and its noise); the helpers
+`directional`, `compare_numeric` and `assert_same` apply the tolerances below. For example
+jacfwd would be checked as <u, J v> with J = vjpnet.jacfwd(case.f64, argnums=case.argnums)(...)
+against case.numeric_first().
 
 Numerics are always float64: a program with float32 anywhere is also run as its float64 twin
 (inputs upcast, `np.float32` in the text replaced by np.float64) and the twin is what is compared

@@ -30,10 +30,17 @@ an entry only has to describe valid calls. Keyword arguments of `entry`:
     to_real      the entry takes a complex value to a real one (np.real, np.abs, ...); used to end
                  a program whose last value is complex. Its build takes the value: build(d, z=None)
 
-Add a function in minutes: write its entry below (in the family it belongs to), run
-`VJPNET_DIFFERENTIAL_ONLY=<name> VJPNET_DIFFERENTIAL_EXAMPLES=500 python -m pytest -q
-tests/test_differential.py`, and read any reproducer it prints. A forward-mode transform is
-checked on the same programs by adding a check to tests/differential_checks.py (CHECKS).
+Not generated on purpose, because vjpnet raises a clear TypeError for them (no VJP): norms with
+ord=0 or negative ord other than -inf, matrix norms other than 'fro', einsum with '...' or the
+sublist form, pad modes other than constant/edge/reflect/symmetric/wrap, keyword arguments
+vjpnet rejects (out=, where=, initial=, ...), in-place writes.
+
+Add a function in minutes: write its entry below (in the family it belongs to, with `covers=`
+naming the NumPy function), then run `python tests/hunt_differential.py --focus <name>
+--examples 500` (programs that all use it, every failure shrunk and printed as a script) and
+`python -m pytest -q tests/test_differential.py` (which includes a few programs per entry).
+A transform (jvp, jacfwd, ...) is checked on the same programs by adding a function to CHECKS
+in tests/differential_checks.py.
 
 WAITING_FOR_FIX (below) keeps known bugs out of the default CI run; delete a line when its fix
 lands.
@@ -282,6 +289,17 @@ def _(d):
     return f"{x}.ravel()[np.{d.pick(['argmax', 'argmin'])}({y})]"
 
 
+@entry("integer_operand")
+def _(d):
+    """Integer arrays and Python ints as operands: NumPy's promotion (float32 with an int64
+    array is float64, with a Python int float32)."""
+    x = d.array(min_ndim=1)
+    other = d.pick([f"np.arange({x.shape[-1]})", d.pick(["2", "-3"]),
+                    f"np.arange({x.shape[-1]}, dtype=np.int8)"])
+    x, other = _ordered(d, x, other)
+    return f"{x} {d.pick(['+', '*', '-'])} {other}"
+
+
 @entry("ones_like", covers=[np.ones_like, np.zeros_like])
 def _(d):
     x = d.array()
@@ -312,7 +330,8 @@ def _(d):
     x = d.array(complex=True)
     axis, keepdims = d.axes(x), d.flag()
     return d.pick([f"np.sum({x}, axis={axis!r}, keepdims={keepdims})",
-                   f"{x}.sum(axis={axis!r}, keepdims={keepdims})"])
+                   f"{x}.sum(axis={axis!r}, keepdims={keepdims})",
+                   f"np.sum({x}, axis={axis!r}, dtype=np.float64)"])
 
 
 @entry("mean", covers=[np.mean])
@@ -320,6 +339,7 @@ def _(d):
     x = d.array(complex=True)
     axis, keepdims = d.axes(x), d.flag()
     return d.pick([f"np.mean({x}, axis={axis!r}, keepdims={keepdims})",
+                   f"np.mean({x}, axis={axis!r}, dtype=np.float64)",
                    f"{x}.mean(axis={axis!r})"])
 
 
