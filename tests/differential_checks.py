@@ -37,8 +37,9 @@ Tolerances, and why they are what they are:
   operands; values stay below 1e3 and programs have at most ~10 statements with domain-bounded
   condition (no saturated tanh: bounded domains are reached through sin), so errors stay below
   ~1e-4 of the magnitude involved: the check is |a32 - a64| <= 2e-3 |a64| + 2e-4 scale (as the
-  loss zoo's float32 test), scale = max|a64| over the input, or max|u| for cotangents (a gradient
-  that cancels to ~0 is made of terms of the size of the cotangent).
+  loss zoo's float32 test), scale = max|a64| over the input, and at least max|u| for cotangents
+  (a gradient that cancels to ~0 is made of terms of the size of the cotangent) or the largest
+  value of the program for the output (an output that cancels to ~0 is made of those).
 """
 import warnings
 
@@ -317,7 +318,7 @@ def check_float32(case):
                                                           else arg.dtype):
             raise Failure("float32", f"grad of input {index} has dtype {g.dtype}, the input "
                           f"{arg.dtype}", snippet)
-    _close32("float32 value", [out], [case.vjp64()[0]], snippet, 0.0)
+    _close32("float32 value", [out], [case.vjp64()[0]], snippet, case.value_scale)
     _close32("float32 cotangent", cotangents, case.vjp64()[1], snippet, largest([case.u]))
 
 

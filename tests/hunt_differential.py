@@ -70,11 +70,16 @@ def main():
         max_ops=options.max_ops, strict=False,
         focus=program_table.TABLE[options.focus] if options.focus else None)
     stats = collections.Counter()
+    features, uses = collections.Counter(), collections.Counter()
     state = {"count": 0}
     classes = collections.OrderedDict()   # key -> [first index, count, program]
 
     def run(program):
         state["count"] += 1
+        features.update({tag.split("/")[-1] for tag in program.tags} |
+                        {"float32" if program.uses_float32 else "float64 only"} |
+                        {f"{len(program.statements)} statements"})
+        uses.update(program.entries)
         try:
             differential_checks.run_checks(program, stats=stats)
         except differential_checks.ProgramFailure as failure:
@@ -98,6 +103,9 @@ def main():
     if config.errors:
         print(f"\n{len(config.errors)} errors of table entries (bugs of the test), e.g. "
               f"{config.errors[0][0]}: {config.errors[0][1]!r}")
+    print("\nprograms with:", ", ".join(f"{k} {v}" for k, v in sorted(features.items())))
+    print(f"entries used: {len(uses)} of {len(config.entries)}; least used:",
+          ", ".join(f"{k} {v}" for k, v in sorted(uses.items(), key=lambda kv: kv[1])[:8]))
     print("\nchecks:", ", ".join(f"{k} {v}" for k, v in sorted(stats.items())
                                  if k.startswith("ran")))
     skips = [(v, k) for k, v in stats.items() if k.startswith("skipped")]

@@ -347,6 +347,8 @@ def _(d):
 def _(d):
     x = d.array()
     axis = d.axes(x)
+    if np.any(np.asarray(x.value) == 0):
+        d.no_autograd("autograd's prod VJP divides by the factors: NaN with a zero factor")
     return d.pick([f"np.prod({x}, axis={axis!r}, keepdims={d.flag()})", f"{x}.prod({axis!r})"])
 
 

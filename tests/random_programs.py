@@ -325,6 +325,7 @@ class Builder:
         self.info = {}               # statement name -> StatementInfo
         self._pending_tags, self._pending_autograd, self._operands = set(), [], []
         self._chain = False
+        self._mixed = "float32"
 
     # --- drawing helpers -----------------------------------------------------------------
     def flag(self):
@@ -461,8 +462,8 @@ class Builder:
         role = "const" if const and self.draw(st.integers(0, 5)) == 5 else "input"
         if shape == () and scalar and self.flag():
             dtype = "float"
-        elif self.dtype_mode == "mixed":
-            dtype = self.pick(("float64", "float32"))
+        elif self.dtype_mode == "mixed":   # alternate, so that operands differ
+            dtype = self._mixed = "float32" if self._mixed == "float64" else "float64"
         else:
             dtype = self.dtype_mode
         value = _input_value(seed, shape, dtype)

@@ -206,6 +206,8 @@ AUTOGRAD_CLAIMS = [
     ("concatenate axis=None", lambda np_, x: np_.sum(np_.concatenate([x, x[0]], axis=None) ** 2)),
     ("ArrayBox.transpose(i, j)", lambda np_, x: np_.sum(x.transpose(1, 0) * _W[:, :4].T)),
     ("ArrayBox has no .dot", lambda np_, x: np_.sum(x.dot(x.T))),
+    ("prod with a zero factor", lambda np_, x: np_.sum(np_.prod(x * np.array([0.0, 1, 1, 1]),
+                                                                axis=1) * _W[0, :3])),
 ]
 
 
