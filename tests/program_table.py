@@ -70,6 +70,7 @@ WAITING_FOR_FIX = {
     "dot_method/python-float": "x32.dot(0.5) is float64 in NumPy, float32 in vjpnet",
     "inner/python-float": "np.inner(0.5, x32) is float64 in NumPy, float32 in vjpnet",
     "norm/inf-of-empty": "np.linalg.norm(empty, ord=np.inf) is 0 in NumPy, vjpnet raises",
+    "norm/p-norm-at-zero": "np.linalg.norm(0 * x, ord=3) has NaN gradients (2-norm: 0)",
 }
 
 
@@ -951,6 +952,8 @@ def _(d):
         d.no_autograd("autograd's norm VJP rejects ord=1")
     if order == np.inf and x.size == 0:
         d.tag("inf-of-empty")   # NumPy gives 0
+    if order in (3, 1.5) and np.any(np.all(values == 0, axis=axis)):
+        d.tag("p-norm-at-zero")   # a structural zero (e.g. 0 * x): the true derivative is 0
     axis_text = "" if axis is None else f", axis={axis}"
     return f"np.linalg.norm({x}, ord={literal(order)}{axis_text}, keepdims={keepdims})"
 

@@ -36,6 +36,7 @@ The builder API an entry uses (see program_table.py for the entries and how to a
     d.give_up()                            this entry does not apply here; another is drawn
 """
 import math
+import re
 import warnings
 
 import numpy
@@ -73,11 +74,11 @@ class Var:
     traced: it depends on an input, so it is a traced value when f runs under vjpnet.
     """
 
-    __slots__ = ("name", "value", "role", "source", "deps", "entry", "traced")
+    __slots__ = ("name", "value", "role", "source", "deps", "entry", "traced", "note")
 
-    def __init__(self, name, value, role, source, deps=(), entry=None):
+    def __init__(self, name, value, role, source, deps=(), entry=None, note=""):
         self.name, self.value, self.role, self.source = name, value, role, source
-        self.deps, self.entry = tuple(deps), entry
+        self.deps, self.entry, self.note = tuple(deps), entry, note
         # depends on a differentiated input (so it is a traced value inside grad)
         self.traced = role == "input" or any(dep.traced for dep in self.deps)
 
@@ -184,7 +185,8 @@ class Program:
         """The function `f` as source text (uses the global name `np` and the constants)."""
         arguments = ", ".join(v.name for v in self.inputs)
         lines = [f"def f({arguments}):"]
-        lines += [f"    {v.name} = {v.source}" for v in self.statements[:-1]]
+        lines += [f"    {v.name} = {v.source}" + (f"   # {v.note}" if v.note else "")
+                  for v in self.statements[:-1]]
         lines.append(f"    return {self.output.source}")
         return "\n".join(lines) + "\n"
 
@@ -476,7 +478,7 @@ class Builder:
         self._operands.append(var)
         if domain is None or domain.contains(var.value):
             return var
-        return self._adapt(var, domain.adapter(var), f"domain {domain.name}")
+        return self._adapt(var, domain.adapter(var), f"into the domain {domain.name}")
 
     def _adapt(self, var, source, why):
         """A new statement `v = source` (an adapter); its value must be acceptable."""
@@ -484,7 +486,7 @@ class Builder:
         if value is None or not acceptable(value, allow_complex=True):
             self.give_up()
         adapted = Var(self._name("v"), value, "op", source, deps=self._deps(source, var),
-                      entry="adapter")
+                      entry="adapter", note=why)
         self.variables.append(adapted)
         self._operands.append(adapted)
         return adapted
@@ -624,15 +626,7 @@ class Builder:
 
 
 def _identifiers(source):
-    token, tokens = "", []
-    for ch in source + " ":
-        if ch.isalnum() or ch == "_":
-            token += ch
-        else:
-            if token:
-                tokens.append(token)
-            token = ""
-    return tokens
+    return re.findall(r"[A-Za-z_]\w*", source)
 
 
 # --- the strategy -------------------------------------------------------------------------------
