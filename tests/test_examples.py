@@ -13,7 +13,9 @@ EXAMPLES = {   # script -> {png name: (width, height)}
     "image_filters.py": {"image_filters.png": (720, 480)},
     "convnet.py": {"convnet_filters.png": (400, 400), "convnet_curves.png": (640, 560)},
     "custom_primitive.py": {},
+    "gaussian_process.py": {"gaussian_process.png": (800, 320)},
 }
+NEEDS = {"gaussian_process.py": ("scipy", "sklearn")}   # script -> optional modules it imports
 
 
 def png_size(path):
@@ -27,6 +29,8 @@ def png_size(path):
 @pytest.mark.parametrize("script", sorted(EXAMPLES))
 def test_example_runs_quick_and_writes_its_pictures(script, tmp_path):
     pytest.importorskip("matplotlib")
+    for module in NEEDS.get(script, ()):
+        pytest.importorskip(module)
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), "--quick", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,

@@ -50,3 +50,20 @@ def test_check_grads_names_the_worst_argument_and_element():
 def test_check_grads_warns_in_float32():
     with pytest.warns(UserWarning, match="float32"):
         check_grads(np.exp, [np.ones(3, np.float32)], rtol=1e-2, atol=1e-2)
+
+
+def test_check_grads_perturbs_real_and_imaginary_parts_of_complex_arguments():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    check_grads(lambda z, x: np.exp(z) * np.conj(z) + x, [z, rng.standard_normal(3)], order=2)
+    check_grads(lambda z: np.abs(z) ** 3, [1.0 + 2.0j])   # a Python complex argument
+    # A conjugated VJP (the usual complex bug) is caught, and the report names the part
+    conjugated = vjpnet.primitive(lambda z: (z * z, z), vjp=lambda g, z: (np.conj(g * 2 * z),),
+                                  name="conjugated_square")
+    with pytest.raises(AssertionError, match=r"worst element: argument 0\[\(\d, \d\)(\.imag)?\]"):
+        check_grads(conjugated, [z])
+    # a VJP that drops the imaginary part of the cotangent is caught too
+    dropped = vjpnet.primitive(lambda z: (z * 2.0, None),
+                               vjp=lambda g, cache: (np.real(g) * 2.0 + 0j,), name="dropped")
+    with pytest.raises(AssertionError, match="check_grads"):
+        check_grads(dropped, [z])

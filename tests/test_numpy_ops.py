@@ -23,6 +23,38 @@ def well_conditioned(n, batch=()):
     return normal(*batch, n, n) * 0.3 + 2.0 * np.eye(n)
 
 
+def distinct_singular_values(*shape):
+    """Matrices of the given shape with singular values 3, 2, 1, ... (no repeats)."""
+    *batch, m, n = shape
+    u = np.linalg.qr(normal(*batch, m, m))[0][..., :min(m, n)]
+    v = np.linalg.qr(normal(*batch, n, n))[0][..., :min(m, n)]
+    return (u * np.arange(min(m, n), 0, -1.0)) @ np.swapaxes(v, -1, -2)
+
+
+def symmetric(n, batch=()):
+    """Symmetric matrices with eigenvalues -1, 0.5, 2, 3.5, ... (no repeats)."""
+    q = np.linalg.qr(normal(*batch, n, n))[0]
+    return (q * (np.arange(n) * 1.5 - 1.0)) @ np.swapaxes(q, -1, -2)
+
+
+def positive_definite(n, batch=()):
+    x = normal(*batch, n, n)
+    return x @ np.swapaxes(x, -1, -2) + n * np.eye(n)
+
+
+MISSING = np.array([False, True, False, False])   # NaN positions, broadcast along rows
+
+
+def real_spectrum(n, batch=()):
+    """Non-symmetric matrices with real eigenvalues -1, 0.5, 2, ..."""
+    basis = np.eye(n) + 0.3 * normal(*batch, n, n)
+    return (basis * (np.arange(n) * 1.5 - 1.0)) @ np.linalg.inv(basis)
+
+
+def complex_normal(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
 # (NumPy function, function of float arrays using it, sample float64 arguments)
 CASES = [
     (np.sum, lambda x: np.sum(x, axis=(0, 2), keepdims=True), [normal(2, 3, 4)]),
@@ -89,9 +121,173 @@ CASES = [
     (np.linalg.inv, lambda x: np.linalg.inv(x), [well_conditioned(3, (2,))]),
     (np.linalg.det, lambda x: np.linalg.det(x), [well_conditioned(3)]),
     (np.linalg.solve, lambda a, b: np.linalg.solve(a, b), [well_conditioned(3), normal(3, 2)]),
+    (np.linalg.svd, lambda a: (lambda u, s, vh: u[..., :2, :] * s[..., None, :] ** 2 + vh)(
+        *np.linalg.svd(a, full_matrices=False)) + np.linalg.svd(a, compute_uv=False)[..., :1],
+     [distinct_singular_values(2, 3, 2)]),
+    (np.linalg.svdvals, lambda a: np.linalg.svdvals(a), [distinct_singular_values(3, 4)]),
+    (np.linalg.eigh, lambda a: (lambda w, v: v[..., :1, :] * w[..., None, :])(*np.linalg.eigh(a)),
+     [symmetric(3, batch=(2,))]),
+    (np.linalg.eigvalsh, lambda a: np.linalg.eigvalsh(a, UPLO="U"), [symmetric(3).T]),
+    (np.linalg.eig, lambda a: (lambda w, v: w * v)(*np.linalg.eig(a)), [real_spectrum(3)]),
+    (np.linalg.eigvals, lambda a: np.linalg.eigvals(a), [real_spectrum(3, batch=(2,))]),
+    (np.linalg.cholesky, lambda a: np.linalg.cholesky(a) + np.linalg.cholesky(a, upper=True),
+     [positive_definite(3, batch=(2,))]),
+    (np.linalg.qr, lambda a: np.linalg.qr(a).Q * np.linalg.qr(a, mode="r")[..., :1, :] +
+     np.linalg.qr(a, mode="complete")[0][..., :3] @ np.linalg.qr(a)[1], [normal(2, 4, 3)]),
+    (np.linalg.slogdet, lambda a: np.linalg.slogdet(a)[1] * np.linalg.slogdet(a).sign,
+     [well_conditioned(3, (2,)) - 2.5 * np.eye(3)]),
+    (np.linalg.pinv, lambda a: np.linalg.pinv(a), [normal(2, 3, 4)]),
+    (np.linalg.lstsq, lambda a, b: (lambda x, residuals, rank, s: x * residuals + s[:2])(
+        *np.linalg.lstsq(a, b)), [normal(5, 2), normal(5)]),
+    (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 3) +
+     np.linalg.matrix_power(a, -2) + np.linalg.matrix_power(a, 0), [well_conditioned(3, (2,))]),
+    (np.linalg.multi_dot, lambda a, b, c: np.linalg.multi_dot([a, b, c]),
+     [normal(3), normal(3, 4), normal(4, 2)]),
+    (np.linalg.cond, lambda a: np.linalg.cond(a) + np.linalg.cond(a, "fro") +
+     np.linalg.cond(a, -np.inf), [well_conditioned(3, (2,))]),
+    (np.linalg.tensorinv, lambda a: np.linalg.tensorinv(a, ind=1),
+     [well_conditioned(6).reshape(6, 2, 3)]),
+    (np.linalg.tensorsolve, lambda a, b: np.linalg.tensorsolve(a, b),
+     [well_conditioned(6).reshape(2, 3, 6), normal(2, 3)]),
+    (np.matrix_transpose, lambda x: np.matrix_transpose(x), [normal(2, 3, 4)]),
+    (np.linalg.matrix_transpose, lambda x: np.linalg.matrix_transpose(x), [normal(3, 4)]),
+    (np.linalg.matmul, lambda a, b: np.linalg.matmul(a, b), [normal(2, 3, 4), normal(4)]),
+    (np.linalg.tensordot, lambda a, b: np.linalg.tensordot(a, b, axes=1),
+     [normal(2, 3), normal(3, 4)]),
+    (np.linalg.outer, lambda a, b: np.linalg.outer(a, b), [normal(3), normal(2)]),
+    (np.linalg.vecdot, lambda a, b: np.linalg.vecdot(a, b, axis=0), [normal(3, 2), normal(3, 1)]),
+    (np.linalg.trace, lambda x: np.linalg.trace(x, offset=-1), [normal(2, 3, 3)]),
+    (np.linalg.diagonal, lambda x: np.linalg.diagonal(x, offset=1), [normal(2, 3, 4)]),
+    (np.linalg.cross, lambda a, b: np.linalg.cross(a, b, axis=0), [normal(3, 2), normal(3, 2)]),
+    (np.linalg.matrix_norm, lambda x: np.linalg.matrix_norm(x, ord=2, keepdims=True) +
+     np.linalg.matrix_norm(x), [normal(2, 3, 4)]),
+    (np.linalg.vector_norm, lambda x: np.linalg.vector_norm(x, axis=(0, 2), ord=1) +
+     np.linalg.vector_norm(x), [normal(2, 3, 4)]),
+    # order statistics
+    (np.sort, lambda x: np.sort(x) + np.sort(x, axis=0) + np.sort(x, axis=None)[:4],
+     [normal(3, 4)]),
+    (np.partition, lambda x: np.partition(x, 1, axis=0) * np.partition(x, (0, 3)),
+     [normal(3, 4)]),
+    (np.quantile, lambda x: np.quantile(x, np.array([0.2, 0.75], np.float32), axis=1) +
+     np.quantile(x, 0.4, method="hazen"), [normal(3, 5)]),
+    (np.percentile, lambda x: np.percentile(x, 30.0, axis=(0, 1), keepdims=True),
+     [normal(3, 4, 2)]),
+    (np.median, lambda x: np.median(x, axis=0) + np.median(x), [normal(4, 3)]),
+    (np.nanquantile, lambda x: np.nanquantile(np.where(MISSING, np.nan, x), 0.3, axis=1),
+     [normal(3, 4)]),
+    (np.nanpercentile, lambda x: np.nanpercentile(np.where(MISSING, np.nan, x), 60.0, axis=1),
+     [normal(3, 4)]),
+    (np.nanmedian, lambda x: np.nanmedian(np.where(MISSING, np.nan, x), axis=1),
+     [normal(3, 4)]),
+    # elementwise and NaN-skipping
+    (np.sinc, lambda x: np.sinc(x), [np.array([0.0, 0.2, -0.7, 1.5])]),
+    (np.real_if_close, lambda x: np.real_if_close(x + 1e-20j) * np.abs(np.real_if_close(
+        x + 0.5j)), [normal(3)]),
+    (np.nan_to_num, lambda x: np.nan_to_num(np.where(MISSING, np.inf, x), posinf=2.0),
+     [normal(3, 4)]),
+    (np.nansum, lambda x: np.nansum(np.where(MISSING, np.nan, x), axis=0), [normal(3, 4)]),
+    (np.nanprod, lambda x: np.nanprod(np.where(MISSING, np.nan, x), axis=1), [normal(3, 4)]),
+    (np.nanmean, lambda x: np.nanmean(np.where(MISSING, np.nan, x), axis=1), [normal(3, 4)]),
+    (np.nanmax, lambda x: np.nanmax(np.where(MISSING, np.nan, x), axis=1), [normal(3, 4)]),
+    (np.nanmin, lambda x: np.nanmin(np.where(MISSING, np.nan, x)), [normal(3, 4)]),
+    (np.nanvar, lambda x: np.nanvar(np.where(MISSING, np.nan, x), axis=1, ddof=1),
+     [normal(3, 4)]),
+    (np.nanstd, lambda x: np.nanstd(np.where(MISSING, np.nan, x), axis=1), [normal(3, 4)]),
+    (np.nancumsum, lambda x: np.nancumsum(np.where(MISSING, np.nan, x), axis=1),
+     [normal(3, 4)]),
+    (np.nancumprod, lambda x: np.nancumprod(np.where(MISSING, np.nan, x), axis=1),
+     [normal(3, 4)]),
+    (np.average, lambda x, w: np.average(x, axis=1, weights=w) + np.average(x),
+     [normal(3, 4), np.array([0.5, 1.0, 2.0, 1.5])]),
+    (np.ptp, lambda x: np.ptp(x, axis=1), [normal(3, 4)]),
+    (np.cov, lambda x, y: np.cov(x) + np.cov(x.T, y.T, rowvar=False)[:3, :3],
+     [normal(3, 5), normal(2, 5)]),
+    (np.corrcoef, lambda x: np.corrcoef(x), [normal(3, 5)]),
+    # rearranging
+    (np.tril, lambda x: np.tril(x, -1) + np.tril(x[0]), [normal(4, 4)]),
+    (np.triu, lambda x: np.triu(x, 1), [normal(2, 3, 4)]),
+    (np.rot90, lambda x: np.rot90(x) + np.rot90(x, 2)[:, :3] + np.rot90(x, -1, (1, 0)),
+     [normal(3, 3)]),
+    (np.rollaxis, lambda x: np.rollaxis(x, 2) + np.rollaxis(x, 0, 3).sum(), [normal(2, 3, 4)]),
+    (np.append, lambda x, y: np.append(x, y), [normal(2, 3), normal(3)]),
+    (np.delete, lambda x: np.delete(x, [0, 2], axis=1), [normal(3, 4)]),
+    (np.resize, lambda x: np.resize(x, (5, 3)), [normal(3, 4)]),
+    (np.dsplit, lambda x: np.dsplit(x, 2)[1], [normal(2, 3, 4)]),
+    (np.dstack, lambda x, y: np.dstack([x, y]), [normal(3, 4), normal(3, 4)]),
+    (np.unstack, lambda x: np.unstack(x, axis=1)[2], [normal(3, 4)]),
+    (np.row_stack, lambda x, y: np.vstack([x, y]), [normal(3), normal(2, 3)]),
+    (np.block, lambda a, b: np.block([[a, b[:, :1]], [b[:1], b[:1, :1]]]),
+     [normal(2, 3), normal(2, 3)]),
+    (np.broadcast_arrays, lambda a, b: np.broadcast_arrays(a, b)[0] * 2.0,
+     [normal(3, 1), normal(4)]),
+    (np.meshgrid, lambda a, b: np.meshgrid(a, b)[0] * np.meshgrid(a, b, indexing="ij")[1].T,
+     [normal(3), normal(4)]),
+    (np.select, lambda x, y: np.select([x > 0.5, x < -0.5], [x * 2.0, y], default=-1.0),
+     [normal(3, 4), normal(4)]),
+    (np.choose, lambda x, y: np.choose(np.array([[0, 1], [1, 1], [0, 0]]), [x, y]),
+     [normal(3, 2), normal(2)]),
+    (np.compress, lambda x: np.compress([True, False, True], x, axis=0), [normal(3, 4)]),
+    (np.lib.stride_tricks.sliding_window_view,
+     lambda x: np.lib.stride_tricks.sliding_window_view(x, (2, 3)) * 2.0 +
+     np.lib.stride_tricks.sliding_window_view(x, 2, axis=0)[:, :2, None, :1], [normal(3, 4)]),
+    (np.unwrap, lambda x: np.unwrap(x * 4.0) + np.unwrap(x, period=1.0, axis=0), [normal(3, 4)]),
+    (np.piecewise, lambda x: np.piecewise(x, [x < -0.5, x > 0.5], [lambda v: v ** 2, np.sin,
+                                                                   lambda v: 3.0 * v]),
+     [normal(3, 4)]),
+    (np.apply_along_axis, lambda x: np.apply_along_axis(lambda v: np.stack([v @ v, v[0]]), 0, x),
+     [normal(3, 4)]),
+    (np.extract, lambda x: np.extract(np.arange(12).reshape(3, 4) % 3 == 0, x),
+     [normal(3, 4)]),
+    # sequences
+    (np.diff, lambda x: np.diff(x, n=2, axis=0, prepend=0.5) + np.diff(x)[:1, :1],
+     [normal(3, 4)]),
+    (np.ediff1d, lambda x: np.ediff1d(x, to_begin=[1.0], to_end=x[:2]), [normal(5)]),
+    (np.gradient, lambda x: np.gradient(x, 2.0, edge_order=2)[1] +
+     np.gradient(x, np.array([0.0, 1.0, 3.0]), axis=0), [normal(3, 4)]),
+    (np.trapezoid, lambda y, t: np.trapezoid(y, t) + np.trapezoid(y, dx=0.5, axis=0)[:3],
+     [normal(3, 4), np.array([0.0, 0.5, 1.5, 2.0])]),
+    (np.cumprod, lambda x: np.cumprod(x, axis=1) + np.cumprod(x)[:4], [normal(3, 4)]),
+    (np.interp, lambda x, xp, fp: np.interp(x, xp, fp, right=0.5),
+     [np.array([-1.0, 0.2, 0.7, 1.4, 2.5]), np.array([0.0, 0.5, 1.0, 2.0]), normal(4)]),
+    (np.convolve, lambda a, v: np.convolve(a, v, "same") + np.convolve(a, v)[:5],
+     [normal(5), normal(3)]),
+    (np.correlate, lambda a, v: np.correlate(a, v, "full")[:3], [normal(2), normal(4)]),
+    (np.polyval, lambda p, x: np.polyval(p, x), [normal(4), normal(5)]),
+    (np.vander, lambda x: np.vander(x, 3), [normal(4)]),
+    (np.cross, lambda a, b: np.cross(a, b) + np.cross(a, b, axisa=0, axisc=0).T,
+     [normal(3, 3), normal(3, 3)]),
+    (np.kron, lambda a, b: np.kron(a, b), [normal(2, 3), normal(3, 2)]),
+    # constructors with traced endpoints
+    (np.linspace, lambda a, b: np.linspace(a, b, 5) * np.linspace(a, b, 5, endpoint=False,
+                                                                   retstep=True)[1],
+     [np.array(0.3), np.array([1.0, 2.0])]),
+    (np.logspace, lambda a, b: np.logspace(a, b, 4, base=2.0), [np.array(0.3), np.array(1.0)]),
+    (np.geomspace, lambda a, b: np.geomspace(a, b, 4), [np.array(0.5), np.array(4.0)]),
+    (np.full_like, lambda x: np.full_like(x, x[0, 0]) * x + np.full_like(x, 2.0, shape=(2,)),
+     [normal(3, 2)]),
     ("getitem", lambda x: x[x > 0] * 2.0 + x[[0, 0], [1, 1]].sum() + x[..., ::-2].sum(),
      [normal(3, 4)]),
     ("astype", lambda x: x.astype(np.float64) * 3.0, [normal(3)]),
+    (np.real, lambda z, x: np.real(z) * np.real(x), [complex_normal(3, 2), normal(2)]),
+    (np.imag, lambda z, x: np.imag(z * x), [complex_normal(3, 2), normal(2)]),
+    (np.angle, lambda z: np.angle(z) + np.angle(z, deg=True), [complex_normal(3, 2)]),
+    (np.fft.fft, lambda x: np.fft.fft(x, n=5, axis=0, norm="ortho"), [normal(4, 3)]),
+    (np.fft.ifft, lambda z: np.fft.ifft(z, n=3), [complex_normal(2, 4)]),
+    (np.fft.rfft, lambda x: np.fft.rfft(x, n=7, norm="forward"), [normal(2, 5)]),
+    (np.fft.irfft, lambda z: np.fft.irfft(z, n=5, axis=0), [complex_normal(4, 2)]),
+    (np.fft.hfft, lambda z: np.fft.hfft(z, n=6), [complex_normal(2, 4)]),
+    (np.fft.ihfft, lambda x: np.fft.ihfft(x, norm="ortho"), [normal(2, 5)]),
+    (np.fft.fftn, lambda z: np.fft.fftn(z, s=(3, 2), axes=(2, 0)), [complex_normal(2, 3, 4)]),
+    (np.fft.ifftn, lambda z: np.fft.ifftn(z), [complex_normal(2, 3, 4)]),
+    (np.fft.rfftn, lambda x: np.fft.rfftn(x, axes=(0, 1)), [normal(3, 4, 2)]),
+    (np.fft.irfftn, lambda z: np.fft.irfftn(z, s=(2, 5), axes=(0, 2)),
+     [complex_normal(2, 3, 4)]),
+    (np.fft.fft2, lambda x: np.fft.fft2(x, norm="forward"), [normal(3, 4)]),
+    (np.fft.ifft2, lambda z: np.fft.ifft2(z, s=(4, 4)), [complex_normal(3, 5)]),
+    (np.fft.rfft2, lambda x: np.fft.rfft2(x), [normal(3, 5)]),
+    (np.fft.irfft2, lambda z: np.fft.irfft2(z, norm="ortho"), [complex_normal(3, 4)]),
+    (np.fft.fftshift, lambda z: np.fft.fftshift(z, axes=1), [complex_normal(3, 5)]),
+    (np.fft.ifftshift, lambda x: np.fft.ifftshift(x), [normal(3, 4)]),
 ]
 IDS = [getattr(function, "__name__", function) + f"-{i}" for i, (function, _, _) in
        enumerate(CASES)]
@@ -111,12 +307,13 @@ def test_function_gradients_match_numeric(function, f, args):
 
 @pytest.mark.parametrize("function,f,args", CASES, ids=IDS)
 def test_function_preserves_float32(function, f, args):
-    args32 = [a.astype(np.float32) for a in args]
+    """float32 stays float32 and complex64 stays complex64 (outputs and cotangents)."""
+    args32 = [a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args]
     out, vjp_fn = vjpnet.vjp(f, *args32)
     if function != "astype":
-        assert np.result_type(out) == np.float32
+        assert np.result_type(out) in (np.float32, np.complex64)
     for arg, cotangent in zip(args32, vjp_fn(np.ones(np.shape(out), np.result_type(out)))):
-        assert cotangent.dtype == np.float32 and cotangent.shape == arg.shape
+        assert cotangent.dtype == arg.dtype and cotangent.shape == arg.shape
 
 
 @pytest.mark.parametrize("ufunc,method,f", [
@@ -363,10 +560,14 @@ def test_third_derivative():
 
 # --- errors, never silent fallbacks -----------------------------------------------------------
 
-def test_unregistered_function_raises_naming_it_and_how_to_register():
+def test_unregistered_function_raises_naming_it_by_its_module_and_how_to_register():
     x = well_conditioned(3)
-    with pytest.raises(TypeError) as info:
-        grad(lambda x: np.sum(np.linalg.eigh(x)[0]))(x)
+    handler = FUNCTION_HANDLERS.pop(np.linalg.eigh)   # as if eigh had no VJP
+    try:
+        with pytest.raises(TypeError) as info:
+            grad(lambda x: np.sum(np.linalg.eigh(x)[0]))(x)
+    finally:
+        FUNCTION_HANDLERS[np.linalg.eigh] = handler
     message = str(info.value)
     assert "numpy.linalg.eigh" in message and "no registered VJP" in message
     assert "@vjpnet.primitive" in message and "vjpnet.register_function(np.linalg.eigh" in message
@@ -374,13 +575,11 @@ def test_unregistered_function_raises_naming_it_and_how_to_register():
 
 def test_unregistered_ufunc_and_ufunc_method_raise_naming_them():
     x = normal(3)
-    with pytest.raises(TypeError, match=r"(?s)numpy\.floor_divide has no registered VJP.*"
-                                        r"vjpnet\.register_ufunc\(np\.floor_divide"):
-        grad(lambda x: np.sum(x // 2.0))(x)
+    with pytest.raises(TypeError, match=r"(?s)numpy\.modf has no registered VJP.*"
+                                        r"vjpnet\.register_ufunc\(np\.modf"):
+        grad(lambda x: np.sum(np.modf(x)[0]))(x)
     with pytest.raises(TypeError, match=r"numpy\.multiply\.outer has no registered VJP"):
         grad(lambda x: np.sum(np.multiply.outer(x, x)))(x)
-    with pytest.raises(TypeError, match=r"numpy\.sort has no registered VJP"):
-        grad(lambda x: np.sum(np.sort(x)))(x)
 
 
 def test_a_registered_function_then_works():
@@ -396,11 +595,12 @@ def test_a_registered_function_then_works():
         return (np.flip(np.cumsum(np.flip(g * out))) / x,)
 
     cumprod.spec = lambda rng: vjpnet.Sample(rng.uniform(0.5, 2.0, 4))
+    previous = FUNCTION_HANDLERS.pop(np.cumprod)   # vjpnet's own, restored below
     vjpnet.register_function(np.cumprod, cumprod)
     try:
         check_grads(lambda x: np.cumprod(x), [np.array([0.5, 2.0, 1.5, 3.0])])
     finally:
-        del FUNCTION_HANDLERS[np.cumprod]
+        FUNCTION_HANDLERS[np.cumprod] = previous
 
 
 @pytest.mark.parametrize("convert,what", [
@@ -415,6 +615,48 @@ def test_conversions_that_would_drop_the_gradient_raise(convert, what):
         grad(lambda x: np.sum(convert(x)))(normal(3))
     assert "stop_gradient" in str(info.value) or "reduce it first" in str(info.value) \
         or "use NumPy operations" in str(info.value)
+
+
+def test_integer_casts_are_constants_usable_as_indices():
+    table = np.arange(10.0) ** 2
+    seen = []
+
+    def f(x):
+        i, j = np.int64(x[0]), int(x[1])
+        k = np.asarray(x, dtype=np.intp)
+        seen.append((type(i), type(j), type(k), k.tolist()))
+        return table[i] * x[0] + table[j] * x[1] + np.sum(table[k]) + float(x[0]) * x[1]
+
+    g = grad(f)(np.array([2.7, 3.2]))
+    np.testing.assert_allclose(g, [4.0, 9.0 + 2.7])   # float(x[0]) is a constant too
+    assert seen == [(np.int64, int, np.ndarray, [2, 3])]
+    with pytest.raises(TypeError, match="np.broadcast_to"):   # np.full converts before dispatch
+        grad(lambda x: np.sum(np.full((2,), x[0])))(normal(3))
+    with pytest.raises(TypeError, match=r"numpy\.copyto writes into an array in place"):
+        grad(lambda x: np.sum(np.full_like(np.zeros(2), x[0])))(normal(3))
+    with pytest.raises(TypeError, match=r"np\.stack"):
+        grad(lambda x: np.sum(np.array([x[0], x[1]])))(normal(3))
+
+
+@pytest.mark.parametrize("call,hint", [
+    (lambda w: np.ones((2, 3)).dot(w), "write X @ W or np.dot(X, W)"),
+    (lambda w: np.array([w, w]), "np.stack([a, b])"),
+    (lambda w: np.r_[w, w], "np.concatenate([a, b])"),
+    (lambda w: np.sum([w, w]), "a Python list of traced values"),
+])
+def test_conversions_before_dispatch_say_what_to_write_instead(call, hint):
+    with pytest.raises(TypeError, match="cannot be converted to a plain NumPy array") as info:
+        grad(lambda w: np.sum(call(w)))(normal(3, 2))
+    assert hint in str(info.value)
+
+
+def test_the_suggested_alternatives_work():
+    X, w = normal(2, 3), normal(3, 2)
+    expected = grad(lambda w: np.sum(np.sin(X @ w)))(w)
+    np.testing.assert_allclose(grad(lambda w: np.sum(np.sin(np.dot(X, w))))(w), expected)
+    np.testing.assert_allclose(grad(lambda w: np.sum(np.sin(w.T.dot(X.T))))(w), expected)
+    stacked = grad(lambda w: np.sum(np.stack([w, 2.0 * w]) ** 2))(w)
+    np.testing.assert_allclose(stacked, 10.0 * w)
 
 
 def test_float_of_a_scalar_is_a_constant():
@@ -448,9 +690,9 @@ def test_in_place_writes_into_plain_arrays_raise():
 @pytest.mark.parametrize("call,match", [
     (lambda x: np.sum(x, where=x > 0), r"numpy\.sum\(\.\.\., where="),
     (lambda x: np.add(x, 1.0, where=np.ones(3, bool)), r"numpy\.add\(\.\.\., where="),
-    (lambda x: np.einsum("...i->...", x), "'...'"),
+    (lambda x: np.einsum("i->i", x, dtype=np.float32), r"numpy\.einsum\(\.\.\., dtype="),
     (lambda x: np.pad(x, 1, mode="mean"), "mode='mean'"),
-    (lambda x: np.linalg.norm(x.reshape(1, 3), ord=2), "ord=2"),
+    (lambda x: np.linalg.qr(x.reshape(1, 3), mode="raw"), "mode='raw'"),
     (lambda x: np.reshape(x, 3, order="F"), "order='F'"),
     (lambda x: np.cumsum(x, out=np.empty(3)), "out="),
 ])
@@ -471,3 +713,15 @@ def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
 def test_value_and_grad_of_plain_numpy_returns_plain_arrays():
     value, g = value_and_grad(lambda x: np.sum(np.tanh(x)))(normal(3))
     assert type(value) is np.float64 and type(g) is np.ndarray
+
+
+def test_pad_with_a_traced_constant_differentiates_the_constant():
+    x, c = normal(2, 3), np.float64(0.7)
+    f = lambda x, c: np.sum(np.pad(x * c, ((1, 0), (2, 1)), constant_values=c) ** 2)  # noqa: E731
+    padded = vjpnet.vjp(lambda x, c: np.pad(x * c, 1, constant_values=c), x, c)[0]
+    np.testing.assert_allclose(padded, np.pad(x * c, 1, constant_values=c))
+    check_grads(f, [x, c], order=2)
+    g = grad(lambda c: np.sum(np.pad(np.ones(2) * c, 1, constant_values=c)))(np.float64(2.0))
+    assert g == 4.0   # two inside, two on the border
+    x32 = x.astype(np.float32)
+    assert vjpnet.vjp(lambda x, c: np.pad(x, 1, constant_values=c), x32, c)[0].dtype == np.float32

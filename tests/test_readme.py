@@ -31,3 +31,18 @@ def test_quick_start_code_runs():
     exec(compile(code, "README.md quick start", "exec"), namespace)
     assert set(namespace["grads"]) == {"W1", "b1", "W2"}
     assert namespace["grads"]["W1"].shape == (3, 8)
+
+
+def test_transforms_section_runs(capsys):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Transforms\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md transforms", "exec"), namespace)
+    np = namespace["np"]
+    x, v = namespace["x"], namespace["v"]
+    assert namespace["J"].shape == (3, 3) and namespace["H"].shape == (3, 3)
+    np.testing.assert_allclose(namespace["tangent"], namespace["J"] @ v)
+    np.testing.assert_allclose(namespace["Hv"], namespace["H"] @ v)
+    np.testing.assert_allclose(namespace["d"], 1 - np.tanh(x) ** 2)
+    assert "by source line" in capsys.readouterr().out

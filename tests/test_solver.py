@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from vjpnet import solver as solver_module
+from vjpnet import solver_state
 from vjpnet.solver import Solver
 
 
@@ -193,11 +193,11 @@ def test_interrupted_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
     before = path.read_bytes()
 
-    def crash_midway(handle, arrays):
-        handle.write(b"PK\x03\x04 half a zip file")
+    def crash_midway(handle, data):
+        handle.write(data[:len(data) // 2])
         raise KeyboardInterrupt("simulated crash during the write")
 
-    monkeypatch.setattr(solver_module, "_write_npz", crash_midway)
+    monkeypatch.setattr(solver_state, "_write_bytes", crash_midway)
     solver.model.params["W"] = solver.model.params["W"] + 1.0
     with pytest.raises(KeyboardInterrupt):
         solver.save_checkpoint(path)

@@ -168,9 +168,9 @@ def test_non_scalar_output_says_shape_and_what_to_do():
         grad(lambda x: x * 2)(np.ones(3))
 
 
-@pytest.mark.parametrize("bad", [3, True, "text", np.arange(3)])
-def test_only_floats_are_differentiable(bad):
-    with pytest.raises(TypeError, match=r"argument 0.*only float arrays and floats"):
+@pytest.mark.parametrize("bad", [3, True, "text", np.arange(3), np.ones(2, bool)])
+def test_only_floats_and_complex_are_differentiable(bad):
+    with pytest.raises(TypeError, match=r"argument 0.*only float and complex arrays"):
         grad(lambda x: 1.0)(bad)
 
 

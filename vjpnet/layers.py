@@ -44,10 +44,10 @@ def affine_backward(dout, cache, needed=(True, True, True)):
     Returns (dx, dw, db): dx (N, d_1, ..., d_k), dw (D, M), db (M,).
     """
     x, w, b = cache   # validated by affine_forward
-    N, M = x.shape[0], w.shape[1]
+    N, (D, M) = x.shape[0], w.shape
     check_dout("affine_backward", dout, (N, M))
     dx = np.dot(dout, w.T).reshape(x.shape) if needed[0] else None
-    dw = np.dot(x.reshape(N, -1).T, dout) if needed[1] else None
+    dw = np.dot(x.reshape(N, D).T, dout) if needed[1] else None   # N = 0: zeros
     db = np.sum(dout, axis=0) if needed[2] else None
     return dx, dw, db
 
@@ -62,36 +62,43 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """Backward pass of the ReLU: dx = dout where x > 0, else 0 (the gradient at 0 is 0).
+    """Backward pass of the ReLU: dx = dout where x > 0, else 0 (the gradient at 0 is 0);
+    NaN where x is NaN (the derivative is undefined there).
 
     Inputs: dout, upstream derivative like x; cache x. Returns dx like x.
     """
     x = cache
     check_dout("relu_backward", dout, x.shape)
-    return dout * (x > 0)
+    dx = dout * (x > 0)
+    if x.size and np.isnan(np.min(x)):   # one fast pass finds a NaN (np.heaviside is slower)
+        dx = np.where(np.isnan(x), np.nan, dx)
+    return dx
 
 
-def _one_hot(y, num_classes, dtype):
-    """(N, C) constant with 1 at [i, y[i]]: selects the correct-class scores without indexing."""
-    return (y[:, None] == np.arange(num_classes)).astype(dtype)
+def _is_label(y, num_classes):
+    """(N, C) boolean constant, True at [i, y[i]]: selects the correct-class entries without
+    indexing (with np.where, so an infinite score elsewhere never meets a 0 * inf)."""
+    return y[:, None] == np.arange(num_classes)
 
 
 def svm_loss(x, y):
     """Multiclass SVM (hinge) loss with margin 1, averaged over the minibatch.
 
     Inputs:
-    - x: scores (N, C), x[i, j] is the score of class j for example i
+    - x: scores (N, C), x[i, j] is the score of class j for example i; N >= 1
     - y: integer labels (N,), 0 <= y[i] < C
     Returns (loss, dx): loss a scalar, dx (N, C) the gradient of loss with respect to x.
+    A NaN score makes the loss NaN, and NaN the gradients of its own entry and of its example's
+    correct class (the others do not depend on it); an empty batch raises.
     """
     N, C = check_scores("svm_loss", x)
     check_labels("svm_loss", y, N, C)
-    one_hot = _one_hot(y, C, x.dtype)
-    correct_scores = np.sum(x * one_hot, axis=1, keepdims=True)
-    margins = np.maximum(0, x - correct_scores + 1) * (1 - one_hot)
+    is_label = _is_label(y, C)
+    correct_scores = np.sum(np.where(is_label, x, 0.0), axis=1, keepdims=True)
+    margins = np.where(is_label, 0.0, np.maximum(0, x - correct_scores + 1))
     loss = np.sum(margins) / N
-    positive = (margins > 0).astype(x.dtype)
-    dx = (positive - one_hot * np.sum(positive, axis=1, keepdims=True)) / N
+    positive = np.heaviside(margins, 0.0)   # 1, 0 (margin <= 0), NaN (a NaN score)
+    dx = (positive - np.where(is_label, np.sum(positive, axis=1, keepdims=True), 0.0)) / N
     return loss, dx
 
 
@@ -99,17 +106,19 @@ def softmax_loss(x, y):
     """Softmax (cross-entropy) loss, computed stably with log-sum-exp, averaged over N.
 
     Inputs:
-    - x: scores (N, C), x[i, j] is the score of class j for example i
+    - x: scores (N, C), x[i, j] is the score of class j for example i; N >= 1
     - y: integer labels (N,), 0 <= y[i] < C
     Returns (loss, dx): loss a scalar, dx (N, C) the gradient of loss with respect to x.
+    A score of -inf is a class of probability 0 (finite loss unless it is the label); a NaN
+    or +inf score makes the loss and its example's gradient NaN; an empty batch raises.
     """
     N, C = check_scores("softmax_loss", x)
     check_labels("softmax_loss", y, N, C)
-    one_hot = _one_hot(y, C, x.dtype)
+    is_label = _is_label(y, C)
     shifted = x - np.max(x, axis=1, keepdims=True)
     log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    loss = -np.sum(one_hot * log_probs) / N
-    dx = (np.exp(log_probs) - one_hot) / N
+    loss = -np.sum(np.where(is_label, log_probs, 0.0)) / N
+    dx = (np.exp(log_probs) - is_label) / N
     return loss, dx
 
 

@@ -23,9 +23,10 @@ it is built and the naive NumPy ones otherwise; `VJPNET_NAIVE=1` forces naive an
 """
 import numpy as np
 
-from vjpnet import layers
+from vjpnet import layer_jvps, layers
 from vjpnet.layer_utils import select_kernels
 from vjpnet.registry import Sample, primitive
+from vjpnet.validation import pool_output_shape
 
 __all__ = ["affine", "relu", "conv2d", "max_pool2d", "softmax_loss", "svm_loss"]
 
@@ -124,6 +125,31 @@ conv2d = primitive(_conv2d_forward, vjp=_kernel_vjp, name="conv2d", first_order=
 max_pool2d = primitive(_max_pool2d_forward, vjp=_kernel_vjp, name="max_pool2d",
                        first_order=True, spec=_max_pool2d_spec)
 
+
+
+@conv2d.defjvp
+def _conv2d_jvp(tangents, cache):
+    _, layer_cache = cache   # the naive cache (x, w, b, conv_param) or vjpnet_fast's ConvCache
+    if isinstance(layer_cache, tuple):
+        x, w, b, conv_param = layer_cache
+    else:
+        x, w, b, conv_param = layer_cache.x, layer_cache.w, layer_cache.b, layer_cache.conv_param
+    return layer_jvps.conv_tangent(conv2d, tangents, x, w, b, conv_param)
+
+
+@max_pool2d.defjvp
+def _max_pool2d_jvp(tangents, cache):
+    _, layer_cache = cache   # the naive cache (x, pool_param) or vjpnet_fast's PoolCache
+    if isinstance(layer_cache, tuple):
+        x, pool_param = layer_cache
+        _, _, _, _, PH, PW, stride, H_out, W_out = pool_output_shape("max_pool2d", x, pool_param)
+        _, offsets = layers._pool_argmax(x, PH, PW, stride, H_out, W_out)
+    else:
+        offsets, pool_param = layer_cache.argmax, layer_cache.pool_param
+    return layer_jvps.pool_tangent(tangents[0], offsets, pool_param["pool_width"],
+                                   pool_param["stride"])
+
+
 affine.__doc__ = """affine(x, w, b) -> x.reshape(N, D) @ w + b, shape (N, M).
 
 x (N, d_1, ..., d_k), w (D, M), b (M,). Differentiable any number of times."""
@@ -138,18 +164,20 @@ conv2d.__doc__ = """conv2d(x, w, b, conv_param) -> (N, F, H', W') cross-correlat
 
 x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad'} (not differentiated);
 H' = 1 + (H + 2*pad - HH) / stride. Fast kernels when built (VJPNET_NAIVE=1 forces naive).
-First-order only: differentiating it twice raises."""
+First-order only (differentiating it twice raises); forward mode through a JVP rule."""
 max_pool2d.__doc__ = """max_pool2d(x, pool_param) -> (N, C, H', W') window maxima.
 
 x (N, C, H, W), pool_param {'pool_height', 'pool_width', 'stride'} (not differentiated);
 ties send the gradient to the first maximum in row-major order. Fast kernels when built
-(VJPNET_NAIVE=1 forces naive). First-order only: differentiating it twice raises."""
+(VJPNET_NAIVE=1 forces naive). First-order only (differentiating it twice raises); forward
+mode through a JVP rule (the tangent at each window's maximum)."""
 
 
 # --- batch normalization and dropout (issue 6: the training stack) --------------------------
 # First-order only: their forwards write running statistics into bn_param (batchnorm) or draw
 # random masks (dropout), so they always run on plain arrays.
 from vjpnet import normalization  # noqa: E402
+from vjpnet.transforms import is_recomputing  # noqa: E402
 
 __all__ += ["batchnorm", "spatial_batchnorm", "dropout"]
 
@@ -181,25 +209,41 @@ def _dropout_vjp(g, cache):
     return (normalization.dropout_backward(g, cache),)
 
 
-batchnorm = primitive(normalization.batchnorm_forward, vjp=normalization.batchnorm_backward_alt,
-                      name="batchnorm", first_order=True, spec=_batchnorm_spec)
-spatial_batchnorm = primitive(normalization.spatial_batchnorm_forward,
+def _once(forward):
+    """A batchnorm forward that writes the running statistics once: when checkpoint runs the
+    layer again for the backward pass, it writes them into a copy of bn_param."""
+    def run(x, gamma, beta, bn_param):
+        if is_recomputing():
+            bn_param = dict(bn_param)
+        return forward(x, gamma, beta, bn_param)
+    run.__name__ = run.__qualname__ = forward.__name__
+    run.__doc__ = forward.__doc__
+    return run
+
+
+batchnorm = primitive(_once(normalization.batchnorm_forward),
+                      vjp=normalization.batchnorm_backward_alt, name="batchnorm",
+                      first_order=True, spec=_batchnorm_spec, jvp=layer_jvps.batchnorm_tangent)
+spatial_batchnorm = primitive(_once(normalization.spatial_batchnorm_forward),
                               vjp=normalization.spatial_batchnorm_backward,
                               name="spatial_batchnorm", first_order=True,
-                              spec=_spatial_batchnorm_spec)
+                              spec=_spatial_batchnorm_spec,
+                              jvp=layer_jvps.spatial_batchnorm_tangent)
 dropout = primitive(normalization.dropout_forward, vjp=_dropout_vjp, name="dropout",
-                    first_order=True, spec=_dropout_spec)
+                    first_order=True, spec=_dropout_spec, jvp=layer_jvps.dropout_tangent)
 
 batchnorm.__doc__ = """batchnorm(x, gamma, beta, bn_param) -> (N, D) batch-normalized x.
 
 x (N, D), gamma and beta (D,); bn_param {'mode': 'train'|'test', 'eps', 'momentum',
 'running_mean', 'running_var'} (not differentiated; train mode writes the running statistics
-into it). First-order only."""
+into it, once: not again when vjpnet.checkpoint recomputes it). First-order only; forward mode
+through a JVP rule."""
 spatial_batchnorm.__doc__ = """spatial_batchnorm(x, gamma, beta, bn_param) -> (N, C, H, W).
 
 Statistics per channel over N, H, W; gamma and beta (C,); bn_param as for batchnorm.
-First-order only."""
+First-order only; forward mode through a JVP rule."""
 dropout.__doc__ = """dropout(x, dropout_param) -> inverted dropout of x, same shape.
 
 dropout_param {'p': probability of dropping, 0 <= p < 1; 'mode': 'train'|'test'; optional
-'seed'} (not differentiated). First-order only."""
+'seed'} (not differentiated). First-order only; forward mode through a JVP rule (the mask
+times the tangent)."""

@@ -208,7 +208,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     func = "spatial_batchnorm_forward"
     _check_batchnorm_inputs(func, x, gamma, beta, bn_param, x_ndim=4)
     num_samples, channels, height, width = x.shape
-    x_rows = x.transpose(0, 2, 3, 1).reshape(-1, channels)
+    x_rows = x.transpose(0, 2, 3, 1).reshape(num_samples * height * width, channels)
     try:
         out_rows, bn_cache = batchnorm_forward(x_rows, gamma, beta, bn_param)
     except ValueError as error:   # name the spatial layer and the 4-d shape, not the reshaped one
@@ -233,7 +233,7 @@ def spatial_batchnorm_backward(dout, cache):
     bn_cache, shape = cache
     check_dout("spatial_batchnorm_backward", dout, shape)
     num_samples, channels, height, width = shape
-    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, channels)
+    dout_rows = dout.transpose(0, 2, 3, 1).reshape(num_samples * height * width, channels)
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_rows, bn_cache)
     dx = np.ascontiguousarray(
         dx_rows.reshape(num_samples, height, width, channels).transpose(0, 3, 1, 2))

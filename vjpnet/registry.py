@@ -49,15 +49,19 @@ class Primitive:
         may write in place) and the primitive stays differentiable to any order.
     selective_vjp: the VJP takes a third argument `needed`, a tuple of bools (one per positional
         argument) saying which cotangents are wanted; it may return None for the others.
-    spec: rng -> Sample or list of Samples, valid float64 inputs for the registry-driven test.
+    spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
+        registry-driven test.
+    jvp: optional JVP rule, `jvp(tangents, cache) -> tangent of out` (see defjvp); forward mode
+        needs one only for first-order primitives, and uses the transposed VJP for the others.
     """
 
     __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
                  "__wrapped__", "__dict__")
     check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
+    jvp = None                # no JVP rule (set one with defjvp)
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
-                 selective_vjp=False, spec=None):
+                 selective_vjp=False, spec=None, jvp=None):
         self.forward = forward
         self.vjp = vjp if vjp is not None else self._missing_vjp
         self.name = name or getattr(forward, "__name__", "primitive")
@@ -65,6 +69,8 @@ class Primitive:
         self.linear = linear
         self.selective_vjp = selective_vjp
         self.spec = spec
+        if jvp is not None:
+            self.jvp = jvp
         self.__doc__ = getattr(forward, "__doc__", None)
         self.__wrapped__ = forward
         module = getattr(forward, "__module__", None) or "__main__"
@@ -74,6 +80,29 @@ class Primitive:
         """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`."""
         self.vjp = vjp
         return vjp
+
+    def defjvp(self, jvp):
+        """Decorator: set the JVP rule, `jvp(tangents, cache) -> tangent of out`.
+
+        tangents: one per positional argument (shaped like it), None where it is zero; cache:
+        what the forward returned. Forward mode (vjpnet.jvp, jacfwd, hessian) transposes the
+        VJP, which needs no rule when the VJP is written with NumPy operations; a first-order
+        primitive (a kernel VJP) needs this rule instead. Write it with NumPy operations or
+        primitives, so that it is differentiable in the tangents.
+        """
+        self.jvp = jvp
+        return jvp
+
+    def traced_cotangent_vjp(self, g, cache, needed):
+        """The VJP of a first-order primitive at a traced cotangent `g` (forward mode): the
+        kernel runs on g's plain value, and each needed cotangent is recorded as an op linear
+        in g whose own VJP is this primitive's JVP rule. Returns one cotangent per argument."""
+        transpose = self.__dict__.get("_transpose")
+        if transpose is None:
+            transpose = self.__dict__["_transpose"] = _VJPTranspose(self)
+        shared = []   # the kernel's results, computed once for every argument position
+        return tuple(transpose.bind((g, cache, needed, position, shared), _tape._NO_KWARGS)[0]
+                     if need else None for position, need in enumerate(needed))
 
     def defspec(self, spec):
         """Decorator: set the sample-input spec, `spec(rng) -> Sample or list of Samples`."""
@@ -175,7 +204,7 @@ class Primitive:
 
 
 def primitive(forward=None, vjp=None, *, name=None, first_order=False, linear=False,
-              selective_vjp=False, spec=None):
+              selective_vjp=False, spec=None, jvp=None):
     """Register a forward/VJP pair as a primitive; usable bare, with options, or as a call.
 
         @primitive                                   # then @p.defvjp
@@ -184,8 +213,44 @@ def primitive(forward=None, vjp=None, *, name=None, first_order=False, linear=Fa
     """
     def make(forward):
         return Primitive(forward, vjp, name=name, first_order=first_order, linear=linear,
-                         selective_vjp=selective_vjp, spec=spec)
+                         selective_vjp=selective_vjp, spec=spec, jvp=jvp)
     return make if forward is None else make(forward)
+
+
+class _VJPTranspose(Primitive):
+    """g -> one cotangent of a first-order primitive's VJP, as a primitive: linear in g, its
+    VJP (the transpose of g -> cotangent) is the primitive's JVP rule. Not registered: the
+    registry-driven test checks it through forward mode of the primitive it transposes.
+
+    Arguments: (g, cache, needed, position, shared); `shared` is a list that holds the
+    kernel's results after the first position, so the kernel runs once per cotangent g.
+    """
+
+    def __init__(self, primitive):
+        self.primal = primitive
+        self.name = f"{primitive.name} (VJP transposed by its JVP rule)"
+        self.forward = self._forward
+        self.vjp = self._transposed
+        self.first_order = False
+        self.linear = True
+        self.selective_vjp = False
+        self.spec = None
+        self.__wrapped__ = primitive
+
+    def _forward(self, g, cache, needed, position, shared):
+        if not shared:
+            primal = self.primal
+            results = primal.vjp(g, cache, needed) if primal.selective_vjp else \
+                primal.vjp(g, cache)
+            shared.append(results if type(results) is tuple else
+                          tuple(results) if isinstance(results, list) else (results,))
+        return shared[0][position], (cache, len(needed), position)
+
+    def _transposed(self, tangent, residual):
+        cache, count, position = residual
+        tangents = [None] * count
+        tangents[position] = tangent
+        return self.primal.jvp(tuple(tangents), cache), None, None, None, None
 
 
 def register_ufunc(ufunc, primitive):
@@ -199,14 +264,27 @@ def register_function(function, handler):
     _tape.FUNCTION_HANDLERS[function] = handler
 
 
+def register_lazy_ufuncs(module_name, provider):
+    """When a ufunc of `module_name` without a primitive first reaches a traced value, import
+    the module `provider` (which registers that module's ufuncs) and dispatch again."""
+    _tape.LAZY_UFUNC_MODULES[module_name] = provider
+
+
+def register_caller_hint(hint):
+    """Add `hint() -> str` to the error np.asarray(traced) raises: advice on the function that
+    made the conversion (found from the calling frames), or ""."""
+    _tape.CALLER_HINTS.append(hint)
+
+
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
 
 
 def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (a float); reject tuples clearly."""
-    if _tape.is_float(out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if _tape.is_differentiable(out):
         return True
     if isinstance(out, (tuple, list)):
         raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "

@@ -15,27 +15,21 @@ statistics are checkpointed and kept with the best params.
 
 `data` has X_train, y_train, X_val, y_val (X of any shape (N, ...), y integer labels (N,)).
 
-Checkpoints (`checkpoint_name='run1'` writes `run1.npz` at the end of every epoch) are a single
-`.npz` file: params, best params, optimizer state arrays and random states as arrays, and
-everything else (epoch, iteration, histories, scalar hyperparameters) as one JSON document
-stored as a string array. They are written atomically (temporary file in the same directory,
-then os.replace), so an interrupted write never replaces the previous checkpoint, and loaded
-with allow_pickle=False, so loading one never executes code. `Solver(..., resume_from=path)`
-or `solver.load_checkpoint(path)` continues a run exactly where the checkpoint left it.
+Checkpoints (`checkpoint_name='run1'` writes `run1.npz` at the end of every epoch) hold the
+whole training state (params, best params, optimizer state, histories, random states); they
+are written atomically and verified when read, see vjpnet.solver_state.
+`Solver(..., resume_from=path)` or `solver.load_checkpoint(path)` continues a run exactly where
+the checkpoint left it.
 """
-import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 
-from vjpnet import optim
+from vjpnet import optim, solver_state
 
 __all__ = ["Solver"]
 
-CHECKPOINT_FORMAT = "vjpnet.solver.checkpoint/1"
-_META_KEY = "meta_json"
 _DEFAULTS = {
     "update_rule": "sgd",
     "optim_config": None,
@@ -51,12 +45,6 @@ _DEFAULTS = {
     "progress": "auto",    # 'auto': tqdm bar on a terminal, log lines otherwise; 'bar'; 'log'
     "resume_from": None,   # path of a checkpoint to continue from
 }
-_BN_STATISTICS = ("running_mean", "running_var")
-
-
-def _write_npz(handle, arrays):
-    """Serialize `arrays` (name -> ndarray) as npz into an open binary file."""
-    np.savez(handle, **arrays)
 
 
 class Solver:
@@ -179,40 +167,37 @@ class Solver:
         self.val_acc_history = []
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
 
-    def _bn_params(self):
-        bn_params = getattr(self.model, "bn_params", None)
-        return bn_params if isinstance(bn_params, (list, tuple)) else []
-
-    def _bn_statistics(self):
-        return [{key: np.array(bn[key]) for key in _BN_STATISTICS if key in bn}
-                for bn in self._bn_params()]
-
-    def _restore_bn_statistics(self, statistics):
-        for bn, saved in zip(self._bn_params(), statistics):
-            for key in _BN_STATISTICS:
-                bn.pop(key, None)
-            bn.update({key: np.array(value) for key, value in saved.items()})
-
     # ------------------------------------------------------------------ training
 
     def _iterations_per_epoch(self):
         return max(self.X_train.shape[0] // self.batch_size, 1)
 
-    def _step(self):
-        """One gradient update on a random minibatch; returns the loss."""
-        num_train = self.X_train.shape[0]
-        batch_index = self.rng.choice(num_train, self.batch_size)
+    def _loss_and_grads(self, batch_index):
+        """(loss, grads) of the model on the training samples `batch_index`."""
         loss, grads = self.model.loss(self.X_train[batch_index], self.y_train[batch_index])
-        loss = float(loss)
+        self._check_grads(grads)
+        return float(loss), grads
+
+    def _check_grads(self, grads):
+        for name in self.model.params:
+            if name not in grads:
+                raise ValueError(f"Solver: model.loss returned no gradient for param {name!r} "
+                                 f"(got gradients for {sorted(grads)})")
+
+    def _check_loss(self, loss):
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"Solver: the loss is {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); training stopped before applying that update. Try a "
                 f"smaller learning rate or weight_scale, or check the data for NaN/inf.")
+
+    def _step(self):
+        """One gradient update on a random minibatch; returns the loss."""
+        num_train = self.X_train.shape[0]
+        batch_index = self.rng.choice(num_train, self.batch_size)
+        loss, grads = self._loss_and_grads(batch_index)
+        self._check_loss(loss)
         for name, value in self.model.params.items():
-            if name not in grads:
-                raise ValueError(f"Solver: model.loss returned no gradient for param {name!r} "
-                                 f"(got gradients for {sorted(grads)})")
             next_value, next_config = self._update(value, grads[name], self.optim_configs[name])
             self.model.params[name] = next_value
             self.optim_configs[name] = next_config
@@ -235,12 +220,17 @@ class Solver:
             index = self.rng.choice(num, num_samples)
             X, y = X[index], y[index]
             num = num_samples
-        predictions = []
-        for start in range(0, num, batch_size):
+        correct = self._count_correct(X, y, batch_size)
+        return correct / num if num else 0.0
+
+    def _count_correct(self, X, y, batch_size):
+        """How many samples of X (N, ...) the model classifies as y (N,)."""
+        correct = 0
+        for start in range(0, X.shape[0], batch_size):
             scores = self.model.loss(X[start:start + batch_size])
-            predictions.append(np.argmax(scores, axis=1))
-        predictions = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
-        return float(np.mean(predictions == y)) if num else 0.0
+            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[start:start +
+                                                                             batch_size]))
+        return correct
 
     def _reporter(self, total, initial):
         use_bar = self.verbose and self.progress != "log"
@@ -282,7 +272,7 @@ class Solver:
                     if val_acc > self.best_val_acc or not self.best_params:
                         self.best_val_acc = val_acc
                         self.best_params = {k: np.array(v) for k, v in self.model.params.items()}
-                        self.best_bn_statistics = self._bn_statistics()
+                        self.best_bn_statistics = solver_state.bn_statistics(self.model)
                     if epoch_end and self.checkpoint_name is not None:
                         self.save_checkpoint(self.checkpoint_path())
         finally:
@@ -290,7 +280,7 @@ class Solver:
         if self.best_params:
             self.model.params.update({k: np.array(v) for k, v in self.best_params.items()})
             if self.best_bn_statistics is not None:
-                self._restore_bn_statistics(self.best_bn_statistics)
+                solver_state.restore_bn_statistics(self.model, self.best_bn_statistics)
         return self
 
     # ------------------------------------------------------------------ checkpoints
@@ -303,141 +293,14 @@ class Solver:
         return name if name.endswith(".npz") else name + ".npz"
 
     def save_checkpoint(self, path):
-        """Write the whole training state to `path` (.npz) atomically."""
-        path = os.fspath(path)
-        arrays = {}
-        for name, value in self.model.params.items():
-            arrays[f"params/{name}"] = np.asarray(value)
-        for name, value in self.best_params.items():
-            arrays[f"best_params/{name}"] = np.asarray(value)
-        optim_scalars = {}
-        for name, config in self.optim_configs.items():
-            optim_scalars[name] = {}
-            for key, value in config.items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"optim/{name}/{key}"] = value
-                else:
-                    optim_scalars[name][key] = _json_scalar(value, f"optim_config[{key!r}]")
-        for index, statistics in enumerate(self._bn_statistics()):
-            for key, value in statistics.items():
-                arrays[f"bn/{index}/{key}"] = value
-        for index, statistics in enumerate(self.best_bn_statistics or []):
-            for key, value in statistics.items():
-                arrays[f"best_bn/{index}/{key}"] = value
-        global_rng = np.random.get_state()
-        arrays["global_rng/keys"] = global_rng[1]
-        meta = {
-            "format": CHECKPOINT_FORMAT,
-            "model_class": type(self.model).__name__,
-            "param_names": list(self.model.params),
-            "update_rule": self.update_rule if isinstance(self.update_rule, str) else None,
-            "lr_decay": self.lr_decay,
-            "batch_size": self.batch_size,
-            "num_epochs": self.num_epochs,
-            "epoch": self.epoch,
-            "iteration": self.iteration,
-            "best_val_acc": self.best_val_acc,
-            "has_best_bn": self.best_bn_statistics is not None,
-            "num_bn_layers": len(self._bn_params()),
-            "loss_history": self.loss_history,
-            "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history,
-            "optim_scalars": optim_scalars,
-            "rng_state": self.rng.bit_generator.state,
-            "global_rng": [global_rng[0], int(global_rng[2]), int(global_rng[3]),
-                           float(global_rng[4])],
-        }
-        arrays[_META_KEY] = np.array(json.dumps(meta))
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
-                                             suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                _write_npz(stream, arrays)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        return path
+        """Write the whole training state to `path` (.npz) atomically (vjpnet.solver_state)."""
+        return solver_state.save(self, path)
 
     def load_checkpoint(self, path):
-        """Restore the training state written by save_checkpoint; train() then continues."""
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Solver.load_checkpoint: no checkpoint file {path!r}")
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-            meta = json.loads(str(arrays.pop(_META_KEY)))
-        except (ValueError, KeyError, OSError, EOFError) as error:
-            raise ValueError(f"Solver.load_checkpoint: {path!r} is not a readable vjpnet "
-                             f"checkpoint: {type(error).__name__}: {error}") from None
-        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"Solver.load_checkpoint: {path!r} is not a {CHECKPOINT_FORMAT} file")
-        names = meta["param_names"]
-        if sorted(names) != sorted(self.model.params):
-            raise ValueError(f"Solver.load_checkpoint: {path!r} holds params {sorted(names)} but "
-                             f"the model has {sorted(self.model.params)}")
-        for name in names:
-            saved, current = arrays[f"params/{name}"], self.model.params[name]
-            if saved.shape != np.shape(current):
-                raise ValueError(f"Solver.load_checkpoint: param {name!r} has shape "
-                                 f"{saved.shape} in {path!r} but {np.shape(current)} in the model")
-        if meta["num_bn_layers"] != len(self._bn_params()):
-            raise ValueError(f"Solver.load_checkpoint: {path!r} holds {meta['num_bn_layers']} "
-                             f"batchnorm layers but the model has {len(self._bn_params())}")
-        if meta["update_rule"] is not None and meta["update_rule"] != self.update_rule:
-            raise ValueError(f"Solver.load_checkpoint: {path!r} was trained with update rule "
-                             f"{meta['update_rule']!r} but this solver uses "
-                             f"{self.update_rule!r}")
-
-        for name in names:
-            self.model.params[name] = arrays[f"params/{name}"]
-        self.best_params = {name: arrays[f"best_params/{name}"] for name in names
-                            if f"best_params/{name}" in arrays}
-        self.optim_configs = {}
-        for name in names:
-            config = dict(meta["optim_scalars"].get(name, {}))
-            prefix = f"optim/{name}/"
-            config.update({key[len(prefix):]: value for key, value in arrays.items()
-                           if key.startswith(prefix)})
-            self.optim_configs[name] = config
-
-        def statistics(prefix):
-            layers = []
-            for index in range(meta["num_bn_layers"]):
-                layers.append({key: arrays[f"{prefix}/{index}/{key}"] for key in _BN_STATISTICS
-                               if f"{prefix}/{index}/{key}" in arrays})
-            return layers
-
-        self._restore_bn_statistics(statistics("bn"))
-        self.best_bn_statistics = statistics("best_bn") if meta["has_best_bn"] else None
-        self.epoch = meta["epoch"]
-        self.iteration = meta["iteration"]
-        self.best_val_acc = meta["best_val_acc"]
-        self.loss_history = list(meta["loss_history"])
-        self.train_acc_history = list(meta["train_acc_history"])
-        self.val_acc_history = list(meta["val_acc_history"])
-        self.rng.bit_generator.state = meta["rng_state"]
-        name, position, has_gauss, cached_gaussian = meta["global_rng"]
-        np.random.set_state((name, arrays["global_rng/keys"], position, has_gauss,
-                             cached_gaussian))
-        return self
-
-
-def _json_scalar(value, what):
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    raise TypeError(f"Solver.save_checkpoint: {what} = {value!r} of type "
-                    f"{type(value).__name__} cannot be stored in a checkpoint (numbers, strings "
-                    f"and arrays only)")
+        """Restore the training state written by save_checkpoint; train() then continues.
+        Raises solver_state.CheckpointError (a ValueError) naming the file and what is wrong
+        if it is not an intact checkpoint, ValueError if it belongs to another model."""
+        return solver_state.load(self, path)
 
 
 class _LogReporter:

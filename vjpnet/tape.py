@@ -1,15 +1,17 @@
 """Trace levels, traced values and the reverse sweep.
 
-Inside `grad(f)` each float input is wrapped in a `Traced` bound to a fresh `Tape`. Every
-primitive called on a traced value appends one entry (primitive, parents, cache) to the tape of
-the highest level among its arguments; tape order is a topological order, so `backward` is one
-reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a value
-traced at level 1, which is how VJPs written with NumPy operations become differentiable.
+Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`.
+Every primitive called on a traced value appends one entry (primitive, parents, cache) to the
+tape of the highest level among its arguments; tape order is a topological order, so `backward`
+is one reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a
+value traced at level 1, which is how VJPs written with NumPy operations become differentiable.
 
 The current level lives in a ContextVar, so threads and asyncio tasks each trace independently.
 """
 import contextvars
+import importlib
 import math
+import sys
 
 import numpy as np
 
@@ -21,6 +23,13 @@ UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
 UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
+# Modules whose ufuncs vjpnet registers on first use: "scipy.special" -> "vjpnet.scipy.special"
+# (imported when a ufunc without a primitive reaches a traced value and scipy.special is loaded).
+LAZY_UFUNC_MODULES = {}
+# Functions () -> str called when np.asarray meets a traced value; each may return advice on the
+# library function that called it (vjpnet.scipy names its replacements), or "".
+CALLER_HINTS = []
+UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
 
 
 class Tape:
@@ -35,7 +44,7 @@ class Tape:
         self.open = True
 
     def new_input(self, value):
-        """Wrap one input value (a float array or float) as a traced leaf of this tape."""
+        """Wrap one input value (a float or complex array, or a float) as a traced leaf."""
         self.entries.append(None)
         return Traced(value, self, len(self.entries) - 1)
 
@@ -77,19 +86,32 @@ class open_tape:
 
 
 def dtype_of(value):
-    """The dtype of an array, NumPy scalar or traced value; float64 for a Python float."""
-    return _FLOAT64 if type(value) is float else value.dtype
+    """The dtype of an array, NumPy scalar or traced value; float64 / complex128 for a Python
+    float / complex."""
+    if type(value) is float:
+        return _FLOAT64
+    return _COMPLEX128 if type(value) is complex else value.dtype
 
 
 _FLOAT64 = np.dtype(np.float64)
+_COMPLEX128 = np.dtype(np.complex128)
 
 
 def is_float(value):
-    """True for the values vjpnet differentiates: float arrays, NumPy floats, Python floats."""
+    """True for real floating values: float arrays, NumPy floats, Python floats."""
     if type(value) is float:
         return True
     dtype = getattr(value, "dtype", None)
     return dtype is not None and dtype.kind == "f"
+
+
+def is_differentiable(value):
+    """True for the values vjpnet differentiates: real floating or complex arrays and scalars
+    (NumPy or Python). Integers and booleans carry no gradient."""
+    if type(value) is float or type(value) is complex:
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and dtype.kind in "fc"
 
 
 def plain(value):
@@ -153,6 +175,20 @@ def _python_float_result(out, *operands):
         out.value = float(out.value)
 
 
+# What to write instead of the calls that convert a traced value to a plain array before any
+# NumPy dispatch can see it (listed by Traced.__array__'s error).
+CONVERSION_HINTS = [
+    "X.dot(W) with a plain array X (ndarray.dot converts its argument): write X @ W or "
+    "np.dot(X, W)",
+    "np.array([a, b]), np.r_[a, b] or a NumPy function given a Python list of traced values: "
+    "build the array with np.stack([a, b]) (new axis) or np.concatenate([a, b]) (joined "
+    "along an axis)",
+    "np.full(shape, x) with a traced x (NumPy converts the fill value before dispatching): "
+    "write np.broadcast_to(x, shape) or x * np.ones(shape)",
+    "a constant copy that is not differentiated: vjpnet.stop_gradient(x)",
+]
+
+
 class Traced:
     """A value recorded on a tape. `value` may itself be traced at a lower level.
 
@@ -190,7 +226,9 @@ class Traced:
             return UFUNC_METHODS[ufunc, method](*inputs, **kwargs)
         elif ufunc in NONDIFFERENTIABLE:
             return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)
-        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        if _import_lazy_ufunc_modules():   # their primitives may route this ufunc now
+            return getattr(ufunc, method)(*inputs, **kwargs)
+        name = ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
         raise TypeError(_missing_vjp_message(name, "register_ufunc", ufunc.__name__))
 
     def __array_function__(self, function, types, args, kwargs):
@@ -199,16 +237,22 @@ class Traced:
             return handler(*args, **kwargs)
         if function in NONDIFFERENTIABLE:
             return function(*_plain_tree(args), **_plain_tree(kwargs))
+        if function in UNSUPPORTED:
+            raise TypeError(UNSUPPORTED[function])
         module = function.__module__ or "numpy"
         name = f"{module}.{function.__name__}"
         raise TypeError(_missing_vjp_message(name, "register_function", function.__name__))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "iub":
+            # np.int64(x), np.asarray(x, dtype=int): integers carry no gradient, so the
+            # result is a constant, as x.astype(int) is (e.g. to use it as an index).
+            return np.asarray(plain(self)).astype(dtype)
         raise TypeError(
             "a traced value cannot be converted to a plain NumPy array (np.asarray, np.array, "
             "or a library that calls them, e.g. scipy): the result would be cut off from the "
-            "gradient. Keep using NumPy operations on it; for a constant copy that is not "
-            "differentiated use vjpnet.stop_gradient(x).")
+            "gradient. Keep using NumPy operations on it. Common cases:\n"
+            + "".join(f"  - {hint}\n" for hint in CONVERSION_HINTS) + _caller_hint())
 
     # --- array attributes -----------------------------------------------------------------
     @property
@@ -220,6 +264,8 @@ class Traced:
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))
     T = property(lambda self: FUNCTION_HANDLERS[np.transpose](self))
+    real = property(lambda self: FUNCTION_HANDLERS[np.real](self))
+    imag = property(lambda self: FUNCTION_HANDLERS[np.imag](self))
 
     def __len__(self):
         return len(self.value)
@@ -235,6 +281,9 @@ class Traced:
 
     def __int__(self):
         return _scalar(self, int)
+
+    def __complex__(self):
+        return _scalar(self, complex)
 
     def __round__(self, ndigits=None):
         return round(_scalar(self, float), ndigits)
@@ -281,6 +330,11 @@ class Traced:
     def var(self, *args, **kwargs): return np.var(self, *args, **kwargs)
     def std(self, *args, **kwargs): return np.std(self, *args, **kwargs)
     def cumsum(self, *args, **kwargs): return np.cumsum(self, *args, **kwargs)
+    def cumprod(self, *args, **kwargs): return np.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("x.sort() sorts a traced array in place, which cannot be "
+                        "differentiated; write x = np.sort(x)")
     def argmax(self, *args, **kwargs): return np.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return np.argmin(self, *args, **kwargs)
     def argsort(self, *args, **kwargs): return np.argsort(self, *args, **kwargs)
@@ -293,6 +347,8 @@ class Traced:
     def squeeze(self, axis=None): return np.squeeze(self, axis)
     def clip(self, min=None, max=None): return np.clip(self, min, max)
     def dot(self, other): return FUNCTION_HANDLERS[np.dot](self, other)
+    def conj(self): return np.conjugate(self)
+    def conjugate(self): return np.conjugate(self)
     def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
     def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)
     def take(self, indices, axis=None): return np.take(self, indices, axis)
@@ -326,10 +382,10 @@ class Traced:
     __matmul__, __rmatmul__ = _binary_operators(np.matmul)
 
     def __pos__(self): return self
-    def __lt__(self, other): return np.less(plain(self), plain(other))
-    def __le__(self, other): return np.less_equal(plain(self), plain(other))
-    def __gt__(self, other): return np.greater(plain(self), plain(other))
-    def __ge__(self, other): return np.greater_equal(plain(self), plain(other))
+    def __lt__(self, other): return np.less(self, other)   # routed: a plain (constant) mask
+    def __le__(self, other): return np.less_equal(self, other)
+    def __gt__(self, other): return np.greater(self, other)
+    def __ge__(self, other): return np.greater_equal(self, other)
     def __eq__(self, other): return np.equal(plain(self), plain(other))
     def __ne__(self, other): return np.not_equal(plain(self), plain(other))
 
@@ -337,16 +393,43 @@ class Traced:
 def _check_ufunc_kwargs(ufunc, method, kwargs):
     if "out" in kwargs:
         raise TypeError(
-            f"numpy.{ufunc.__name__}(..., out=...) writes into an array in place, which "
+            f"{ufunc_name(ufunc)}(..., out=...) writes into an array in place, which "
             "cannot be differentiated; assign the result to a new name instead")
     if method == "__call__":
         for key, value in kwargs.items():
             if value is not None:
                 raise TypeError(
-                    f"numpy.{ufunc.__name__}(..., {key}=...) is not supported on traced values "
+                    f"{ufunc_name(ufunc)}(..., {key}=...) is not supported on traced values "
                     f"by vjpnet; call it without {key}= (use np.where for masks, .astype for "
                     "dtypes)")
         kwargs.clear()
+
+
+def ufunc_name(ufunc):
+    """The ufunc's public name with its module ("numpy.exp", "scipy.special.gammaln"); ufuncs
+    carry no __module__, so it is looked up in NumPy and the loaded lazy ufunc modules."""
+    name = ufunc.__name__
+    for module_name in ("numpy", *LAZY_UFUNC_MODULES):
+        module = sys.modules.get(module_name)
+        if module is not None and getattr(module, name, None) is ufunc:
+            return f"{module_name}.{name}"
+    return name
+
+
+def _import_lazy_ufunc_modules():
+    """Import the vjpnet modules registering the ufuncs of loaded modules (once); True if any
+    was imported now."""
+    imported = False
+    for module_name, provider in LAZY_UFUNC_MODULES.items():
+        if module_name in sys.modules and provider not in sys.modules:
+            importlib.import_module(provider)
+            imported = True
+    return imported
+
+
+def _caller_hint():
+    """Advice from the registered CALLER_HINTS on the function that called np.asarray."""
+    return "".join(hint() for hint in CALLER_HINTS)
 
 
 def _scalar(traced, convert):
@@ -410,8 +493,12 @@ def backward(tape, seeds, free):
         cotangents[node] = None
         primitive, parents, cache, needed, nested = entry
         if nested or (type(g) is Traced and primitive.first_order):
-            raise _second_order_error(primitive)
-        if primitive.selective_vjp:
+            # A traced cotangent needs the VJP's own derivative: a first-order primitive
+            # supplies it as its JVP rule (the transpose of a linear map), or cannot.
+            if nested or primitive.jvp is None:
+                raise _second_order_error(primitive, nested)
+            results = primitive.traced_cotangent_vjp(g, cache, needed)
+        elif primitive.selective_vjp:
             results = primitive.vjp(g, cache, needed)
         else:
             results = primitive.vjp(g, cache)
@@ -453,15 +540,25 @@ def _count_error(primitive, count, needed, position):
 
 
 def _check_cotangent(primitive, position, cotangent, shape, dtype):
+    if type(cotangent) is Traced and cotangent.shape == shape and \
+            (cotangent.dtype == dtype if dtype is not None else cotangent.dtype.kind == "f"):
+        return   # a traced cotangent (higher order, forward mode) of the right kind
     got_shape = np.shape(cotangent)
-    got_dtype = dtype_of(cotangent) if is_float(cotangent) or hasattr(cotangent, "dtype") \
-        else type(cotangent).__name__
+    got_dtype = dtype_of(cotangent) if is_differentiable(cotangent) or \
+        hasattr(cotangent, "dtype") else type(cotangent).__name__
     what = f"argument {position} of {primitive.name}"
     if got_shape != shape:
         raise ValueError(
             f"the VJP of {primitive.name} returned a cotangent of shape {got_shape} for {what}, "
             f"which has shape {shape}: a cotangent must have exactly its input's shape "
             "(sum over broadcast axes)")
+    real_input = dtype is None or dtype.kind == "f"
+    if real_input and getattr(got_dtype, "kind", None) == "c":
+        raise TypeError(
+            f"the VJP of {primitive.name} returned a complex cotangent (dtype {got_dtype}) for "
+            f"{what}, which is real ({dtype or 'a Python float'}): the cotangent of a real input "
+            "is the real part of the complex one; take np.real(...) where broadcasting is "
+            "undone (vjpnet.numpy_ops.unbroadcast and sum_to_shape do it)")
     if dtype is None:   # a Python float input takes any float cotangent
         if not is_float(cotangent):
             raise TypeError(f"the VJP of {primitive.name} returned a cotangent of dtype "
@@ -472,9 +569,16 @@ def _check_cotangent(primitive, position, cotangent, shape, dtype):
             f"which has dtype {dtype}: cast the cotangent to its input's dtype")
 
 
-def _second_order_error(primitive):
+def _second_order_error(primitive, nested):
+    if nested:
+        return TypeError(
+            f"{primitive.name} is registered first_order=True (its VJP is not differentiable), "
+            "but it is being differentiated twice: its inputs are traced by an enclosing grad "
+            "(or jvp). Use an op whose VJP is written with NumPy operations for higher "
+            "derivatives.")
     return TypeError(
-        f"{primitive.name} is registered first_order=True (its VJP is not differentiable), but "
-        "it is being differentiated twice: its inputs or output cotangent are traced by an "
-        "enclosing grad. Use an op whose VJP is written with NumPy operations for higher "
-        "derivatives.")
+        f"{primitive.name} is registered first_order=True and has no JVP rule, so forward mode "
+        "(jvp, linearize, jacfwd, hessian) cannot pass through it, nor can a derivative with "
+        "respect to its output cotangent (it is being differentiated twice). Define the rule "
+        f"with @{primitive.name}.defjvp (def rule(tangents, cache): return the tangent of the "
+        "output), or use reverse mode only (jacrev, check_grads(..., modes=('rev',))).")

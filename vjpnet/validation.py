@@ -11,7 +11,9 @@ ValueError for wrong shapes and values, TypeError for wrong types and dtypes. Th
 only `.shape`, `.ndim` and `.dtype`, so they also work on values traced by `vjpnet.grad`.
 The shape helpers return the sizes they derived, so callers do not recompute them.
 """
+import functools
 import math
+import os
 
 import numpy as np
 
@@ -76,8 +78,10 @@ def conv_output_shape(op, x, w, b, conv_param):
 
     Inputs: x (N, C, H, W), w (F, C, HH, WW), b (F,), all float32 or all float64;
     conv_param with integer 'stride' > 0 and 'pad' >= 0; the padded input must be tiled
-    exactly: (H + 2*pad - HH) and (W + 2*pad - WW) non-negative and divisible by stride.
-    Returns (N, C, H, W, F, HH, WW, stride, pad, H_out, W_out).
+    exactly: (H + 2*pad - HH) and (W + 2*pad - WW) non-negative and divisible by stride; the
+    arrays it implies must fit in memory.
+    Returns (N, C, H, W, F, HH, WW, stride, pad, H_out, W_out); stride is 1 when the output has
+    a single position (any stride gives the same result then).
     """
     check_ndim(op, "x", x, 4, "(N, C, H, W)")
     check_ndim(op, "w", w, 4, "(F, C, HH, WW)")
@@ -105,7 +109,58 @@ def conv_output_shape(op, x, w, b, conv_param):
                              f"by stride = {stride} {context}")
         sizes.append(span // stride + 1)
     H_out, W_out = sizes
+    _check_conv_memory(op, x, w, stride, pad, H_out, W_out)
+    if H_out == W_out == 1:
+        stride = 1   # one window: the stride has no effect (and may not fit the kernels' ints)
     return N, C, H, W, F, HH, WW, stride, pad, H_out, W_out
+
+
+@functools.cache
+def memory_bytes():
+    """This machine's physical memory in bytes (no limit where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return math.inf
+
+
+def _format_bytes(count):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.3g} {unit}"
+        count /= 1024
+    return f"{count:.3g} EiB"
+
+
+def _check_conv_memory(op, x, w, stride, pad, H_out, W_out):
+    """Raise ValueError when the arrays a convolution needs could not fit in memory.
+
+    The output (N, F, H_out, W_out), the zero-padded input (N, C, H + 2*pad, W + 2*pad) and
+    one image's column matrix (C*HH*WW, H_out*W_out) are counted. A huge pad or input is
+    reported here, naming what implies the size, instead of failing in NumPy's allocator.
+    """
+    N, C, H, W = _shape(x)
+    F, _, HH, WW = _shape(w)
+    itemsize = np.dtype(x.dtype).itemsize
+    output = (N, F, H_out, W_out)
+    arrays = [("an output", output), ("a zero-padded input", (N, C, H + 2 * pad, W + 2 * pad)),
+              ("a column matrix per image", (C * HH * WW, H_out * W_out))]
+    limit = memory_bytes()
+    what, shape = max(arrays, key=lambda item: math.prod(item[1]))
+    needed = math.prod(shape) * itemsize
+    if needed <= limit:
+        return
+    if pad >= max(HH, WW):
+        cause = f"conv_param['pad'] = {pad}"
+        advice = (f"; a pad of HH or more (HH={HH}, WW={WW}) only adds outputs that see the "
+                  "zero padding alone")
+    else:
+        cause = f"x.shape={_shape(x)} with w.shape={_shape(w)}"
+        advice = "; use a smaller input or batch"
+    raise ValueError(f"{op}: {cause} implies an output of shape {output} (stride={stride}, "
+                     f"pad={pad}) and {what} of shape {shape}, {_format_bytes(needed)} of "
+                     f"{np.dtype(x.dtype).name}: more than this machine's memory "
+                     f"({_format_bytes(limit)}){advice}")
 
 
 def pool_output_shape(op, x, pool_param):
@@ -114,7 +169,8 @@ def pool_output_shape(op, x, pool_param):
     Inputs: x (N, C, H, W) float32/float64; pool_param with integer 'pool_height',
     'pool_width', 'stride' > 0; the window fits in the input and (H - PH), (W - PW) are
     divisible by stride (no padding).
-    Returns (N, C, H, W, PH, PW, stride, H_out, W_out).
+    Returns (N, C, H, W, PH, PW, stride, H_out, W_out); stride is 1 when the output has a
+    single position.
     """
     check_ndim(op, "x", x, 4, "(N, C, H, W)")
     check_float_dtypes(op, x=x)
@@ -130,7 +186,10 @@ def pool_output_shape(op, x, pool_param):
         if span % stride:
             raise ValueError(f"{op}: ({axis}) = {span} is not divisible by "
                              f"stride = {stride} {context}")
-    return N, C, H, W, PH, PW, stride, (H - PH) // stride + 1, (W - PW) // stride + 1
+    H_out, W_out = (H - PH) // stride + 1, (W - PW) // stride + 1
+    if H_out == W_out == 1:
+        stride = 1   # one window: the stride has no effect (and may not fit the kernels' ints)
+    return N, C, H, W, PH, PW, stride, H_out, W_out
 
 
 def check_affine(op, x, w, b):
@@ -158,9 +217,15 @@ def check_affine(op, x, w, b):
 
 
 def check_scores(op, x):
-    """Validate class scores x (N, C) of a float dtype; returns (N, C)."""
+    """Validate class scores x (N, C) of a float dtype, N >= 1; returns (N, C).
+
+    An empty batch is an error: the mean loss over no examples is undefined (0 / 0).
+    """
     check_ndim(op, "x", x, 2, "(N, C)")
     check_float_dtypes(op, x=x)
+    if x.shape[0] == 0:
+        raise ValueError(f"{op}: the batch is empty (x.shape={_shape(x)}): the mean loss over "
+                         "no examples is undefined; skip empty batches")
     return _shape(x)
 
 

@@ -267,9 +267,9 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
     cdef real* dcol = col + K * P if scratch.shape[0] > 0 else NULL
     cdef const real* grad
     cdef real total
-    if N == 0 or not first_thread and (K == 0 or P == 0 or F == 0):
+    if N == 0 or not first_thread and (P == 0 or F == 0):
         return
-    if K == 0 or P == 0 or F == 0:
+    if P == 0 or F == 0:   # dout is empty: every gradient is zero
         dx[...] = 0
         dw_images[...] = 0
         db_images[...] = 0
@@ -285,12 +285,15 @@ def conv_backward_images(const real[:, :, :, ::1] x, const real[:, ::1] w_mat,
                 for p in range(P):
                     total = total + grad[f * P + p]
                 db_images[n, f] = total
-            _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out, col)
-            # (K, F) = col (K, P) @ dout[n].T (P, F): faster in OpenBLAS than (F, K) = dout @ col.T
-            _gemm(False, True, K, F, P, col, P, grad, P, 0, &dw_images[n, 0, 0], F)
-            # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
-            _gemm(True, False, K, P, F, &w_mat[0, 0], K, grad, P, 0, dcol, P)
-            _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out, &dx[n, 0, 0, 0])
+            if K > 0:   # K == 0 (no input channels): dx and dw are empty, db is still the sum
+                _im2col_image(&x[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, H_out, W_out, col)
+                # (K, F) = col (K, P) @ dout[n].T (P, F): faster in OpenBLAS than
+                # (F, K) = dout @ col.T
+                _gemm(False, True, K, F, P, col, P, grad, P, 0, &dw_images[n, 0, 0], F)
+                # (K, P) = w_mat.T (K, F) @ dout[n] (F, P)
+                _gemm(True, False, K, P, F, &w_mat[0, 0], K, grad, P, 0, dcol, P)
+                _col2im_image(dcol, C, H, W, HH, WW, stride, pad, H_out, W_out,
+                              &dx[n, 0, 0, 0])
             vjpnet_mark_done(&progress[1])
         if first_thread:
             vjpnet_wait_done(&progress[1], N)

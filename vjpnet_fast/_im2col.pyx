@@ -43,7 +43,7 @@ def _check_geometry(tuple x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stri
                          f"(C*HH*WW, nb*H_out*W_out) = ({C * HH * WW}, {nb * H_out * W_out})")
 
 
-def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
+def im2col(const real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
            Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, ::1] col, int num_threads=1):
     """Unfold x (nb, C, H, W) into col (K or K + 1, nb*H_out*W_out), K = C*HH*WW.
 
@@ -56,7 +56,7 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
     cdef Py_ssize_t P = H_out * W_out, K = C * HH * WW
     cdef Py_ssize_t plane, n, c, kh, kw, oh, ow, ih, row, oh_lo, oh_hi, ow_lo, ow_hi
     cdef real* dst
-    cdef real* src
+    cdef const real* src
     cdef bint has_ones = col.shape[0] > K
     with nogil:
         for plane in prange(nb * C, schedule="static", num_threads=num_threads):
@@ -94,7 +94,7 @@ def im2col(real[:, :, :, ::1] x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride
                 dst[ow] = 1
 
 
-def col2im(real[:, ::1] dcol, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
+def col2im(const real[:, ::1] dcol, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
            Py_ssize_t pad, Py_ssize_t H_out, Py_ssize_t W_out, real[:, :, :, ::1] dx, int num_threads=1):
     """Fold dcol (>= K rows, nb*H_out*W_out) back into dx (nb, C, H, W), overwriting dx.
 
@@ -106,7 +106,7 @@ def col2im(real[:, ::1] dcol, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride,
     cdef Py_ssize_t nb = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t P = H_out * W_out
     cdef Py_ssize_t plane, n, c, kh, kw, oh, ow, row, oh_lo, oh_hi, ow_lo, ow_hi
-    cdef real* src
+    cdef const real* src
     cdef real* dst
     cdef real* image_plane
     with nogil:

@@ -82,8 +82,8 @@ cdef extern from *:
     void vjpnet_pool_2x2_d_i32_backward(const double*, const int32_t*, Py_ssize_t, double*, double*) noexcept nogil
 
 
-cdef inline bint _pool_row_2x2s2(real* row0, real* row1, Py_ssize_t W_out, real* out_row,
-                                 index_t* index_row) noexcept nogil:
+cdef inline bint _pool_row_2x2s2(const real* row0, const real* row1, Py_ssize_t W_out,
+                                 real* out_row, index_t* index_row) noexcept nogil:
     # returns whether the row held a NaN (the caller then redoes it with the exact rule)
     if real is float:
         if index_t is uint8_t:
@@ -97,8 +97,8 @@ cdef inline bint _pool_row_2x2s2(real* row0, real* row1, Py_ssize_t W_out, real*
             return vjpnet_pool_2x2_d_i32(row0, row1, W_out, out_row, index_row)
 
 
-cdef inline void _unpool_row_2x2s2(real* dout_row, index_t* index_row, Py_ssize_t W_out,
-                                   real* row0, real* row1) noexcept nogil:
+cdef inline void _unpool_row_2x2s2(const real* dout_row, const index_t* index_row,
+                                   Py_ssize_t W_out, real* row0, real* row1) noexcept nogil:
     if real is float:
         if index_t is uint8_t:
             vjpnet_pool_2x2_f_u8_backward(dout_row, index_row, W_out, row0, row1)
@@ -127,14 +127,14 @@ def _check(tuple x_shape, tuple out_shape, tuple idx_shape, Py_ssize_t PH, Py_ss
         raise ValueError(f"{name}: index dtype too small for a {PH}x{PW} window")
 
 
-cdef inline void _pool_row_exact(real* x_row, Py_ssize_t W, Py_ssize_t PH, Py_ssize_t PW,
+cdef inline void _pool_row_exact(const real* x_row, Py_ssize_t W, Py_ssize_t PH, Py_ssize_t PW,
                                  Py_ssize_t stride, Py_ssize_t W_out, real* out_row,
                                  index_t* index_row) noexcept nogil:
     # One output row with the full tie and NaN rule: strict '>' keeps the first maximum; a NaN
     # replaces a non-NaN best and is never replaced (np.argmax semantics).
     cdef Py_ssize_t ow, i, j, best_index
     cdef real best, value
-    cdef real* window
+    cdef const real* window
     for ow in range(W_out):
         window = x_row + ow * stride
         best = window[0]
@@ -149,7 +149,7 @@ cdef inline void _pool_row_exact(real* x_row, Py_ssize_t W, Py_ssize_t PH, Py_ss
         index_row[ow] = <index_t>best_index
 
 
-def max_pool_forward(real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t stride,
+def max_pool_forward(const real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t stride,
                      real[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax, int num_threads=1):
     """out[n, c, oh, ow] = max of the window of x (N, C, H, W) at (oh*stride, ow*stride);
     argmax receives the row-major offset of that maximum inside its window."""
@@ -159,7 +159,7 @@ def max_pool_forward(real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssiz
     cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
     cdef Py_ssize_t plane, n, c, oh
     cdef bint two_by_two = PH == 2 and PW == 2 and stride == 2
-    cdef real* x_row
+    cdef const real* x_row
     with nogil:
         for plane in prange(N * C, schedule="static", num_threads=num_threads):
             n = plane // C
@@ -176,7 +176,7 @@ def max_pool_forward(real[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW, Py_ssiz
                                     &argmax[n, c, oh, 0])
 
 
-def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_ssize_t PH,
+def max_pool_backward(const real[:, :, :, ::1] dout, const index_t[:, :, :, ::1] argmax, Py_ssize_t PH,
                       Py_ssize_t PW, Py_ssize_t stride, real[:, :, :, ::1] dx, int num_threads=1):
     """Overwrite dx (N, C, H, W) with the max-pool gradient: zeros, plus dout of every window
     added at its recorded argmax (overlapping windows accumulate in a fixed order, the naive
@@ -195,8 +195,8 @@ def max_pool_backward(real[:, :, :, ::1] dout, index_t[:, :, :, ::1] argmax, Py_
     # 2x2 stride-2 windows that tile the plane exactly: every dx element written once
     cdef bint tiled = PH == 2 and PW == 2 and stride == 2 and H == 2 * H_out and W == 2 * W_out
     cdef real* window
-    cdef real* dout_row
-    cdef index_t* index_row
+    cdef const real* dout_row
+    cdef const index_t* index_row
     with nogil:
         for plane in prange(N * C, schedule="static", num_threads=num_threads):
             n = plane // C

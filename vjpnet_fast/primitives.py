@@ -1,4 +1,5 @@
-"""The fast kernels as first-order vjpnet primitives (their VJPs are Cython, not traceable).
+"""The fast kernels as first-order vjpnet primitives (their VJPs are Cython, not traceable), with
+JVP rules for forward mode (vjpnet.layer_jvps).
 
     conv2d_fast(x, w, b, conv_param) -> out       (conv_forward_fast / conv_backward_fast)
     max_pool2d_fast(x, pool_param) -> out         (max_pool_forward_fast / max_pool_backward_fast)
@@ -9,6 +10,7 @@ registry-driven test (VJP vs central differences, float32 in -> float32 out).
 """
 import numpy as np
 
+from vjpnet.layer_jvps import conv_tangent, pool_tangent
 from vjpnet.registry import Sample, primitive
 from vjpnet_fast.conv import conv_backward_fast, conv_forward_fast
 from vjpnet_fast.pool import max_pool_backward_fast, max_pool_forward_fast
@@ -43,10 +45,23 @@ def _pool_spec(rng):
 
 conv2d_fast = primitive(conv_forward_fast, vjp=conv_backward_fast, name="conv2d_fast",
                         first_order=True, spec=_conv_spec)
+
+
+@conv2d_fast.defjvp
+def _conv_jvp(tangents, cache):
+    return conv_tangent(conv2d_fast, tangents, cache.x, cache.w, cache.b, cache.conv_param)
+
+
 def _max_pool_vjp(g, cache):
     """(dx,): one cotangent per positional argument; pool_param gets none."""
     return (max_pool_backward_fast(g, cache),)
 
 
-max_pool2d_fast = primitive(max_pool_forward_fast, vjp=_max_pool_vjp,
+def _max_pool_jvp(tangents, cache):
+    """The tangent at each window's recorded argmax."""
+    return pool_tangent(tangents[0], cache.argmax, cache.pool_param["pool_width"],
+                        cache.pool_param["stride"])
+
+
+max_pool2d_fast = primitive(max_pool_forward_fast, vjp=_max_pool_vjp, jvp=_max_pool_jvp,
                             name="max_pool2d_fast", first_order=True, spec=_pool_spec)

@@ -14,7 +14,26 @@ Modules (imports go one way, top to bottom):
                  take, take_along_axis, diagonal, diag, trace, ...
     reductions   sum, mean, prod, max/amax, min/amin, var, std, cumsum
     linalg       matmul, dot, tensordot, einsum, outer, inner, vdot, linalg.norm/inv/det/solve
+    complex_parts  real, imag, conj/conjugate, angle
+    fft          numpy.fft: fft, ifft, rfft, irfft, hfft, ihfft and their 2-D / n-D forms,
+                 fftshift, ifftshift
     nondifferentiable   functions that return plain results
+    decompositions      linalg.svd, eigh, eigvalsh, eig, eigvals, cholesky, qr of real and
+                 complex matrices (primitives per output)
+    matrix_functions    linalg.slogdet, pinv, lstsq, matrix_power, multi_dot, cond,
+                 tensorinv, tensorsolve, the singular-value matrix norms ('nuc', 2, -2)
+    array_api    NumPy 2's Array-API names (linalg.vecdot, matrix_norm, ..., the gufuncs vecdot,
+                 matvec, vecmat)
+    sorting      sort, partition, quantile/percentile/median and their nan forms
+    elementwise_extra   remainder/mod, fmod, deg2rad, rad2deg, fabs, copysign, sinc,
+                 nan_to_num, real_if_close
+    rearrange    tril, triu, rot90, rollaxis, append, delete, block, meshgrid, select,
+                 piecewise, apply_along_axis, sliding_window_view, ...
+    sequences    diff, gradient, trapezoid, cumprod, interp, convolve, correlate, polyval,
+                 vander, cross, kron
+    constructors linspace, logspace, geomspace with traced endpoints, full_like
+    statistics   nansum ... nanstd, average, ptp, cov, corrcoef
+    coverage     the list of differentiable NumPy functions in README.md (a script)
 
 Naming: a primitive object ends in `_p` (`sum_p`, `reshape_p`, `exp_p`); the function with NumPy's
 signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). The primitive's
@@ -22,7 +41,17 @@ signature that routes to it has NumPy's name (`sum`, `reshape`, `concatenate`). 
 
 Every VJP is written with NumPy operations, so on traced values it is itself recorded and
 differentiable: nested `grad` gives exact higher derivatives. float32 inputs give float32
-values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with).
+values and cotangents (constants in VJPs are Python floats, which NumPy does not upcast with);
+complex64 stays complex64.
+
+Complex numbers (the convention of HIPS autograd and JAX): the cotangent c of a complex value w
+pairs with a change dw as Re(sum(c * dw)), without a conjugate. So the gradient of a real f of
+z = x + iy is df/dx - 1j df/dy; a holomorphic op's VJP is g * f'(z) (linear maps: their plain
+transpose, never the conjugate transpose); a real input takes the real part of a complex
+cotangent (unbroadcast / sum_to_shape do it). Non-holomorphic ops write their VJP out: abs
+(g conj(z)/|z|), real (g), imag (-1j g), conj (conj(g)), angle (-1j g / z). Ops that need an
+order (maximum, minimum, fmax, fmin, clip, max, min, <, <=, >, >=) raise TypeError on
+complex values.
 
 Subgradient conventions (at points where the derivative does not exist):
     abs(x) at 0                 0 (the gradient is sign(x))
@@ -37,7 +66,10 @@ Subgradient conventions (at points where the derivative does not exist):
     prod with zero factors      the exact product of the other factors (no division by zero)
 """
 from vjpnet.numpy_ops import _base, elementwise, indexing, shape, reductions, linalg  # noqa: F401
-from vjpnet.numpy_ops import nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops import complex_parts, fft, nondifferentiable  # noqa: F401
+from vjpnet.numpy_ops import decompositions, matrix_functions, array_api  # noqa: F401
+from vjpnet.numpy_ops import (constructors, elementwise_extra, rearrange, sequences,  # noqa: F401
+                               sorting, statistics)
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p, index_update  # noqa: F401
 

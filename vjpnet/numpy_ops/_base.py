@@ -3,18 +3,21 @@ factory, argument checks and sample-input specs for the registry-driven test."""
 import numpy as np
 
 from vjpnet.registry import Primitive, Sample, register_ufunc
-from vjpnet.tape import _NO_KWARGS, Traced, is_float
+from vjpnet.tape import _NO_KWARGS, Traced, dtype_of, is_differentiable
 
-__all__ = ["unbroadcast", "sum_to_shape", "elementwise", "reject_kwargs", "normalize_axis",
-           "normal", "positive", "away_from", "Sample", "Primitive", "IDENTITY", "shape_of",
-           "ndim_of", "as_array"]
+__all__ = ["unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise", "refuse_complex",
+           "refusing_complex",
+           "reject_kwargs", "normalize_axis", "normal", "complex_normal", "positive", "away_from",
+           "Sample", "Primitive", "IDENTITY", "UfuncComposition", "shape_of", "ndim_of",
+           "as_array"]
 
 
 def unbroadcast(cotangent, x):
     """Sum `cotangent` over the axes along which `x` was broadcast; give it x's dtype.
 
     x: the input (array, NumPy scalar, traced value or Python float); cotangent: shape of the
-    broadcast result. Returns an array of x's shape and dtype.
+    broadcast result. Returns an array of x's shape and dtype (the real part of a complex
+    cotangent when x is real).
     """
     if type(x) is np.ndarray and type(cotangent) is np.ndarray and \
             cotangent.shape == x.shape and cotangent.dtype == x.dtype:
@@ -25,7 +28,9 @@ def unbroadcast(cotangent, x):
 
 
 def sum_to_shape(cotangent, shape, dtype):
-    """Sum a broadcast cotangent back to `shape`, cast to `dtype` (None: keep its float dtype)."""
+    """Sum a broadcast cotangent back to `shape`, cast to `dtype` (None: a Python float's
+    cotangent, which keeps its float dtype). A real dtype takes the real part of a complex
+    cotangent: the input moved only along the real axis."""
     got = cotangent.shape
     if got != shape:
         extra = len(got) - len(shape)
@@ -37,9 +42,17 @@ def sum_to_shape(cotangent, shape, dtype):
             cotangent = cotangent.sum(axis=stretched, keepdims=True)
         if cotangent.shape != shape:
             cotangent = cotangent.reshape(shape)
-    if dtype is not None and cotangent.dtype != dtype:
-        cotangent = cotangent.astype(dtype)
-    return cotangent
+    if dtype is None:
+        return np.real(cotangent) if dtype_of(cotangent).kind == "c" else cotangent
+    return cotangent if cotangent.dtype == dtype else cast_cotangent(cotangent, dtype)
+
+
+def cast_cotangent(cotangent, dtype):
+    """`cotangent` as `dtype`: the real part first when dtype is real and the cotangent complex
+    (differentiable: np.real and astype dispatch on traced values)."""
+    if dtype.kind != "c" and dtype_of(cotangent).kind == "c":
+        cotangent = np.real(cotangent)
+    return cotangent if dtype_of(cotangent) == dtype else cotangent.astype(dtype)
 
 
 ndarray = np.ndarray
@@ -72,7 +85,7 @@ class UfuncPrimitive(Primitive):
         if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
             return Primitive.bind(self, (x,), _NO_KWARGS)[0]
         tape, x_value = x.tape, x.value
-        out = self.ufunc(x_value)   # a float ufunc of a float: always a float
+        out = self.ufunc(x_value)   # of a float or complex input: float or complex
         cache = (x_value, out)
         entries = tape.entries
         entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
@@ -100,7 +113,7 @@ class UfuncPrimitive(Primitive):
         else:
             return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
         out = self.ufunc(x_value, y_value)
-        if not (type(out) is ndarray and out.dtype.kind == "f") and not is_float(out):
+        if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
             return out   # e.g. an integer result: no gradient
         cache = (x_value, y_value, out)
         entries = tape.entries
@@ -111,14 +124,42 @@ class UfuncPrimitive(Primitive):
 _ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
 
 
-def elementwise(ufunc, *partials, spec, name=None):
+class UfuncComposition:
+    """Routes `ufunc(traced, ...)` to `function`, a function of the same arguments built from
+    primitives (what register_function does for NumPy functions), through the entry points
+    Traced.__array_ufunc__ calls on a ufunc's primitive."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def apply(self, args):
+        return self.function(*args)
+
+    def apply1(self, x):
+        return self.function(x)
+
+    def apply2(self, x, y):
+        return self.function(x, y)
+
+    def bind(self, args, kwargs):   # kwargs: Traced.__array_ufunc__ accepts only None values
+        return self.function(*args), None
+
+
+def elementwise(ufunc, *partials, spec, name=None, real_only=False):
     """Register `ufunc` as a primitive and route `ufunc(traced, ...)` to it.
 
     partials[i](g, out, *inputs) is the cotangent of input i before broadcasting is undone;
     it must use NumPy operations only (it runs on traced values under nested grad). The
-    partial IDENTITY means "g itself" (add, subtract's first input).
+    partial IDENTITY means "g itself" (add, subtract's first input). For complex values a
+    partial is g times the holomorphic derivative (no conjugate); see numpy_ops/__init__.py.
+    real_only: the ufunc has no derivative for complex values (maximum: complex numbers are not
+    ordered), and a complex result raises TypeError instead of being differentiated.
     The forward's cache is (*inputs, out).
     """
+    if real_only:
+        ufunc = refusing_complex(ufunc)
     if len(partials) == 1:   # unary: the hot path of elementwise chains, kept short
         (partial,) = partials
 
@@ -158,8 +199,31 @@ def elementwise(ufunc, *partials, spec, name=None):
     forward.__name__ = forward.__qualname__ = name or ufunc.__name__
     primitive = UfuncPrimitive(forward, vjp, selective_vjp=selective, spec=spec)
     primitive.ufunc = ufunc
-    register_ufunc(ufunc, primitive)
+    register_ufunc(getattr(ufunc, "__wrapped__", ufunc), primitive)
     return primitive
+
+
+def refusing_complex(ufunc, public_name=None):
+    """ufunc, raising a clear TypeError (naming public_name, default numpy.<name>) when its
+    result is complex: for ufuncs whose VJP holds for real values only."""
+    public_name = public_name or f"numpy.{ufunc.__name__}"
+
+    def checked(*args):
+        out = ufunc(*args)
+        if dtype_of(out).kind == "c":
+            refuse_complex(public_name, out)
+        return out
+    checked.__name__ = ufunc.__name__
+    checked.__wrapped__ = ufunc
+    return checked
+
+
+def refuse_complex(function_name, value, why="complex numbers are not ordered"):
+    """Raise TypeError: `function_name` has no derivative for the complex `value`."""
+    raise TypeError(
+        f"{function_name} got a complex value (dtype {dtype_of(value)}) on a traced path; it has "
+        f"no derivative for complex numbers ({why}). Apply it to np.real(z), np.imag(z) or "
+        "np.abs(z) instead")
 
 
 def shape_of(x):
@@ -210,6 +274,11 @@ def normalize_axis(axis, ndim, function_name):
 def normal(*shapes):
     """Spec: standard normal arrays of the given shapes."""
     return lambda rng: Sample(*[rng.standard_normal(shape) for shape in shapes])
+
+
+def complex_normal(rng, shape, scale=1.0):
+    """A complex128 sample whose real and imaginary parts are standard normal times `scale`."""
+    return np.asarray((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale)
 
 
 def positive(*shapes, low=0.5, high=2.0):

@@ -2,7 +2,7 @@
 functional form of x[index] = value. Both are linear: their VJPs read only the index."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, shape_of, sum_to_shape
+from vjpnet.numpy_ops._base import Primitive, Sample, complex_normal, shape_of, sum_to_shape
 from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
 
 
@@ -23,7 +23,8 @@ def _index_add_forward(g, index, shape):
 
 index_add_p = Primitive(_index_add_forward, lambda g, index: (g[index], None, None),
                         name="index_add", linear=True,
-                        spec=lambda rng: Sample(rng.standard_normal(4), ([0, 2, 2, 1],), (3,)))
+                        spec=lambda rng: [Sample(rng.standard_normal(4), ([0, 2, 2, 1],), (3,)),
+                                          Sample(complex_normal(rng, 4), ([0, 2, 2, 1],), (3,))])
 index_add_p.__doc__ = """index_add(values, index, shape): zeros(shape) with `values` added at
 `index` (repeated indices accumulate); the VJP of indexing."""
 
@@ -43,7 +44,8 @@ getitem_p = Primitive(
                         Sample(rng.standard_normal((3, 4)),
                                (np.array([0, 2, 0]), np.array([1, 1, 1]))),
                         Sample(rng.standard_normal((3, 4)), rng.standard_normal((3, 4)) > 0),
-                        Sample(rng.standard_normal((3, 4, 2)), (Ellipsis, None, slice(None, 1)))])
+                        Sample(rng.standard_normal((3, 4, 2)), (Ellipsis, None, slice(None, 1))),
+                        Sample(complex_normal(rng, (3, 4)), (np.array([0, 2, 0]), slice(1, 3)))])
 
 
 def _index_update_forward(x, index, value):
@@ -65,7 +67,9 @@ index_update_p = Primitive(
                               rng.standard_normal(3)),
                       Sample(rng.standard_normal((3, 4)), (np.array([0, 2]),),
                               rng.standard_normal(4)),
-                      Sample(rng.standard_normal((3, 4)), (1, 2), 0.5)])
+                      Sample(rng.standard_normal((3, 4)), (1, 2), 0.5),
+                      Sample(complex_normal(rng, (3, 4)), (np.array([0, 2]),),
+                             rng.standard_normal(4))])
 
 
 def index_update(x, index, value):

@@ -1,7 +1,8 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import Primitive, Sample, as_array, reject_kwargs, shape_of
+from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, complex_normal, refuse_complex,
+                                    reject_kwargs, shape_of)
 from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
 from vjpnet.registry import register_function
 from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
@@ -55,7 +56,8 @@ def _sum_vjp(g, cache):
 
 sum_p = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
                   spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2))])
+                                    Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2)),
+                                    Sample(complex_normal(rng, (3, 4)), axis=1)])
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
@@ -104,7 +106,10 @@ prod_p = Primitive(_prod_forward, _prod_vjp, name="prod",
                    spec=lambda rng: [Sample(rng.uniform(0.5, 1.5, (3, 4))),
                                      Sample(rng.uniform(-1.5, 1.5, (3, 4, 2)), axis=1),
                                      Sample(np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),
-                                            axis=1, keepdims=True)])
+                                            axis=1, keepdims=True),
+                                     Sample(complex_normal(rng, (3, 4)), axis=0),
+                                     Sample(np.array([[0.0, 2.0 + 1.0j, 3.0], [0.0, 0.0, 1.5j]]),
+                                            axis=1)])
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
@@ -119,6 +124,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue
 
 def _max_forward(x, axis=None, keepdims=False):
     x = as_array(x)
+    if x.dtype.kind == "c":
+        refuse_complex("amax", x)
     out = x.max(axis=axis, keepdims=True)
     winners = plain(x == out)
     if np.count_nonzero(winners) == out.size:   # one maximum per output element: no ties
@@ -142,32 +149,43 @@ amax_p = Primitive(_max_forward, _max_vjp, name="amax",
 
 def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     _check_reduction("max", out, where, initial)
+    if dtype_of(a).kind == "c":
+        refuse_complex("numpy.max", a)
     return amax_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     _check_reduction("min", out, where, initial)
+    if dtype_of(a).kind == "c":
+        refuse_complex("numpy.min", a)
     return -amax_p(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
 
 
 # --- var, std -----------------------------------------------------------------------------------
 
 def _var_forward(x, axis=None, ddof=0, keepdims=False):
+    """The mean of |x - mean(x)|^2 (real also for complex x, as NumPy)."""
     centered = x - np.mean(x, axis=axis, keepdims=True)
     count = _count(shape_of(x), axis) - ddof
-    out = (centered * centered).sum(axis=axis, keepdims=keepdims) / count
-    return out, (centered, axis, count)
+    complex_input = dtype_of(centered).kind == "c"
+    conjugated = np.conjugate(centered) if complex_input else centered
+    squares = np.real(centered * conjugated) if complex_input else centered * centered
+    out = squares.sum(axis=axis, keepdims=keepdims) / count
+    return out, (conjugated, axis, count)
 
 
 def _var_vjp(g, cache):
-    centered, axis, count = cache
-    return (g.reshape(_keepdims_shape(shape_of(centered), axis)) * centered * (2.0 / count),)
+    """2 g conj(x - mean) / count; the mean's share vanishes since the centered values sum to
+    0."""
+    conjugated, axis, count = cache
+    return (g.reshape(_keepdims_shape(shape_of(conjugated), axis)) * conjugated * (2.0 / count),)
 
 
 var_p = Primitive(_var_forward, _var_vjp, name="var",
                   spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
                                     Sample(rng.standard_normal((3, 4, 2)), axis=(0, 2), ddof=1),
-                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True)])
+                                    Sample(rng.standard_normal((3, 4)), axis=1, keepdims=True),
+                                    Sample(complex_normal(rng, (3, 4)), axis=0, ddof=1)])
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
@@ -203,7 +221,8 @@ def _cumsum_vjp(g, cache):
 
 cumsum_p = Primitive(_cumsum_forward, _cumsum_vjp, name="cumsum", linear=True,
                      spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
-                                       Sample(rng.standard_normal((3, 4)), axis=1)])
+                                       Sample(rng.standard_normal((3, 4)), axis=1),
+                                       Sample(complex_normal(rng, (3, 4)), axis=0)])
 
 
 def cumsum(a, axis=None, dtype=None, out=None):

@@ -10,11 +10,12 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, ndim_of, normalize_axis,
-                                    reject_kwargs, shape_of, sum_to_shape)
+from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, cast_cotangent, complex_normal,
+                                    ndim_of, normalize_axis, reject_kwargs, shape_of,
+                                    sum_to_shape)
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p
 from vjpnet.registry import register_function, register_nondifferentiable
-from vjpnet.tape import FUNCTION_HANDLERS, dtype_of, plain
+from vjpnet.tape import FUNCTION_HANDLERS, Traced, dtype_of, plain
 
 _ALL = slice(None)
 
@@ -76,16 +77,18 @@ def _broadcast_to_forward(x, shape):
 broadcast_to_p = Primitive(_broadcast_to_forward,
                            lambda g, cache: (sum_to_shape(g, *cache), None),
                            name="broadcast_to", linear=True,
-                           spec=lambda rng: Sample(rng.standard_normal((3, 1)), (2, 3, 4)))
+                           spec=lambda rng: [Sample(rng.standard_normal((3, 1)), (2, 3, 4)),
+                                             Sample(complex_normal(rng, (3, 1)), (2, 3, 4))])
 
 
 def _astype_forward(x, dtype):
     return as_array(x).astype(dtype), dtype_of(x)
 
 
-astype_p = Primitive(_astype_forward, lambda g, dtype: (g.astype(dtype), None), name="astype",
-                     linear=True,
-                     spec=lambda rng: Sample(rng.standard_normal((3,)), np.float64))
+astype_p = Primitive(_astype_forward, lambda g, dtype: (cast_cotangent(g, dtype), None),
+                     name="astype", linear=True,
+                     spec=lambda rng: [Sample(rng.standard_normal((3,)), np.float64),
+                                       Sample(rng.standard_normal((3,)), np.complex128)])
 
 
 def swapaxes(a, axis1, axis2):
@@ -194,7 +197,7 @@ def _concatenate_vjp(g, cache, needed):
             continue
         piece = g[prefix + (slice(bounds[position], bounds[position + 1]),)]
         cotangents.append(piece if piece.dtype == dtypes[position]
-                          else piece.astype(dtypes[position]))
+                          else cast_cotangent(piece, dtypes[position]))
     return tuple(cotangents)
 
 
@@ -204,7 +207,9 @@ concatenate_p = Primitive(_concatenate_forward, _concatenate_vjp, name="concaten
                                                    rng.standard_normal((4, 3))),
                                             Sample(rng.standard_normal((2, 3)),
                                                    rng.standard_normal((2, 1)),
-                                                   rng.standard_normal((2, 2)), axis=1)])
+                                                   rng.standard_normal((2, 2)), axis=1),
+                                            Sample(rng.standard_normal((2, 3)),
+                                                   complex_normal(rng, (1, 3)))])
 
 
 def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
@@ -338,6 +343,7 @@ def _tile_vjp(g, cache):
 
 tile_p = Primitive(_tile_forward, _tile_vjp, name="tile", linear=True,
                    spec=lambda rng: [Sample(rng.standard_normal((2, 3)), reps=(2, 1, 3)),
+                                     Sample(complex_normal(rng, (2, 3)), reps=(1, 2)),
                                      Sample(rng.standard_normal(3), reps=2)])
 
 
@@ -363,8 +369,23 @@ pad_constant_p = Primitive(
     _pad_forward, _pad_vjp, name="pad", linear=True,
     spec=lambda rng: [Sample(rng.standard_normal((2, 3)), ((1, 2), (0, 1))),
                       Sample(rng.standard_normal((2, 3)), ((2, 0), (1, 1)),
-                              constant_values=1.5)])
+                              constant_values=1.5),
+                      Sample(complex_normal(rng, (2, 3)), ((0, 1), (2, 0)),
+                             constant_values=0.5j)])
 _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_traced_constant(array, widths, constant):
+    """np.pad(array, widths, constant_values=constant) for a traced scalar constant: the border
+    is `constant` (so its gradient is the sum of the border's cotangents), inside is `array`;
+    the result has array's dtype, as NumPy's."""
+    if ndim_of(constant) != 0:
+        raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "
+                        f"constant_values, got a traced array of shape {shape_of(constant)}")
+    border = np.pad(np.zeros(shape_of(array), bool), widths, constant_values=True)
+    out = np.where(border, constant, pad_constant_p(array, widths))
+    dtype = dtype_of(array)
+    return out if dtype_of(out) == dtype else out.astype(dtype)
 
 
 def pad(array, pad_width, mode="constant", **kwargs):
@@ -374,7 +395,10 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode == "constant":
         reject_kwargs("pad", {k: v for k, v in kwargs.items() if k != "constant_values"})
         constant_values = kwargs.get("constant_values", 0)
-        if ndim_of(constant_values) != 0 or type(constant_values) not in (int, float):
+        if type(constant_values) is Traced:
+            return _pad_traced_constant(array, widths, constant_values)
+        if ndim_of(constant_values) != 0 or \
+                type(constant_values) not in (int, float, complex):
             constant_values = plain(constant_values)
             if ndim_of(constant_values) != 0:
                 raise TypeError("numpy.pad on a traced array: vjpnet supports one scalar "

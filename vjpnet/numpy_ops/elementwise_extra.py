@@ -1,0 +1,120 @@
+"""More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
+fabs, copysign (ufuncs), sinc, nan_to_num and real_if_close; floor_divide (//) and spacing
+return plain (piecewise constant) results.
+
+Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
+w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
+"""
+import math
+
+import numpy as np
+
+from vjpnet.numpy_ops._base import IDENTITY, Primitive, Sample, away_from, elementwise, normal
+from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
+from vjpnet.tape import Traced, dtype_of, plain
+
+
+def _modulus_spec(rng):
+    """x / y at least 0.1 away from an integer (where remainder and fmod jump)."""
+    y = rng.uniform(0.7, 1.5, 4) * np.array([1.0, -1.0, 1.0, -1.0])
+    x = rng.uniform(-3.0, 3.0, (3, 4))
+    ratio = x / y
+    x = np.where(np.abs(ratio - np.round(ratio)) < 0.1, (np.floor(ratio) + 0.5) * y, x)
+    return Sample(x, y)
+
+
+remainder_p = elementwise(np.remainder, IDENTITY,
+                          lambda g, out, x, y: -g * np.floor(plain(x) / plain(y)),
+                          spec=_modulus_spec)
+fmod_p = elementwise(np.fmod, IDENTITY, lambda g, out, x, y: -g * np.trunc(plain(x) / plain(y)),
+                     spec=_modulus_spec)
+
+_DEGREE = math.pi / 180.0
+deg2rad_p = elementwise(np.deg2rad, lambda g, out, x: g * _DEGREE, spec=normal((3, 4)))
+rad2deg_p = elementwise(np.rad2deg, lambda g, out, x: g * (1.0 / _DEGREE), spec=normal((3, 4)))
+register_ufunc(np.radians, deg2rad_p)   # the same functions under their other names
+register_ufunc(np.degrees, rad2deg_p)
+
+
+def _sign_of(x):
+    """+1 or -1 by x's sign bit, a constant of x's dtype."""
+    return np.copysign(1.0, plain(x)).astype(dtype_of(x))
+
+
+# Convention: d|x|/dx = sign(x), 0 at x = 0, as for np.abs.
+fabs_p = elementwise(np.fabs, lambda g, out, x: g * np.sign(plain(x)).astype(dtype_of(x)),
+                     spec=lambda rng: Sample(away_from(rng, (3, 4))))
+# copysign(x, y) = |x| with y's sign: derivative sign(x) sign(y) w.r.t. x, 0 w.r.t. y.
+copysign_p = elementwise(np.copysign, lambda g, out, x, y: g * (_sign_of(x) * _sign_of(y)),
+                         lambda g, out, x, y: g * 0.0,
+                         spec=lambda rng: Sample(away_from(rng, (3, 4)), away_from(rng, 4)))
+
+
+# --- sinc -----------------------------------------------------------------------------------
+
+# sinc'(x) = sum_k c_k x^(2k - 1) with c_k = (-1)^k 2k pi^(2k) / (2k + 1)!, used for |x| < 1/4,
+# where 12 terms reach double precision; a polynomial stays exact under further derivatives.
+_SINC_SERIES = [(-1.0) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * k + 1)
+                for k in range(1, 13)]
+_SINC_SMALL = 0.25
+
+
+def sinc_derivative(x):
+    """d/dx sinc(x), elementwise, written with NumPy operations (differentiable again)."""
+    small = np.abs(plain(x)) < _SINC_SMALL
+    far = x if not small.any() else np.where(small, 1.0, x)
+    closed = (np.cos(math.pi * far) - np.sinc(far)) / far
+    if not small.any():
+        return closed
+    near = np.where(small, x, 0.0)
+    square = near * near
+    series = square * _SINC_SERIES[-1] + _SINC_SERIES[-2]   # Horner in x^2
+    for coefficient in reversed(_SINC_SERIES[:-2]):
+        series = series * square + coefficient
+    return np.where(small, near * series, closed)
+
+
+def _sinc_forward(x):
+    return np.sinc(x), x
+
+
+sinc_p = Primitive(_sinc_forward, lambda g, x: (g * sinc_derivative(x),), name="sinc",
+                   spec=lambda rng: [Sample(rng.standard_normal((3, 4)) * 2.0),
+                                     Sample(np.array([0.0, 0.1, -0.2, 0.25, 1.0, -3.0]))])
+
+
+def sinc(x):
+    return sinc_p(x)
+
+
+# --- nan_to_num ---------------------------------------------------------------------------------
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """Finite values pass through (gradient 1); replaced NaN / inf entries are constants."""
+    for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if type(value) is Traced:
+            raise TypeError(f"numpy.nan_to_num: {name}= is traced; vjpnet differentiates "
+                            "nan_to_num w.r.t. x only (pass the replacement values as "
+                            "constants)")
+    values = plain(x)
+    finite = np.isfinite(values)
+    if finite.all():
+        return x
+    return np.where(finite, x, np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf))
+
+
+def real_if_close(a, tol=100):
+    """np.real(a) when every imaginary part of the complex `a` is below tol (in units of
+    machine epsilon when tol > 1), else a; a real `a` itself."""
+    if dtype_of(a).kind != "c":
+        return a
+    if tol > 1:
+        tol = np.finfo(dtype_of(a)).eps * tol
+    return np.real(a) if np.all(np.abs(np.imag(plain(a))) < tol) else a
+
+
+register_function(np.nan_to_num, nan_to_num)
+register_function(np.real_if_close, real_if_close)
+register_function(np.sinc, sinc)
+# floor(x / y) and the gap to the next float are piecewise constant: plain results.
+register_nondifferentiable(np.floor_divide, np.spacing)

@@ -1,0 +1,127 @@
+"""The primitive factory for SciPy ufuncs, some of whose arguments are not differentiated.
+
+    special_ufunc(sc.gammainc, "scipy.special.gammainc",
+                  a=NOT_CLOSED_FORM, x=lambda g, out, a, x: g * ...,
+                  spec=...)
+
+Each keyword names one ufunc input, in order, with either its partial
+`partial(g, out, *inputs) -> cotangent before broadcasting is undone` (NumPy operations only,
+so it runs on traced values under nested grad), or a string saying why vjpnet does not
+differentiate that input (an order n, a parameter without a closed-form derivative). A traced
+value in such a position raises at call time, naming the function and the argument.
+"""
+import numpy as np
+
+from vjpnet.numpy_ops._base import IDENTITY, UfuncPrimitive, refusing_complex, unbroadcast
+from vjpnet.registry import Primitive, register_ufunc
+from vjpnet.tape import Traced
+
+__all__ = ["special_ufunc", "NOT_CLOSED_FORM", "INTEGER_ORDER", "COUNT", "IDENTITY", "safe"]
+
+NOT_CLOSED_FORM = "its derivative has no closed form"
+INTEGER_ORDER = "it is an integer order"
+COUNT = "it is a count"
+_MODULE = "vjpnet.scipy.special"   # the registry key's module (keeps keys apart from numpy's)
+
+
+def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
+    """Register `ufunc` as a primitive (named like SciPy's function) and route it to it.
+
+    real_only: the partials hold for real inputs only (the function is not holomorphic where
+    SciPy accepts complex input); a complex result raises TypeError.
+    """
+    registered, ufunc = ufunc, refusing_complex(ufunc, public_name) if real_only else ufunc
+    names = tuple(arguments)
+    partials = tuple(arguments.values())
+    if len(names) != registered.nin:
+        raise ValueError(f"{public_name} takes {ufunc.nin} inputs, got partials for {names}")
+    constants = tuple(i for i, partial in enumerate(partials) if isinstance(partial, str))
+    short_name = public_name.rsplit(".", 1)[-1]
+
+    if registered.nin == 1:
+        def forward(x):
+            out = ufunc(x)
+            return out, (x, out)
+    else:
+        def forward(*inputs):
+            inputs = _numbers_in_float_dtype(inputs)
+            out = ufunc(*inputs)
+            return out, (*inputs, out)
+
+    if not constants and registered.nin == 1:
+        (partial,) = partials
+
+        def vjp(g, cache):
+            x, out = cache
+            cotangent = partial(g, out, x)   # elementwise: x's shape
+            return (cotangent if cotangent.dtype == x.dtype else cotangent.astype(x.dtype),)
+        primitive_type, selective = UfuncPrimitive, False
+    else:
+        def vjp(g, cache, needed):
+            *inputs, out = cache
+            return tuple(
+                unbroadcast(g if partial is IDENTITY else partial(g, out, *inputs), x)
+                if need else None
+                for partial, x, need in zip(partials, inputs, needed))
+        # not UfuncPrimitive: its short apply2 would skip _numbers_in_float_dtype
+        primitive_type, selective = _SpecialUfuncPrimitive, True
+
+    forward.__name__ = forward.__qualname__ = short_name
+    forward.__module__ = _MODULE
+    primitive = primitive_type(forward, vjp, selective_vjp=selective, spec=spec)
+    primitive.ufunc = ufunc
+    primitive.public_name = public_name
+    primitive.argument_names = names
+    primitive.constant_positions = constants
+    primitive.constant_reasons = {i: partials[i] for i in constants}
+    register_ufunc(registered, primitive)
+    return primitive
+
+
+def _numbers_in_float_dtype(inputs):
+    """Python numbers as scalars of the arrays' float dtype when it is narrower than float64.
+
+    Many SciPy ufuncs list their float64 loop first, so gammainc(2.5, x) with float32 x would
+    compute in float64 although NumPy treats the Python number as weak; this keeps float32.
+    """
+    dtype = None
+    for value in inputs:
+        value_dtype = getattr(value, "dtype", None)
+        if value_dtype is not None and value_dtype.kind == "f" and value_dtype.itemsize < 8:
+            dtype = value_dtype if dtype is None else np.promote_types(dtype, value_dtype)
+        elif value_dtype is not None and value_dtype.kind == "f":
+            return inputs   # a float64 array: nothing to narrow
+    if dtype is None:
+        return inputs
+    return tuple(dtype.type(value) if type(value) in (int, float) else value
+                 for value in inputs)
+
+
+class _SpecialUfuncPrimitive(Primitive):
+    """A ufunc primitive of several inputs, some of which may have to stay constant."""
+
+    __slots__ = ("ufunc",)
+
+    def bind(self, args, kwargs):
+        for position in self.constant_positions:
+            if position < len(args) and type(args[position]) is Traced:
+                raise TypeError(_constant_error(self, position))
+        return Primitive.bind(self, args, kwargs)
+
+
+def _constant_error(primitive, position):
+    name = primitive.argument_names[position]
+    signature = f"{primitive.public_name}({', '.join(primitive.argument_names)})"
+    return (f"{signature}: vjpnet does not differentiate with respect to {name} "
+            f"({primitive.constant_reasons[position]}), but {name} is traced (it depends on "
+            f"the values being differentiated). Pass {name} as a constant, or "
+            f"vjpnet.stop_gradient({name}) to treat it as one.")
+
+
+def safe(condition, value, fallback):
+    """np.where(condition, value, fallback) for the *input* of a formula evaluated everywhere
+    and masked afterwards: the masked-out entries see `fallback`, so neither the value nor its
+    derivatives there are inf/NaN (which would turn the masked zero cotangent into NaN)."""
+    if np.all(condition):   # a plain mask (comparisons of traced values are plain)
+        return value
+    return np.where(condition, value, fallback)
