@@ -119,8 +119,8 @@ def compare_numeric(check, analytic, numeric, noise, scale, phi_scale, floor, sn
 
 def largest(values):
     """max |x| over a list of arrays and floats."""
-    return max((float(np.max(np.abs(np.asarray(x, dtype=np.float64)), initial=0.0))
-                for x in values), default=0.0)
+    return max((float(np.max(np.abs(np.asarray(x)), initial=0.0)) for x in values),
+               default=0.0)
 
 
 def assert_same(check, ours, theirs, what, snippet, rtol=EXACT_RTOL, reference=0.0):

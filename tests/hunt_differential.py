@@ -66,7 +66,8 @@ def main():
     only = [name for name in options.only.split(",") if name]
     entries = [program_table.TABLE[n] for n in only] if only else program_table.ENTRIES
     config = random_programs.Config(
-        entries, excluded=() if options.waiting else program_table.WAITING_FOR_FIX,
+        entries, excluded=set(program_table.UNSUPPORTED) | (
+            set() if options.waiting else set(program_table.WAITING_FOR_FIX)),
         max_ops=options.max_ops, strict=False,
         focus=program_table.TABLE[options.focus] if options.focus else None)
     stats = collections.Counter()

@@ -552,13 +552,14 @@ class Builder:
         return self._adapt(y, f"{y} + {c!r}", "apart from another operand")
 
     def well_conditioned(self, a):
-        """A batch of square matrices 2 I + s a with s |a|_F <= 1: singular values in [1, 3]."""
-        n = a.shape[-1]
+        """A batch of matrices 2 I + s a (I = np.eye(m, n)) with s |a|_F <= 1: singular values
+        in [1, 3] (square matrices are safe to invert, rectangular ones have full rank)."""
+        m, n = a.shape[-2:]
         frobenius = float(numpy.sqrt(numpy.max(numpy.sum(
-            numpy.abs(numpy.asarray(a.value, dtype=numpy.float64)) ** 2, axis=(-2, -1)),
-            initial=0.0)))
+            numpy.abs(numpy.asarray(a.value)) ** 2, axis=(-2, -1)), initial=0.0)))
         scale = math.floor(1000 / max(frobenius, 1.0)) / 1000
-        return self._adapt(a, f"{a} * {scale!r} + np.eye({n}, dtype={a}.dtype) * 2.0",
+        eye = f"np.eye({n}" if m == n else f"np.eye({m}, {n}"
+        return self._adapt(a, f"{a} * {scale!r} + {eye}, dtype={a}.dtype) * 2.0",
                            "well conditioned")
 
     # --- statements ----------------------------------------------------------------------
