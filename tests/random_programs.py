@@ -174,7 +174,8 @@ class Program:
     def isolate(self, statement):
         """A program of `statement` alone: its operands become inputs (if traced here) or
         constants, written as literal arrays of their values."""
-        operands = [Var(dep.name, dep.value, "input" if dep.traced else "const",
+        operands = [Var(dep.name, dep.value,
+                        "input" if dep.traced and not dep.is_complex else "const",
                         value_literal(dep.value)) for dep in statement.deps]
         alone = Var(statement.name, statement.value, "op", statement.source, deps=operands,
                     entry=statement.entry)
@@ -375,6 +376,11 @@ class Builder:
     def tag(self, label):
         self._pending_tags.add(label)
 
+    def constant_result(self):
+        """The statement's value does not depend on its operands (e.g. matrix_power(a, 0)):
+        vjpnet gives a plain array, so it is not a traced value."""
+        self._constant = True
+
     def no_autograd(self, reason):
         """This statement is not compared with HIPS autograd (say why)."""
         self._pending_autograd.append(reason)
@@ -574,7 +580,7 @@ class Builder:
     def try_entry(self, entry, first=None):
         mark = len(self.variables)
         self._pending_tags, self._pending_autograd, self._operands = set(), [], []
-        self._chain = first is None
+        self._chain, self._constant = first is None, False
         try:
             source = entry.build(self) if first is None else entry.build(self, first)
         except NotApplicable:
@@ -591,6 +597,7 @@ class Builder:
             if not self.config.excludes(entry.name, tags):
                 var = Var(self._name("v"), value, "op", source,
                           deps=self._deps(source), entry=entry.name)
+                var.traced = var.traced and not self._constant
                 self.variables.append(var)
                 autograd = list(self._pending_autograd)
                 if entry.autograd is not True:
