@@ -31,7 +31,9 @@ The builder API an entry uses (see program_table.py for the entries and how to a
     d.threshold(x)                         a float at least GAP away from every value of x
     d.apart(y, x)                          y shifted so that y - x is never within GAP of 0
     d.away(x, points)                      x shifted so that it stays GAP away from `points`
-    d.well_conditioned(a)                  a batch of square matrices made 2 I + E, |E|_2 <= 1
+    d.well_conditioned(a)                  a batch of matrices made 2 I + E, |E|_2 <= 1
+    d.adapt(x, source, note)               a new statement `v = source` (an operand made fit)
+    d.constant_result()                    the value does not depend on the operands
     d.tag(label)                           a feature label (exclusions, statistics)
     d.give_up()                            this entry does not apply here; another is drawn
 """
@@ -484,15 +486,16 @@ class Builder:
         self._operands.append(var)
         if domain is None or domain.contains(var.value):
             return var
-        return self._adapt(var, domain.adapter(var), f"into the domain {domain.name}")
+        return self.adapt(var, domain.adapter(var), f"into the domain {domain.name}")
 
-    def _adapt(self, var, source, why):
-        """A new statement `v = source` (an adapter); its value must be acceptable."""
+    def adapt(self, var, source, note):
+        """A new statement `v = source` (an adapter, `note` its comment in the program) on which
+        the entry builds instead of `var`; its value must be acceptable."""
         value = evaluate(source, self.variables)
         if value is None or not acceptable(value, allow_complex=True):
             self.give_up()
         adapted = Var(self._name("v"), value, "op", source, deps=self._deps(source, var),
-                      entry="adapter", note=why)
+                      entry="adapter", note=note)
         self.variables.append(adapted)
         self._operands.append(adapted)
         return adapted
@@ -537,7 +540,7 @@ class Builder:
         best = max(shifts, key=lambda c: min(_min_abs(values + c, p) for p in points))
         if min(_min_abs(values + best, p) for p in points) < GAP:
             self.give_up()
-        return self._adapt(x, f"{x} + {round(float(best), 3)!r}", "away from a kink")
+        return self.adapt(x, f"{x} + {round(float(best), 3)!r}", "away from a kink")
 
     def apart(self, y, x):
         """y, or `y + c` so that y - x (broadcast) is never within GAP of 0 (no ties)."""
@@ -555,7 +558,7 @@ class Builder:
         c = round(c, 3)
         if _min_abs(difference + c) < GAP:
             self.give_up()
-        return self._adapt(y, f"{y} + {c!r}", "apart from another operand")
+        return self.adapt(y, f"{y} + {c!r}", "apart from another operand")
 
     def well_conditioned(self, a):
         """A batch of matrices 2 I + s a (I = np.eye(m, n)) with s |a|_F <= 1: singular values
@@ -565,7 +568,7 @@ class Builder:
             numpy.abs(numpy.asarray(a.value)) ** 2, axis=(-2, -1)), initial=0.0)))
         scale = math.floor(1000 / max(frobenius, 1.0)) / 1000
         eye = f"np.eye({n}" if m == n else f"np.eye({m}, {n}"
-        return self._adapt(a, f"{a} * {scale!r} + {eye}, dtype={a}.dtype) * 2.0",
+        return self.adapt(a, f"{a} * {scale!r} + {eye}, dtype={a}.dtype) * 2.0",
                            "well conditioned")
 
     # --- statements ----------------------------------------------------------------------
