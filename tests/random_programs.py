@@ -37,6 +37,7 @@ The builder API an entry uses (see program_table.py for the entries and how to a
     d.tag(label)                           a feature label (exclusions, statistics)
     d.give_up()                            this entry does not apply here; another is drawn
 """
+import fnmatch
 import math
 import re
 import warnings
@@ -205,8 +206,10 @@ class Program:
         """A runnable script: imports, inputs, f, and the lines that show the failure."""
         check = check or "from vjpnet.gradient_check import check_grads\n" \
             f"check_grads(f, [{', '.join(v.name for v in self.inputs)}], order=2)\n"
-        return ("import numpy as np\nimport vjpnet\n\n" + self.setup() + "\n\n" + self.body() +
-                "\n\n" + check)
+        imports = "import numpy as np\nimport vjpnet\n"
+        if "sps." in self.body():
+            imports += "import vjpnet.scipy.special as sps\n"
+        return imports + "\n" + self.setup() + "\n\n" + self.body() + "\n\n" + check
 
     def __repr__(self):
         return "\n" + self.reproducer()
@@ -227,6 +230,8 @@ class Program:
         if float64:
             source = source.replace("np.float32", "np.float64")
         namespace = {"np": np_module}
+        if "sps." in source:
+            namespace["sps"] = special_module(np_module)
         for v in self.constants:
             namespace[v.name] = _upcast(v.value) if float64 else v.value
         exec(compile(source, "<random program>", "exec"), namespace)   # noqa: S102
@@ -235,6 +240,25 @@ class Program:
     def arguments(self, float64=False):
         """The values of the differentiated inputs, in the order f takes them."""
         return [_upcast(v.value) if float64 else v.value for v in self.inputs]
+
+
+def special_module(np_module):
+    """The scipy.special that goes with a NumPy module: `sps` in program text. vjpnet's mirror
+    of scipy.special (SciPy's names; it works on plain arrays too) for numpy, autograd's for
+    autograd.numpy."""
+    if np_module is numpy:
+        import vjpnet.scipy.special
+        return vjpnet.scipy.special
+    import autograd.scipy.special
+    return autograd.scipy.special
+
+
+def scipy_available():
+    try:
+        import scipy.special  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _upcast(value):
@@ -249,6 +273,8 @@ def evaluate(source, variables):
     """The value of `source` under plain NumPy, or None if NumPy raises or warns."""
     namespace = {v.name: v.value for v in variables}
     namespace["np"] = numpy
+    if "sps." in source:
+        namespace["sps"] = special_module(numpy)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -646,13 +672,15 @@ class Config:
     """What `programs` may generate.
 
     entries: the table entries to draw from; excluded: entry names, "name/tag" or bare tags
-    (e.g. "complex") that are never generated; max_ops: statements per program (before adapters);
+    (e.g. "complex") that are never generated, or shell-style patterns of them ("sps.*/empty");
+    max_ops: statements per program (before adapters);
     focus: an entry that every program uses once.
     """
 
     def __init__(self, entries, excluded=(), max_ops=5, dtype_modes=None, allow_empty=True,
                  strict=True, focus=None):
         self.excluded = set(excluded)
+        self._patterns = [key for key in self.excluded if "*" in key]   # e.g. "sps.*/python-float"
         self.entries = [e for e in entries if e.name not in self.excluded]
         self.max_ops = max_ops
         self.dtype_modes = dtype_modes or ("float64", "float64", "mixed", "float32", "mixed")
@@ -664,7 +692,10 @@ class Config:
         self.focus = focus     # an entry every program uses (once, at a random position)
 
     def excludes(self, name, tags):
-        return name in self.excluded or bool(self.excluded & tags)
+        if name in self.excluded or self.excluded & tags:
+            return True
+        return any(fnmatch.fnmatchcase(label, pattern) for pattern in self._patterns
+                   for label in (name, *tags))
 
 
 @st.composite
