@@ -1328,9 +1328,12 @@ def _(d):
 @entry("full_like", covers=[np.full_like], autograd=NO_VJP)
 def _(d):
     x = d.array(scalar=False)
-    if not x.traced:
+    fill = d.array(ndim=0)
+    if not x.traced and fill.traced:
         d.tag("traced-fill-on-plain")
-    return f"np.full_like({x}, {d.array(ndim=0)})"
+    if not fill.traced:
+        d.constant_result()   # only the shape and dtype of x are used
+    return f"np.full_like({x}, {fill})"
 
 
 @entry("linspace", covers=[np.linspace, np.logspace, np.geomspace], autograd=NO_VJP)
