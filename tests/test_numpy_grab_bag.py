@@ -146,13 +146,77 @@ def test_float32_cotangents(name):
 
 def test_float32_values_where_numpy_keeps_float32():
     x = X34.astype(np.float32)
-    for f in (lambda x: np.sort(x), lambda x: np.tril(x), lambda x: np.diff(x, prepend=0.0),
-              lambda x: np.cumprod(x), lambda x: np.vander(x[0]), lambda x: np.kron(x, x),
-              lambda x: np.sinc(x), lambda x: np.gradient(x, 0.5)[0],
+    for f in (lambda x: np.sort(x), lambda x: np.tril(x),
+              lambda x: np.diff(x, prepend=np.float32(0.0)), lambda x: np.cumprod(x),
+              lambda x: np.kron(x, x), lambda x: np.sinc(x), lambda x: np.gradient(x, 0.5)[0],
               lambda x: np.nanmean(x, axis=0), lambda x: np.median(x),
-              lambda x: np.linspace(x[0, 0], x[0, 1], 4), lambda x: np.interp(x, x[0], x[1]),
-              lambda x: np.convolve(x[0], x[1]), lambda x: x % 0.7):
-        assert vjpnet.vjp(f, x)[0].dtype == np.float32
+              lambda x: np.linspace(x[0, 0], x[0, 1], 4), lambda x: np.ediff1d(x, 0.5),
+              lambda x: np.convolve(x[0], x[1]), lambda x: x % 0.7,
+              lambda x: np.geomspace(x[0, 0] ** 2, 1.0, 3, dtype=np.float32)):
+        assert vjpnet.vjp(f, x)[0].dtype == f(x).dtype == np.float32
+
+
+def test_float64_values_where_numpy_computes_in_float64():
+    """NumPy computes these in (at least) float64 whatever the input, so vjpnet does too; the
+    cotangents still come back float32 (tests/test_numpy_audit.py checks every dtype mix)."""
+    x = X34.astype(np.float32)
+    for f in (lambda x: np.cov(x), lambda x: np.corrcoef(x, x[::-1]),
+              lambda x: np.vander(x[0]), lambda x: np.vander(x[0], 2, increasing=True),
+              lambda x: np.geomspace(x[0, 0] ** 2, x[0, 1] ** 2 + 1.0, 3),
+              lambda x: np.interp(x, np.array([-1.0, 0.0, 2.0], np.float32), x[1, :3]),
+              lambda x: np.diff(x, prepend=0.0), lambda x: np.polyval(x[0], 0.5),
+              lambda x: np.average(x, axis=1, weights=np.arange(1.0, 5.0))):
+        out, vjp_fn = vjpnet.vjp(f, x)
+        assert out.dtype == f(x).dtype == np.float64
+        assert vjp_fn(np.ones(out.shape))[0].dtype == np.float32
+
+
+def test_cov_and_corrcoef_follow_numpy_in_every_argument():
+    x, y = X34, normal(2, 4)
+    w, counts = np.array([0.5, 1.0, 2.0, 1.5]), np.array([1, 3, 1, 2])
+    for f, args in [
+            (lambda x: np.cov(x, rowvar=False), [x[:1]]),   # a (1, n) matrix of n variables
+            (lambda x, y: np.cov(x, y, ddof=0, aweights=w, fweights=counts), [x, y]),
+            (lambda x, w: np.cov(x, bias=True, aweights=w), [x, w]),   # traced weights
+            (lambda x: np.cov(x, dtype=np.float32), [x]),
+            (lambda x: np.corrcoef(x[0], x[1]), [x]),
+            (lambda x: np.cov(x[:0], x), [x])]:   # NumPy: (0, 0) when m has no variables
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = f(*args)
+            out = vjpnet.vjp(f, *args)[0]
+        assert out.shape == expected.shape and out.dtype == expected.dtype
+        np.testing.assert_allclose(out, expected, rtol=1e-10)
+        if expected.size and np.all(np.isfinite(expected)) and expected.dtype == np.float64:
+            check_grads(f, args, order=2)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        out = vjpnet.vjp(lambda x: np.cov(x, ddof=4), x)[0]
+    assert np.all(np.isinf(out) | np.isnan(out))
+    for kwargs, error in [({"fweights": np.array([1.5, 1, 1, 1])}, TypeError),
+                          ({"fweights": np.array([1, 1])}, RuntimeError),
+                          ({"aweights": -w}, ValueError), ({"ddof": 1.5}, ValueError)]:
+        with pytest.raises(error):
+            np.cov(x, **kwargs)
+        with pytest.raises(error, match="numpy.cov"):
+            vjpnet.vjp(lambda x: np.cov(x, **kwargs), x)
+    with pytest.raises(TypeError, match="fweights is traced"):
+        vjpnet.vjp(lambda x, f: np.cov(x, fweights=f), x, np.ones(4))
+
+
+def test_average_with_weights_over_several_axes_as_numpy_2():
+    x, w = normal(2, 3, 4), np.abs(normal(2, 4)) + 0.5
+    f = lambda x, w: np.average(x, axis=(0, 2), weights=w, returned=True)   # noqa: E731
+    out, expected = vjpnet.vjp(f, x, w)[0], f(x, w)
+    for ours, theirs in zip(out, expected):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    check_grads(lambda x, w: f(x, w)[0], [x, w], order=2)
+    for axis, weights, error in [(None, w, TypeError), ((0, 1), w, ValueError),
+                                 ((0, 0), x, ValueError), (3, x[0, 0], ValueError)]:
+        with pytest.raises(error):
+            np.average(x, axis=axis, weights=weights)
+        with pytest.raises(error):
+            vjpnet.vjp(lambda x: np.average(x, axis=axis, weights=weights), x)
 
 
 def test_sinc_is_exact_at_zero_to_third_order():

@@ -463,10 +463,15 @@ def _frobenius(x, axes, keepdims):
 
 
 def _extreme_abs_sum(x, summed, reduced, keepdims, largest):
-    """max (or min) over axis `reduced` of the sums of |x| over axis `summed`."""
+    """max (or min) over axis `reduced` of the sums of |x| over axis `summed`; the max of no
+    sums is 0 (NumPy's initial=0; the min of none raises, as in NumPy)."""
     sums = sum_p(np.abs(x), axis=(summed,), keepdims=True)
-    out = amax_p(sums, axis=(reduced,), keepdims=True) if largest else \
-        -amax_p(-sums, axis=(reduced,), keepdims=True)
+    if largest and shape_of(x)[reduced] == 0:
+        out = sum_p(sums, axis=(reduced,), keepdims=True)   # zeros of the reduced shape
+    elif largest:
+        out = amax_p(sums, axis=(reduced,), keepdims=True)
+    else:
+        out = -amax_p(-sums, axis=(reduced,), keepdims=True)
     if keepdims:
         return out
     shape = tuple(size for axis, size in enumerate(shape_of(x)) if axis not in (summed, reduced))

@@ -12,7 +12,7 @@ import numpy as np
 from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
 from vjpnet.registry import register_function
 from vjpnet.numpy_ops.indexing import index_update
-from vjpnet.tape import UNSUPPORTED, dtype_of, plain
+from vjpnet.tape import UNSUPPORTED, Traced, dtype_of, plain
 
 _ALL = slice(None)
 
@@ -132,23 +132,29 @@ def piecewise(x, condlist, funclist, *args, **kw):
     """func(x[cond]) (or a constant) written where each condition holds, later ones winning,
     zero elsewhere; with one function more than conditions, the last applies where none holds.
     The functions see traced parts of x, so the result is differentiable through them."""
+    if type(x) is not Traced:
+        x = np.asarray(x)
     shape = shape_of(x)
-    flat = np.reshape(x, (1,)) if not shape else x
     conditions = plain(condlist)
-    if np.ndim(conditions) == 0 or not isinstance(conditions[0], (list, np.ndarray)):
+    # as NumPy: one condition may be given bare (a scalar, or a boolean array of a 1-D x)
+    if np.isscalar(conditions) or \
+            (not isinstance(conditions[0], (list, np.ndarray)) and len(shape) != 0):
         conditions = [conditions]
-    conditions = np.asarray(conditions, dtype=bool).reshape((-1,) + shape_of(flat))
+    conditions = np.asarray(conditions, dtype=bool)
+    if not shape:   # a 0-d x as one element, each condition a 0-d bool
+        x = np.reshape(x, (1,))
+        conditions = conditions.reshape((len(conditions), 1))
     if len(conditions) == len(funclist) - 1:
         conditions = np.concatenate([conditions, ~np.any(conditions, axis=0, keepdims=True)])
     elif len(conditions) != len(funclist):
         raise ValueError(f"numpy.piecewise: with {len(conditions)} condition(s), either "
                          f"{len(conditions)} or {len(conditions) + 1} functions are expected")
-    out = np.zeros(shape_of(flat), dtype=dtype_of(x))
+    out = np.zeros(shape_of(x), dtype=dtype_of(x))
     for condition, function in zip(conditions, funclist):
         if not callable(function):
             out = index_update(out, condition, function)
         elif condition.any():
-            out = index_update(out, condition, function(flat[condition], *args, **kw))
+            out = index_update(out, condition, function(x[condition], *args, **kw))
     return np.reshape(out, ()) if not shape else out
 
 
