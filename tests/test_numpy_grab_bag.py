@@ -219,6 +219,71 @@ def test_average_with_weights_over_several_axes_as_numpy_2():
             vjpnet.vjp(lambda x: np.average(x, axis=axis, weights=weights), x)
 
 
+def test_mixed_dtype_convolve_and_correlate_give_each_operand_its_dtype():
+    for function in (np.convolve, np.correlate):
+        for a, v in [(np.ones(3), np.ones(2, np.float32)), (np.ones(3, np.float32), np.ones(2)),
+                     (np.ones(3, np.complex64), np.ones(2, np.float32))]:
+            out, vjp_fn = vjpnet.vjp(lambda a, v: function(a, v, "full"), a, v)
+            assert out.dtype == function(a, v, "full").dtype
+            assert [c.dtype for c in vjp_fn(np.ones_like(out))] == [a.dtype, v.dtype]
+        ints = np.array([1, -2, 3])   # a constant integer operand: float64 result, as NumPy
+        out, vjp_fn = vjpnet.vjp(lambda a: function(a, ints), np.ones(4, np.float32))
+        assert out.dtype == np.float64 and vjp_fn(np.ones_like(out))[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("x", [np.zeros(0), np.zeros((2, 0)), np.array(-1.5), np.array(2.0),
+                               np.linspace(-1.0, 1.0, 6).reshape(2, 3)])
+def test_piecewise_of_empty_0d_and_nd_arrays(x):
+    for f in (lambda x: np.piecewise(x, [x < 0, x >= 0], [lambda v: v * v, lambda v: -v]),
+              lambda x: np.piecewise(x, [x < 0], [lambda v: v * 3.0, 0.5]),
+              lambda x: np.piecewise(x, x > 0.5, [lambda v: v ** 3])):
+        try:
+            expected = f(x)
+        except Exception as error:   # (a bare condition array of a 2-D or empty x)
+            with pytest.raises(type(error)):
+                vjpnet.vjp(f, x)
+            continue
+        out, vjp_fn = vjpnet.vjp(f, x)
+        assert out.shape == expected.shape and out.dtype == expected.dtype
+        np.testing.assert_allclose(out, expected)
+        assert vjp_fn(np.ones(out.shape))[0].shape == x.shape
+        if x.size:
+            check_grads(f, [x], order=2)
+
+
+def test_ediff1d_casts_to_begin_and_to_end_to_the_arrays_dtype():
+    x = normal(4).astype(np.float32)
+    out, vjp_fn = vjpnet.vjp(lambda x, e: np.ediff1d(x, to_end=e, to_begin=0.5), x, 2.0)
+    assert out.dtype == np.ediff1d(x, to_end=2.0, to_begin=0.5).dtype == np.float32
+    assert type(vjp_fn(np.ones(5, np.float32))[1]) is float
+    with pytest.raises(TypeError, match="same_kind"):
+        vjpnet.vjp(lambda x: np.ediff1d(x, to_begin=1j), x)
+
+
+def test_constructors_follow_numpy_in_integer_dtypes_bases_and_steps():
+    a, b = np.array([-1.5, 0.2]), np.array([1.0, 3.7])
+    cases = [lambda a, b: np.linspace(a, b, 4, dtype=int),   # floor, not truncation
+             lambda a, b: np.linspace(a, b, 1, retstep=True),
+             lambda a, b: np.logspace(a, b, 3, base=np.array([[2.0, 3.0], [4.0, 5.0]])),
+             lambda a, b: np.logspace(a, b, 3, base=np.array([2.0, 3.0]), axis=1),
+             lambda a, b: np.geomspace(a + 2.0, b, 3, dtype=np.float32)]
+    for f in cases:
+        ours, theirs = vjpnet.vjp(f, a, b)[0], f(a, b)
+        for o, t in zip(ours if type(ours) is tuple else [ours],
+                        theirs if type(theirs) is tuple else [theirs]):
+            assert np.shape(o) == np.shape(t) and np.result_type(o) == np.result_type(t)
+            np.testing.assert_allclose(o, t, rtol=1e-6)
+    check_grads(cases[2], [a, b], order=2)
+
+
+def test_nanvar_and_nanstd_of_complex_values_are_real():
+    z = np.where(MISSING, np.nan, normal(3, 4) + 1j * normal(3, 4))
+    for f in (lambda z: np.nanvar(z, axis=0), lambda z: np.nanstd(z, axis=1, ddof=1)):
+        out = vjpnet.vjp(f, z)[0]
+        assert out.dtype == f(z).dtype == np.float64
+        np.testing.assert_allclose(out, f(z))
+
+
 def test_sinc_is_exact_at_zero_to_third_order():
     d1, d2 = grad(np.sinc), grad(grad(np.sinc))
     d3 = grad(grad(grad(np.sinc)))
