@@ -369,6 +369,24 @@ def test_methods_and_properties_inside_grad():
                     "T": (2, 3), "type": Traced}
 
 
+def test_transpose_method_takes_axes_as_one_tuple_or_as_ints():
+    # like ndarray.transpose: no argument, None, one tuple/list, or n ints (n = 1 for 1-D)
+    spellings = [lambda x: x.transpose(), lambda x: x.transpose(None),
+                 lambda x: x.transpose((1, 0, 2)), lambda x: x.transpose([1, 0, 2]),
+                 lambda x: x.transpose(1, 0, 2), lambda x: x.transpose(np.int64(1), 0, 2)]
+    x = normal(2, 3, 4)
+    for spelling in spellings:
+        out, vjp_fn = vjpnet.vjp(spelling, x)
+        np.testing.assert_array_equal(out, spelling(x))
+        np.testing.assert_array_equal(vjp_fn(spelling(x))[0], x)
+    v = normal(3)
+    for spelling in (lambda v: v.transpose(0), lambda v: v.transpose(np.int64(-1)),
+                     lambda v: v.transpose((0,))):
+        np.testing.assert_array_equal(grad(lambda v: np.sum(spelling(v) ** 2))(v), 2 * v)
+    with pytest.raises(ValueError):
+        grad(lambda x: np.sum(x.transpose(0, 1)))(x)   # as NumPy: axes don't match array
+
+
 def test_indexing_basic_fancy_boolean_with_scatter_add():
     x = normal(4, 3)
     index_rows = np.array([0, 2, 0, 0])
@@ -434,6 +452,30 @@ def test_python_control_flow_on_traced_values():
         return total
 
     np.testing.assert_allclose(grad(f)(np.array([1.0, -2.0, 3.0])), [2.0, -1.0, 6.0])
+
+
+def test_operators_on_python_floats_give_python_floats():
+    # As in Python: s * s is a float (weak under NEP 50), so float32 arrays stay float32.
+    x32 = normal(3).astype(np.float32)
+    seen = {}
+
+    def f(s, x):
+        results = [s * s + 0.5, -s, abs(s), 2.0 - s, s / 2, s ** 2, 2 * s]
+        seen["types"] = [type(vjpnet.stop_gradient(r)) for r in results]
+        outs = [x - r for r in results]
+        seen["dtypes"] = [o.dtype for o in outs]
+        return sum(np.sum(o) for o in outs)
+
+    for level in (1, 2):   # also under nested grad
+        g = grad(f, argnums=(0, 1)) if level == 1 else \
+            grad(lambda s, x: grad(f, argnums=0)(s, x) * 1.0, argnums=(0, 1))
+        g(0.7, x32)
+        assert seen["types"] == [float] * 7, seen["types"]
+        assert seen["dtypes"] == [np.float32] * 7, seen["dtypes"]
+    check_grads(lambda s: (s * s - 3.0 * s) / (1.0 + s), [0.7], order=2)
+    # NumPy functions keep NumPy's types: np.multiply(s, s) is a NumPy float64, as in NumPy
+    out, _ = vjpnet.vjp(lambda s: x32 - np.multiply(s, s), 0.7)
+    assert out.dtype == (x32 - np.multiply(0.7, 0.7)).dtype == np.float64
 
 
 def test_mixed_float32_and_float64_gives_each_input_its_own_dtype():

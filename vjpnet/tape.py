@@ -132,7 +132,10 @@ def _unary_operator(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
-        return primitive.apply1(self)
+        out = primitive.apply1(self)
+        if type(self.value) is not _ndarray:   # rare: a Python float, a nested level
+            _python_float_result(out, self)
+        return out
     return operator
 
 
@@ -142,14 +145,36 @@ def _binary_operators(ufunc):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(self, other)
-        return primitive.apply2(self, other)
+        out = primitive.apply2(self, other)
+        if type(self.value) is not _ndarray:
+            _python_float_result(out, self, other)
+        return out
 
     def reflected(self, other):
         primitive = UFUNC_PRIMITIVES.get(ufunc)
         if primitive is None:
             return ufunc(other, self)
-        return primitive.apply2(other, self)
+        out = primitive.apply2(other, self)
+        if type(self.value) is not _ndarray:
+            _python_float_result(out, other, self)
+        return out
     return operator, reflected
+
+
+_ndarray = np.ndarray
+
+
+def _python_float_result(out, *operands):
+    """An operator on Python floats gives a Python float, as in Python, not the NumPy float64
+    scalar the ufunc returns (which, unlike a Python float, would promote the float32 arrays it
+    later meets to float64). Sets the innermost value of `out` in place."""
+    if type(out) is not Traced or \
+            not all(type(plain(operand)) in (float, int) for operand in operands):
+        return
+    while type(out.value) is Traced:
+        out = out.value
+    if type(out.value) is np.float64:
+        out.value = float(out.value)
 
 
 # What to write instead of the calls that convert a traced value to a plain array before any
@@ -338,7 +363,10 @@ class Traced:
         return FUNCTION_HANDLERS[np.reshape](self, shape, order)
 
     def transpose(self, *axes):
-        return FUNCTION_HANDLERS[np.transpose](self, axes[0] if len(axes) == 1 else (axes or None))
+        """x.transpose(), x.transpose(axes_tuple) or x.transpose(i, j, ...), as ndarray's."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]   # None, or one tuple/list of axes
+        return FUNCTION_HANDLERS[np.transpose](self, axes or None)
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
