@@ -27,6 +27,8 @@ def unbroadcast(cotangent, x):
         return cotangent   # the common case: nothing was broadcast
     if type(x) is float or type(x) is int:
         return sum_to_shape(cotangent, (), None)
+    if type(x) is complex:
+        return sum_to_shape(cotangent, (), _COMPLEX128)
     return sum_to_shape(cotangent, x.shape, x.dtype)
 
 
@@ -59,6 +61,7 @@ def cast_cotangent(cotangent, dtype):
 
 
 ndarray = np.ndarray
+_COMPLEX128 = np.dtype(np.complex128)
 IDENTITY = object()   # a partial that passes the cotangent through unchanged
 
 
@@ -241,8 +244,11 @@ def ndim_of(x):
 
 
 def as_array(x):
-    """A Python float as a NumPy float64 scalar (which has the array methods); else x."""
-    return np.float64(x) if type(x) is float else x
+    """A Python float or complex as a NumPy float64 or complex128 scalar (which has the array
+    methods); else x."""
+    if type(x) is float:
+        return np.float64(x)
+    return np.complex128(x) if type(x) is complex else x
 
 
 def reject_kwargs(function_name, kwargs, **supported_defaults):

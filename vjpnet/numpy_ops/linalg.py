@@ -39,8 +39,9 @@ def _cast(cotangent, like):
 def _operand(x):
     """A forward argument with .shape, .ndim and .dtype: arrays and traced values as they are,
     anything else (Python floats, lists, NumPy scalars) through np.asarray."""
-    if type(x) is Traced and type(plain(x)) is float:
-        return astype_p(x, _FLOAT64)   # a traced Python float promotes like NumPy's float64
+    if type(x) is Traced and type(plain(x)) in (float, complex):
+        # a traced Python number promotes like the NumPy float64 (complex128) np.asarray makes
+        return astype_p(x, dtype_of(x))
     return x if type(x) is _ndarray or type(x) is Traced else np.asarray(x)
 
 

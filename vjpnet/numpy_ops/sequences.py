@@ -339,8 +339,8 @@ def polyval(p, x):
     count = shape_of(p)[0]
     if type(x) is not Traced:
         x = np.asarray(x)   # as NumPy: a Python float is a float64 array, not a weak scalar
-    elif type(plain(x)) is float:
-        x = x.astype(_FLOAT64)   # a NumPy float64, as np.asanyarray makes it
+    elif type(plain(x)) in (float, complex):
+        x = x.astype(dtype_of(x))   # a NumPy float64 (complex128), as np.asanyarray makes it
     if count == 0:
         return np.zeros_like(plain(x))
     result = p[0] + 0.0 * x
