@@ -144,6 +144,8 @@ CALLS = {
     "sliding_window_view": Call(lambda x: np.lib.stride_tricks.sliding_window_view(x, 2), V,
                                 complex_values=True),
     "unwrap": Call(lambda p: np.unwrap(p * 3.0), X),
+    "unwrap_period": Call(lambda p, period: np.unwrap(p * 3.0, period=period), X, S1 + 2.0,
+                          python=(1,)),
     "piecewise": Call(lambda x: np.piecewise(x, [x < 0, x >= 0], [lambda v: v * v,
                                                                    lambda v: -v]), X),
     "piecewise_constants": Call(lambda x: np.piecewise(x, [x < 0], [0.5, lambda v: v * 2]),
@@ -210,7 +212,7 @@ CALLS = {
     "degrees_fabs": Call(lambda x: np.deg2rad(x) + np.rad2deg(x) + np.fabs(x), X),
     "copysign": Call(lambda x, y: np.copysign(x, y), X, V, integer=(1,)),
     "sinc": Call(lambda x: np.sinc(x), X, complex_values=True),
-    "nan_to_num": Call(lambda x: np.nan_to_num(x, nan=1.5), NAN_X),
+    "nan_to_num": Call(lambda x: np.nan_to_num(x, nan=1.5), NAN_X, complex_values=True),
     "real_if_close": Call(lambda x: np.real_if_close(x + 0.0j) * 1.0, X),
     # --- array_api
     "matrix_transpose": Call(lambda x: np.matrix_transpose(x) + np.linalg.matrix_transpose(x),

@@ -284,6 +284,33 @@ def test_nanvar_and_nanstd_of_complex_values_are_real():
         np.testing.assert_allclose(out, f(z))
 
 
+def test_nan_to_num_of_complex_values_replaces_parts_apart():
+    """The finite part of a complex element whose other part is replaced keeps its gradient."""
+    z = np.array([1 + 1j, complex(np.nan, 2.0), complex(3.0, np.inf), complex(-np.inf, 0.5)])
+    f = lambda z: np.nan_to_num(z, posinf=7.0)   # noqa: E731
+    out, vjp_fn = vjpnet.vjp(f, z)
+    np.testing.assert_array_equal(out, f(z))
+    np.testing.assert_array_equal(vjp_fn(np.ones(4, complex))[0], [1, 0, 1, 0])
+    np.testing.assert_array_equal(vjp_fn(np.full(4, 1j))[0], [1j, 1j, 0, 1j])
+
+
+def test_unwrap_is_differentiable_in_the_period():
+    """unwrap adds integer multiples k of the period: derivative 1 w.r.t. p, k w.r.t. period."""
+    v = np.array([0.0, 3.0, 6.0, 1.0, 2.5])   # the samples and the period, traced together
+    f = lambda v: np.unwrap(v[:4] * 2.0, period=v[4]) * np.arange(1.0, 5.0)   # noqa: E731
+    np.testing.assert_allclose(vjpnet.vjp(f, v)[0], f(v))
+    check_grads(f, [v], order=2)
+
+
+def test_apply_along_axis_gives_every_result_the_first_ones_dtype():
+    f = lambda x: np.apply_along_axis(   # noqa: E731
+        lambda r: r.astype(np.float32) if r[0] > 0 else r * 2.0, 1, x)
+    x = np.array([[1.0, 2.0], [-1.0, 3.0]])
+    out, vjp_fn = vjpnet.vjp(f, x)
+    assert out.dtype == f(x).dtype == np.float32
+    assert vjp_fn(np.ones((2, 2), np.float32))[0].dtype == np.float64
+
+
 def test_sinc_is_exact_at_zero_to_third_order():
     d1, d2 = grad(np.sinc), grad(grad(np.sinc))
     d3 = grad(grad(grad(np.sinc)))

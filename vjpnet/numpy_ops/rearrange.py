@@ -9,7 +9,7 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
+from vjpnet.numpy_ops._base import as_dtype, ndim_of, normalize_axis, reject_kwargs, shape_of
 from vjpnet.registry import register_function
 from vjpnet.numpy_ops.indexing import index_update
 from vjpnet.tape import UNSUPPORTED, Traced, dtype_of, plain
@@ -121,9 +121,14 @@ def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=Fa
 
 
 def unwrap(p, discont=None, axis=-1, *, period=2 * math.pi):
-    """p plus the constant multiples of `period` that NumPy's unwrap adds: gradient 1."""
-    values = plain(p)
-    return p + (np.unwrap(values, discont=discont, axis=axis, period=period) - values)
+    """p plus the multiples of `period` that NumPy's unwrap adds: gradient 1 w.r.t. p, the
+    (constant, integer) multiple w.r.t. a traced period; discont only chooses where the jumps
+    are (gradient 0)."""
+    values, period_value = plain(p), plain(period)
+    unwrapped = np.unwrap(values, discont=plain(discont), axis=axis, period=period_value)
+    if type(period) is not Traced:
+        return p + (unwrapped - values)
+    return p + np.round((unwrapped - values) / period_value) * period
 
 
 # --- functions applied to parts of an array --------------------------------------------------
@@ -169,6 +174,11 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
         raise ValueError("numpy.apply_along_axis: cannot apply_along_axis when any iteration "
                          "dimensions are 0")
     results = [func1d(moved[index], *args, **kwargs) for index in np.ndindex(*outer)]
+    if type(results[0]) is not Traced:
+        results[0] = np.asarray(results[0])
+    dtype = dtype_of(results[0])   # as NumPy: the other results are cast to the first's dtype
+    results = [result if type(result) is Traced and dtype_of(result) == dtype else
+               as_dtype(result, dtype) for result in results]
     result_ndim = ndim_of(results[0])
     stacked = np.reshape(np.stack(results), outer + shape_of(results[0]))
     return np.moveaxis(stacked, tuple(range(len(outer), len(outer) + result_ndim)),
