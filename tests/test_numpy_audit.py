@@ -5,8 +5,9 @@ NumPy itself, over one table of calls:
 - dtypes: each call with float64, float32, mixed float32/float64, Python-float (traced and
   constant), integer (constant) and complex64/complex128 operands gives NumPy's result dtype,
   shape and values, and the cotangent of every operand comes back in that operand's dtype;
-- empty inputs: each call with a zero-length axis in one or every operand gives NumPy's result
-  (and cotangents of the inputs' shapes), or raises where NumPy raises, an error of its class.
+- empty and degenerate inputs: each call with a zero-length axis in one or every operand, or
+  with a 0-d or one-element operand, gives NumPy's result (and cotangents of the inputs'
+  shapes), or raises where NumPy raises, an error of its class.
 """
 import warnings
 
@@ -361,6 +362,12 @@ def _empty_variants(call):
             variants[f"axis_{axis}_of_all"] = [
                 np.zeros(a.shape[:axis] + (0,) + a.shape[axis + 1:]) if a.ndim > axis else a
                 for a in arrays]
+    for i, a in enumerate(arrays):   # 0-d and one-element operands
+        if a.ndim:
+            variants[f"zero_d_{i}"] = [np.asarray(b.flat[0]) if j == i else b
+                                       for j, b in enumerate(arrays)]
+            variants[f"one_element_{i}"] = [b.flat[:1].reshape((1,) * b.ndim) if j == i else b
+                                            for j, b in enumerate(arrays)]
     return variants
 
 

@@ -7,12 +7,11 @@ import numpy as np
 from vjpnet.registry import Primitive, Sample, register_ufunc
 from vjpnet.tape import _NO_KWARGS, Traced, dtype_of, is_differentiable
 
-__all__ = ["unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise", "refuse_complex",
-           "refusing_complex",
-           "reject_kwargs", "normalize_axis", "normalize_axes", "array_dtype", "as_dtype",
-           "real_dtype", "normal", "complex_normal", "positive", "away_from",
-           "Sample", "Primitive", "IDENTITY", "UfuncComposition", "shape_of", "ndim_of",
-           "as_array"]
+__all__ = ["AxisError", "unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise",
+           "refuse_complex", "refusing_complex", "reject_kwargs", "normalize_axis",
+           "normalize_axes", "array_dtype", "as_dtype", "real_dtype", "normal", "complex_normal",
+           "positive", "away_from", "Sample", "Primitive", "IDENTITY", "UfuncComposition",
+           "shape_of", "ndim_of", "as_array"]
 
 
 def unbroadcast(cotangent, x):

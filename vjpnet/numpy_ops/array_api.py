@@ -6,8 +6,8 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, complex_normal, ndim_of, normalize_axes,
-                                    normalize_axis, shape_of, unbroadcast)
+from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, complex_normal, ndim_of,
+                                    normalize_axes, normalize_axis, shape_of, unbroadcast)
 from vjpnet.numpy_ops.decompositions import conj
 from vjpnet.numpy_ops.decompositions import matrix_transpose as _swap_last_two
 from vjpnet.registry import register_function, register_ufunc
@@ -55,7 +55,9 @@ def linalg_cross(x1, x2, /, *, axis=-1):
 
 
 def linalg_matrix_norm(x, /, *, keepdims=False, ord="fro"):
-    _at_least(x, 2, "linalg.matrix_norm")
+    if ndim_of(x) < 2:   # as NumPy: axis -2 out of bounds
+        raise AxisError(f"numpy.linalg.matrix_norm: expected an array of at least 2 dimensions, "
+                        f"got shape {shape_of(x)}")
     return np.linalg.norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 
 

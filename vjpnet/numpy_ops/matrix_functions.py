@@ -305,6 +305,9 @@ def tensorinv(a, ind=2):
     shape = shape_of(a)
     if ind <= 0:
         raise ValueError("numpy.linalg.tensorinv: invalid ind argument (must be > 0)")
+    if not shape:   # NumPy fails on reshape(*()) here
+        raise TypeError("numpy.linalg.tensorinv: a is 0-d; expected a tensor of shape "
+                        "(i1, ..., ik, j1, ...)")
     rows = math.prod(shape[ind:])
     inverse = np.linalg.inv(np.reshape(a, (rows, -1)))
     return np.reshape(inverse, shape[ind:] + shape[:ind])

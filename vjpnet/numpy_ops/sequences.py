@@ -219,9 +219,9 @@ def cumprod(a, axis=None, dtype=None, out=None):
     reject_kwargs("cumprod", {"out": out}, out=None)
     if dtype is not None:
         a = astype_p(a, dtype)
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    return cumprod_p(a, axis=normalize_axis(axis, ndim_of(a), "cumprod"))
+    if axis is None or ndim_of(a) == 0:   # (NumPy: a 0-d array as one element)
+        a, axis = np.ravel(a), 0 if axis is None else axis
+    return cumprod_p(a, axis=normalize_axis(operator.index(axis), ndim_of(a), "cumprod"))
 
 
 # --- interp ---------------------------------------------------------------------------------
@@ -311,6 +311,7 @@ def _check_vectors(a, v, function_name):
 
 
 def convolve(a, v, mode="full"):
+    a, v = np.atleast_1d(a), np.atleast_1d(v)   # as NumPy: a scalar is one sample
     _check_vectors(a, v, "convolve")
     n, m = shape_of(a)[0], shape_of(v)[0]
     shorter = min(n, m)
@@ -332,11 +333,14 @@ def correlate(a, v, mode="valid"):
 # --- polynomials ----------------------------------------------------------------------------
 
 def polyval(p, x):
-    """Horner's rule; differentiable w.r.t. the coefficients p and the points x."""
-    if ndim_of(p) != 1:
-        raise ValueError(f"numpy.polyval: p must be a 1-D sequence of coefficients, got shape "
-                         f"{shape_of(p)}")
-    count = shape_of(p)[0]
+    """Horner's rule over p's first axis; differentiable w.r.t. the coefficients p and the
+    points x."""
+    if type(p) is not Traced:
+        p = np.asarray(p)
+    if ndim_of(p) == 0:
+        raise TypeError("numpy.polyval: p must be a sequence of coefficients (iteration over a "
+                        "0-d array)")
+    count = shape_of(p)[0]   # (a 2-D p: Horner's rule over its rows, as NumPy)
     if type(x) is not Traced:
         x = np.asarray(x)   # as NumPy: a Python float is a float64 array, not a weak scalar
     elif type(plain(x)) in (float, complex):

@@ -210,9 +210,12 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
 
 def _checked_weights(weights, name, observations):
     """NumPy's checks of cov's fweights / aweights (1-D, one per observation, >= 0)."""
-    if ndim_of(weights) != 1:
+    if ndim_of(weights) > 1:
         raise RuntimeError(f"numpy.cov: cannot handle multidimensional {name} (shape "
                            f"{shape_of(weights)})")
+    if ndim_of(weights) == 0:
+        raise IndexError(f"numpy.cov: {name} must have one weight per observation, got a "
+                         "0-d array")
     if shape_of(weights)[0] != observations:
         raise RuntimeError(f"numpy.cov: incompatible numbers of samples and {name} "
                            f"({observations} and {shape_of(weights)[0]})")
