@@ -737,3 +737,23 @@ def test_pad_with_a_traced_constant_differentiates_the_constant():
     assert g == 4.0   # two inside, two on the border
     x32 = x.astype(np.float32)
     assert vjpnet.vjp(lambda x, c: np.pad(x, 1, constant_values=c), x32, c)[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "cumsum",
+                                  "cumprod", "sort", "nansum", "nanmax", "ptp", "median"])
+@pytest.mark.parametrize("axis", [0, -1, 1, (0,), None])
+def test_reductions_of_a_0d_array_along_an_axis_as_numpy(name, axis):
+    """NumPy's sum/prod/max/min (and nan*, ptp) of a 0-d array take axis 0 or -1, its
+    cumsum/cumprod give shape (1,), and mean/var/std/sort/median raise AxisError."""
+    f = lambda x: getattr(np, name)(x, axis=axis)   # noqa: E731
+    x = np.array(1.5)
+    try:
+        expected = f(x)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            vjpnet.vjp(f, x)
+        return
+    out, vjp_fn = vjpnet.vjp(f, x)
+    assert np.shape(out) == np.shape(expected)
+    np.testing.assert_allclose(out, expected)
+    assert vjp_fn(np.ones(np.shape(out)))[0].shape == ()
