@@ -2,6 +2,7 @@
 float32), gradients against centred differences (first and second order) and HIPS autograd,
 the conventions at repeated eigenvalues and for non-unique columns, and the errors."""
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -431,6 +432,15 @@ def test_cond_of_singular_and_empty_matrices_as_numpy():
         g = vjp_fn(np.array([1.0, 0.0]))[0]
         assert np.all(np.isfinite(g[0])) and not g[1].any()
     check_grads(lambda a: np.linalg.cond(a, "fro"), [a[:1]], order=2)
+    exact = np.stack([np.diag([2.0, 1.0]), np.diag([1.0, 0.0]), np.zeros((2, 2))])
+    for p in (None, 2, -2):   # singular values exactly 0: inf (or 0) without warnings or NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out, vjp_fn = vjpnet.vjp(lambda a: np.linalg.cond(a, p), exact)
+            g = vjp_fn(np.ones(3))[0]
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(out, np.linalg.cond(exact, p))
+        assert np.all(np.isfinite(g)) and not g[2].any()
     assert vjpnet.vjp(lambda a: np.linalg.cond(a), np.zeros((2, 2)))[0] == np.inf   # 0 / 0
     for empty in (np.zeros((0, 0)), np.zeros((2, 0, 0))):
         with pytest.raises(np.linalg.LinAlgError, match="empty"):

@@ -280,7 +280,10 @@ def cond(x, p=None):
     with np.errstate(all="ignore"):   # singular matrices: inf, as NumPy
         if p is None or p == 2 or p == -2:
             s = svdvals_p(x)
-            r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
+            top, bottom = (s[..., -1], s[..., 0]) if p == -2 else (s[..., 0], s[..., -1])
+            zero = np.asarray(plain(bottom)) == 0
+            r = top / bottom if not zero.any() else \
+                np.where(zero, np.inf, top / np.where(zero, 1.0, bottom))
         else:
             check_square(x, "cond")
             try:
