@@ -64,9 +64,12 @@ class Tape:
 
 
 def abstract_value(value):
-    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python float."""
+    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python number (dtype
+    None for a Python float: any float cotangent; complex128 for a Python complex)."""
     if type(value) is float:
         return (), None
+    if type(value) is complex:
+        return (), _COMPLEX128
     return value.shape, value.dtype
 
 
@@ -165,16 +168,26 @@ _ndarray = np.ndarray
 
 
 def _python_float_result(out, *operands):
-    """An operator on Python floats gives a Python float, as in Python, not the NumPy float64
-    scalar the ufunc returns (which, unlike a Python float, would promote the float32 arrays it
-    later meets to float64). Sets the innermost value of `out` in place."""
-    if type(out) is not Traced or \
-            not all(type(plain(operand)) in (float, int) for operand in operands):
+    """An operator on Python numbers gives a Python float or complex, as in Python, not the
+    NumPy float64 or complex128 scalar the ufunc returns (which, unlike a Python number, would
+    promote the float32 or complex64 arrays it later meets). As in Python, so does a Python
+    complex on the left of a NumPy float64 (`1j * v`: complex's operators take float
+    subclasses). operands: left first. Sets the innermost value of `out` in place."""
+    if type(out) is not Traced:
+        return
+    values = [plain(operand) for operand in operands]
+    if not all(type(value) in _PYTHON_NUMBERS for value in values) and not (
+            len(values) == 2 and type(values[0]) is complex and type(values[1]) is np.float64):
         return
     while type(out.value) is Traced:
         out = out.value
-    if type(out.value) is np.float64:
-        out.value = float(out.value)
+    python_type = _PYTHON_TYPES.get(type(out.value))
+    if python_type is not None:
+        out.value = python_type(out.value)
+
+
+_PYTHON_NUMBERS = (float, int, complex)
+_PYTHON_TYPES = {np.float64: float, np.complex128: complex}
 
 
 # What to write instead of the calls that convert a traced value to a plain array before any
@@ -260,7 +273,7 @@ class Traced:
     @property
     def shape(self):
         value = self.value
-        return () if type(value) is float else value.shape
+        return () if type(value) is float or type(value) is complex else value.shape
 
     dtype = property(lambda self: dtype_of(self.value))
     ndim = property(lambda self: len(self.shape))

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, open_tape, plain
+from vjpnet.tape import Traced, dtype_of, open_tape, plain
 from vjpnet.transforms._common import check_argnums, is_float_leaf, name_of, shape_of
 
 Row = collections.namedtuple(
@@ -153,7 +153,7 @@ def _summarize(name, entries, out, args, tape):
         value = outputs.get(node)
         shape = None if node not in outputs else tuple(shape_of(value))
         dtype = None if node not in outputs else \
-            ("float64" if type(plain(value)) is float else str(plain(value).dtype))
+            str(dtype_of(plain(value)))   # (float64 / complex128 for Python numbers)
         line, code = entries.sources[node]
         rows.append(Row(node, op.name, shape, dtype, saved, shared, argument, line, code))
     argument_bytes = sum(owner.nbytes for owner in argument_owners.values())
