@@ -144,6 +144,80 @@ def test_complex64_stays_complex64_and_float32_plus_1j_is_complex64():
     assert grad(lambda x: np.sum(np.real(x * z)))(x).dtype == np.float32
 
 
+def test_python_complex_values_stay_weak_scalars_as_in_numpy():
+    """1j * s of a traced Python float s is a Python complex (as in Python), and so is a
+    Python complex argument: NumPy treats both as weak, so float32 / complex64 arrays keep their
+    precision. (1j * v for a NumPy float64 v is a Python complex too, and v * 1j a NumPy one:
+    Python's and NumPy's own asymmetry.)"""
+    x32, c64 = real(2).astype(np.float32), cplx(2).astype(np.complex64)
+    v = np.array(0.3)
+    cases = [(lambda x, s: np.real(x + 1j * s), (x32, 0.126)),
+             (lambda s: c64 * (s * 1j), (0.5,)),
+             (lambda s: c64 * (2j / (s + 1.0j) - abs(s * 1j) + (-(1j * s)) ** 2), (0.5,)),
+             (lambda v: c64 * (1j * np.abs(v)), (v,)),
+             (lambda v: c64 * (np.abs(v) * 1j), (v,)),            # NumPy's complex128
+             (lambda z: c64 * z + x32 / z, (0.4 - 0.7j,)),        # a Python complex argument
+             (lambda z: np.exp(z) * c64 + np.sum(np.stack([z, z * z])), (0.4 - 0.7j,)),
+             (lambda z: np.dot(z, c64) + np.polyval(c64, z), (0.4 - 0.7j,))]
+    for f, args in cases:
+        out, vjp_fn = vjp(f, *args)
+        expected = f(*args)
+        assert out.dtype == np.result_type(expected)
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+        cotangents = vjp_fn(np.ones(np.shape(out), out.dtype))
+        assert [type(c) if type(a) in (float, complex) else c.dtype
+                for c, a in zip(cotangents, args)] == \
+            [type(a) if type(a) in (float, complex) else a.dtype for a in args]
+
+    def loss(s, x):
+        z = 1j * s + 0.5
+        w = z * z - 2 / z + abs(z) + (-z) ** 2 + 2 ** z
+        return np.sum(np.real(x * w) + np.imag(x / z) + np.abs(np.exp(z) * x) + np.angle(z))
+    check_grads(loss, [0.3, real(3)], order=2)
+    check_grads(lambda z: np.real(np.sign(z) * z ** 3 + np.sqrt(z)), [0.4 - 0.7j], order=3)
+    assert type(grad(lambda z: z ** 3, holomorphic=True)(0.5j)) is complex
+    assert grad(grad(lambda z: z ** 3, holomorphic=True), holomorphic=True)(0.5j) == 3j
+
+
+def _python_complex_cases():
+    """(name, ufunc, Python-number arguments, position) for each input of each NumPy ufunc
+    primitive whose spec has complex samples (the gufuncs need arrays)."""
+    from vjpnet.tape import UFUNC_PRIMITIVES
+    rng, cases = np.random.default_rng(5), []
+    for ufunc, primitive in UFUNC_PRIMITIVES.items():
+        if getattr(np, ufunc.__name__, None) is not ufunc or ufunc.signature or \
+                getattr(primitive, "spec", None) is None:
+            continue
+        samples = primitive.spec(rng)
+        sample = next((sample for sample in (samples if isinstance(samples, list) else
+                                             [samples])
+                       if any(np.iscomplexobj(a) for a in sample.args) and not sample.kwargs),
+                      None)
+        if sample is None:
+            continue
+        args = [complex(np.asarray(a).flat[0]) if np.iscomplexobj(a) else
+                float(np.asarray(a).flat[0]) for a in sample.args]
+        cases += [(f"{ufunc.__name__}-{i}", ufunc, args, i) for i in range(len(args))]
+    return cases
+
+
+@pytest.mark.parametrize("name, ufunc, args, position", _python_complex_cases(),
+                         ids=[case[0] for case in _python_complex_cases()])
+def test_ufuncs_of_python_complex_values(name, ufunc, args, position):
+    def f(z):
+        out = ufunc(*args[:position], z, *args[position + 1:])
+        return np.real(out) + 0.7 * np.imag(out)
+    check_grads(f, [args[position]], order=2)
+    assert type(grad(f)(args[position])) is type(args[position])
+
+
+def test_a_python_number_base_to_a_complex_power():
+    z = cplx(3)
+    for base in (2, 2.0, -1.5, np.float32(3.0)):
+        f = lambda z: np.sum(np.abs(base ** z))   # noqa: E731
+        check_grads(f, [z], order=2)
+
+
 def test_integer_and_boolean_inputs_are_still_refused():
     for bad in (np.arange(3), np.ones(3, bool), 3, True):
         with pytest.raises(TypeError, match="only float and complex arrays"):

@@ -169,6 +169,50 @@ def test_inf_norm_of_an_empty_vector_is_zero_like_numpy(shape, axis):
     assert vjp_fn(np.ones_like(out))[0].shape == shape
 
 
+@pytest.mark.parametrize("call", [
+    lambda x: np.linalg.vector_norm(x, axis=0), lambda x: np.linalg.vector_norm(x, axis=-1),
+    lambda x: np.linalg.vector_norm(x, axis=(0,), keepdims=True),
+    lambda x: np.linalg.vector_norm(x, ord=np.inf, axis=(1, 0)),
+    lambda x: np.linalg.vector_norm(x, ord=3), lambda x: np.linalg.vector_norm(x, keepdims=True),
+    lambda x: np.linalg.matrix_norm(x, ord=1), lambda x: np.linalg.matrix_norm(x, ord=np.inf),
+    lambda x: np.linalg.norm(x, 1, axis=(1, 0), keepdims=True),
+    lambda x: np.linalg.matrix_norm(x, ord=-1)])   # NumPy raises (a min of nothing): so do we
+@pytest.mark.parametrize("shape", [(1, 0), (0, 3), (0, 0), (2, 3)])
+def test_vector_and_matrix_norms_of_arrays_with_empty_axes_as_numpy(call, shape):
+    x = np.arange(float(np.prod(shape))).reshape(shape) - 2.5
+    try:
+        expected = call(x)
+    except ValueError as error:
+        with pytest.raises(type(error)):
+            vjpnet.vjp(call, x)
+        return
+    out, vjp_fn = vjpnet.vjp(call, x)
+    assert out.shape == np.shape(expected) and out.dtype == expected.dtype
+    np.testing.assert_allclose(out, expected)
+    assert vjp_fn(np.ones(out.shape))[0].shape == shape
+
+
+def test_vector_norm_and_vecdot_axes_as_numpy():
+    x = normal(2, 3)
+    for axis, error in [(2, np.exceptions.AxisError), ((0, 0), ValueError),
+                        ((0, 5), np.exceptions.AxisError)]:
+        with pytest.raises(error):
+            np.linalg.vector_norm(x, axis=axis)
+        with pytest.raises(error):
+            vjpnet.vjp(lambda x: np.linalg.vector_norm(x, axis=axis), x)
+    check_grads(lambda x: np.linalg.vector_norm(x, axis=(-1, 0), ord=3), [x], order=2)
+    # linalg.vecdot is the gufunc with axis=: the reduced axes must have one length
+    for a, b, axis in [(normal(3, 4), normal(3, 1), -1), (normal(3, 4), normal(4), 0)]:
+        with pytest.raises(ValueError):
+            np.linalg.vecdot(a, b, axis=axis)
+        with pytest.raises(ValueError):
+            vjpnet.vjp(lambda a, b: np.linalg.vecdot(a, b, axis=axis), a, b)
+    a, b = normal(4, 3), normal(4, 1)
+    f = lambda a, b: np.linalg.vecdot(a, b, axis=0)   # noqa: E731
+    np.testing.assert_allclose(vjpnet.vjp(f, a, b)[0], f(a, b))
+    check_grads(f, [a, b], order=2)
+
+
 def test_det_at_a_singular_matrix_raises_a_clear_error():
     with pytest.raises(ValueError, match=r"linalg\.det at a singular matrix"):
         grad(np.linalg.det)(np.ones((2, 2)))

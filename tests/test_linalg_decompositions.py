@@ -2,6 +2,7 @@
 float32), gradients against centred differences (first and second order) and HIPS autograd,
 the conventions at repeated eigenvalues and for non-unique columns, and the errors."""
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -375,6 +376,75 @@ def test_a_real_matrix_with_complex_eigenvalues_gets_a_real_gradient():
     g = grad(lambda a: np.sum(np.imag(np.linalg.eigvals(a)) ** 2))(a)
     assert g.dtype == np.float64
     check_grads(lambda a: np.imag(np.linalg.eigvals(a)) ** 2, [a])
+
+
+@pytest.mark.parametrize("f", [
+    lambda a: np.sum(np.real(np.linalg.eigvals(a)) ** 2),   # tr(a)^2 / 2 for a 2x2 pair
+    lambda a: np.real(np.sum(np.linalg.eigvals(a))),         # the trace: linear in a
+    lambda a: np.sum(np.abs(np.linalg.eigvals(a)) ** 2),
+    lambda a: np.sum(np.imag(np.linalg.eig(a)[0]) ** 2),
+])
+@pytest.mark.parametrize("a", [np.array([[1.0, -2.0], [1.5, 0.5]]),
+                               np.array([[0.5, 2.0, 0.1], [-1.5, 0.3, 0.4], [0.2, -0.3, 1.2]]),
+                               np.stack([np.array([[1.0, -2.0], [1.5, 0.5]]), np.eye(2) +
+                                         np.array([[0.0, 1.0], [-1.0, 0.0]])]),
+                               complex_normal(3, 3)])
+def test_second_order_of_eigenvalues_with_complex_eigenvectors(f, a):
+    """The eigenvalue VJP depends on the eigenvectors through a phase-free expression, so its
+    derivative passes the eigenvector VJP's phase check, also where the cotangent it sends
+    there is zero up to rounding (losses linear or quadratic in the eigenvalues)."""
+    check_grads(f, [a], order=2)
+
+
+def test_mixed_dtype_lstsq_gives_each_operand_its_dtype():
+    a, b = normal(3, 2) * 0.3 + np.eye(3, 2) * 2, normal(3)
+    for a_, b_ in [(a, b.astype(np.float32)), (a.astype(np.float32), b),
+                   (a.astype(np.float32), np.arange(3)), (a, b[:, None].astype(np.float32))]:
+        f = lambda a, b: np.linalg.lstsq(a, b)   # noqa: E731
+        x, residuals, rank, s = f(a_, b_)
+        traced = [arg for arg in (a_, b_) if arg.dtype.kind == "f"]
+        g = (lambda a: f(a, b_)) if len(traced) == 1 else f
+        out, vjp_fn = vjpnet.vjp(lambda *args: (g(*args)[0], g(*args)[1], g(*args)[3]), *traced)
+        for ours, theirs in zip(out, (x, residuals, s)):
+            assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        cotangents = vjp_fn(tuple(np.ones(o.shape, o.dtype) for o in out))
+        assert [c.dtype for c in cotangents] == [t.dtype for t in traced]
+    check_grads(lambda a, b: np.linalg.lstsq(a, b)[0], [a, b])
+
+
+def test_complex_lstsq_residuals_are_real_squared_norms():
+    a, b = complex_normal(5, 3), complex_normal(5, 2)
+    f = lambda a, b: np.linalg.lstsq(a, b)[1]   # noqa: E731
+    out = vjpnet.vjp(f, a, b)[0]
+    assert out.dtype == f(a, b).dtype == np.float64
+    np.testing.assert_allclose(out, f(a, b), rtol=1e-10)
+    check_grads(f, [a, b], order=2)
+
+
+def test_cond_of_singular_and_empty_matrices_as_numpy():
+    a = np.stack([normal(3, 3) + 3 * np.eye(3), np.ones((3, 3))])
+    for p in (None, 2, -2, "fro", 1, -1, np.inf, -np.inf):
+        with np.errstate(all="ignore"):
+            expected = np.linalg.cond(a, p)
+        out, vjp_fn = vjpnet.vjp(lambda a: np.linalg.cond(a, p), a)
+        np.testing.assert_allclose(out, expected, rtol=1e-10)
+        assert np.isinf(out[1]) or p in (None, 2, -2)   # (rounding: its svd has s > 0)
+        g = vjp_fn(np.array([1.0, 0.0]))[0]
+        assert np.all(np.isfinite(g[0])) and not g[1].any()
+    check_grads(lambda a: np.linalg.cond(a, "fro"), [a[:1]], order=2)
+    exact = np.stack([np.diag([2.0, 1.0]), np.diag([1.0, 0.0]), np.zeros((2, 2))])
+    for p in (None, 2, -2):   # singular values exactly 0: inf (or 0) without warnings or NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out, vjp_fn = vjpnet.vjp(lambda a: np.linalg.cond(a, p), exact)
+            g = vjp_fn(np.ones(3))[0]
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(out, np.linalg.cond(exact, p))
+        assert np.all(np.isfinite(g)) and not g[2].any()
+    assert vjpnet.vjp(lambda a: np.linalg.cond(a), np.zeros((2, 2)))[0] == np.inf   # 0 / 0
+    for empty in (np.zeros((0, 0)), np.zeros((2, 0, 0))):
+        with pytest.raises(np.linalg.LinAlgError, match="empty"):
+            vjpnet.vjp(np.linalg.cond, empty)
 
 
 # --- HIPS autograd ------------------------------------------------------------------------------

@@ -146,13 +146,169 @@ def test_float32_cotangents(name):
 
 def test_float32_values_where_numpy_keeps_float32():
     x = X34.astype(np.float32)
-    for f in (lambda x: np.sort(x), lambda x: np.tril(x), lambda x: np.diff(x, prepend=0.0),
-              lambda x: np.cumprod(x), lambda x: np.vander(x[0]), lambda x: np.kron(x, x),
-              lambda x: np.sinc(x), lambda x: np.gradient(x, 0.5)[0],
+    for f in (lambda x: np.sort(x), lambda x: np.tril(x),
+              lambda x: np.diff(x, prepend=np.float32(0.0)), lambda x: np.cumprod(x),
+              lambda x: np.kron(x, x), lambda x: np.sinc(x), lambda x: np.gradient(x, 0.5)[0],
               lambda x: np.nanmean(x, axis=0), lambda x: np.median(x),
-              lambda x: np.linspace(x[0, 0], x[0, 1], 4), lambda x: np.interp(x, x[0], x[1]),
-              lambda x: np.convolve(x[0], x[1]), lambda x: x % 0.7):
-        assert vjpnet.vjp(f, x)[0].dtype == np.float32
+              lambda x: np.linspace(x[0, 0], x[0, 1], 4), lambda x: np.ediff1d(x, 0.5),
+              lambda x: np.convolve(x[0], x[1]), lambda x: x % 0.7,
+              lambda x: np.geomspace(x[0, 0] ** 2, 1.0, 3, dtype=np.float32)):
+        assert vjpnet.vjp(f, x)[0].dtype == f(x).dtype == np.float32
+
+
+def test_float64_values_where_numpy_computes_in_float64():
+    """NumPy computes these in (at least) float64 whatever the input, so vjpnet does too; the
+    cotangents still come back float32 (tests/test_numpy_audit.py checks every dtype mix)."""
+    x = X34.astype(np.float32)
+    for f in (lambda x: np.cov(x), lambda x: np.corrcoef(x, x[::-1]),
+              lambda x: np.vander(x[0]), lambda x: np.vander(x[0], 2, increasing=True),
+              lambda x: np.geomspace(x[0, 0] ** 2, x[0, 1] ** 2 + 1.0, 3),
+              lambda x: np.interp(x, np.array([-1.0, 0.0, 2.0], np.float32), x[1, :3]),
+              lambda x: np.diff(x, prepend=0.0), lambda x: np.polyval(x[0], 0.5),
+              lambda x: np.average(x, axis=1, weights=np.arange(1.0, 5.0))):
+        out, vjp_fn = vjpnet.vjp(f, x)
+        assert out.dtype == f(x).dtype == np.float64
+        assert vjp_fn(np.ones(out.shape))[0].dtype == np.float32
+
+
+def test_cov_and_corrcoef_follow_numpy_in_every_argument():
+    x, y = X34, normal(2, 4)
+    w, counts = np.array([0.5, 1.0, 2.0, 1.5]), np.array([1, 3, 1, 2])
+    for f, args in [
+            (lambda x: np.cov(x, rowvar=False), [x[:1]]),   # a (1, n) matrix of n variables
+            (lambda x, y: np.cov(x, y, ddof=0, aweights=w, fweights=counts), [x, y]),
+            (lambda x, w: np.cov(x, bias=True, aweights=w), [x, w]),   # traced weights
+            (lambda x: np.cov(x, dtype=np.float32), [x]),
+            (lambda x: np.corrcoef(x[0], x[1]), [x]),
+            (lambda x: np.cov(x[:0], x), [x])]:   # NumPy: (0, 0) when m has no variables
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = f(*args)
+            out = vjpnet.vjp(f, *args)[0]
+        assert out.shape == expected.shape and out.dtype == expected.dtype
+        np.testing.assert_allclose(out, expected, rtol=1e-10)
+        if expected.size and np.all(np.isfinite(expected)) and expected.dtype == np.float64:
+            check_grads(f, args, order=2)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        out = vjpnet.vjp(lambda x: np.cov(x, ddof=4), x)[0]
+    assert np.all(np.isinf(out) | np.isnan(out))
+    for kwargs, error in [({"fweights": np.array([1.5, 1, 1, 1])}, TypeError),
+                          ({"fweights": np.array([1, 1])}, RuntimeError),
+                          ({"aweights": -w}, ValueError), ({"ddof": 1.5}, ValueError)]:
+        with pytest.raises(error):
+            np.cov(x, **kwargs)
+        with pytest.raises(error, match="numpy.cov"):
+            vjpnet.vjp(lambda x: np.cov(x, **kwargs), x)
+    with pytest.raises(TypeError, match="fweights is traced"):
+        vjpnet.vjp(lambda x, f: np.cov(x, fweights=f), x, np.ones(4))
+
+
+def test_average_with_weights_over_several_axes_as_numpy_2():
+    x, w = normal(2, 3, 4), np.abs(normal(2, 4)) + 0.5
+    f = lambda x, w: np.average(x, axis=(0, 2), weights=w, returned=True)   # noqa: E731
+    out, expected = vjpnet.vjp(f, x, w)[0], f(x, w)
+    for ours, theirs in zip(out, expected):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    check_grads(lambda x, w: f(x, w)[0], [x, w], order=2)
+    for axis, weights, error in [(None, w, TypeError), ((0, 1), w, ValueError),
+                                 ((0, 0), x, ValueError), (3, x[0, 0], ValueError)]:
+        with pytest.raises(error):
+            np.average(x, axis=axis, weights=weights)
+        with pytest.raises(error):
+            vjpnet.vjp(lambda x: np.average(x, axis=axis, weights=weights), x)
+
+
+def test_mixed_dtype_convolve_and_correlate_give_each_operand_its_dtype():
+    for function in (np.convolve, np.correlate):
+        for a, v in [(np.ones(3), np.ones(2, np.float32)), (np.ones(3, np.float32), np.ones(2)),
+                     (np.ones(3, np.complex64), np.ones(2, np.float32))]:
+            out, vjp_fn = vjpnet.vjp(lambda a, v: function(a, v, "full"), a, v)
+            assert out.dtype == function(a, v, "full").dtype
+            assert [c.dtype for c in vjp_fn(np.ones_like(out))] == [a.dtype, v.dtype]
+        ints = np.array([1, -2, 3])   # a constant integer operand: float64 result, as NumPy
+        out, vjp_fn = vjpnet.vjp(lambda a: function(a, ints), np.ones(4, np.float32))
+        assert out.dtype == np.float64 and vjp_fn(np.ones_like(out))[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("x", [np.zeros(0), np.zeros((2, 0)), np.array(-1.5), np.array(2.0),
+                               np.linspace(-1.0, 1.0, 6).reshape(2, 3)])
+def test_piecewise_of_empty_0d_and_nd_arrays(x):
+    for f in (lambda x: np.piecewise(x, [x < 0, x >= 0], [lambda v: v * v, lambda v: -v]),
+              lambda x: np.piecewise(x, [x < 0], [lambda v: v * 3.0, 0.5]),
+              lambda x: np.piecewise(x, x > 0.5, [lambda v: v ** 3])):
+        try:
+            expected = f(x)
+        except Exception as error:   # (a bare condition array of a 2-D or empty x)
+            with pytest.raises(type(error)):
+                vjpnet.vjp(f, x)
+            continue
+        out, vjp_fn = vjpnet.vjp(f, x)
+        assert out.shape == expected.shape and out.dtype == expected.dtype
+        np.testing.assert_allclose(out, expected)
+        assert vjp_fn(np.ones(out.shape))[0].shape == x.shape
+        if x.size:
+            check_grads(f, [x], order=2)
+
+
+def test_ediff1d_casts_to_begin_and_to_end_to_the_arrays_dtype():
+    x = normal(4).astype(np.float32)
+    out, vjp_fn = vjpnet.vjp(lambda x, e: np.ediff1d(x, to_end=e, to_begin=0.5), x, 2.0)
+    assert out.dtype == np.ediff1d(x, to_end=2.0, to_begin=0.5).dtype == np.float32
+    assert type(vjp_fn(np.ones(5, np.float32))[1]) is float
+    with pytest.raises(TypeError, match="same_kind"):
+        vjpnet.vjp(lambda x: np.ediff1d(x, to_begin=1j), x)
+
+
+def test_constructors_follow_numpy_in_integer_dtypes_bases_and_steps():
+    a, b = np.array([-1.5, 0.2]), np.array([1.0, 3.7])
+    cases = [lambda a, b: np.linspace(a, b, 4, dtype=int),   # floor, not truncation
+             lambda a, b: np.linspace(a, b, 1, retstep=True),
+             lambda a, b: np.logspace(a, b, 3, base=np.array([[2.0, 3.0], [4.0, 5.0]])),
+             lambda a, b: np.logspace(a, b, 3, base=np.array([2.0, 3.0]), axis=1),
+             lambda a, b: np.geomspace(a + 2.0, b, 3, dtype=np.float32)]
+    for f in cases:
+        ours, theirs = vjpnet.vjp(f, a, b)[0], f(a, b)
+        for o, t in zip(ours if type(ours) is tuple else [ours],
+                        theirs if type(theirs) is tuple else [theirs]):
+            assert np.shape(o) == np.shape(t) and np.result_type(o) == np.result_type(t)
+            np.testing.assert_allclose(o, t, rtol=1e-6)
+    check_grads(cases[2], [a, b], order=2)
+
+
+def test_nanvar_and_nanstd_of_complex_values_are_real():
+    z = np.where(MISSING, np.nan, normal(3, 4) + 1j * normal(3, 4))
+    for f in (lambda z: np.nanvar(z, axis=1), lambda z: np.nanstd(z, axis=1, ddof=1)):
+        out = vjpnet.vjp(f, z)[0]
+        assert out.dtype == f(z).dtype == np.float64
+        np.testing.assert_allclose(out, f(z))
+
+
+def test_nan_to_num_of_complex_values_replaces_parts_apart():
+    """The finite part of a complex element whose other part is replaced keeps its gradient."""
+    z = np.array([1 + 1j, complex(np.nan, 2.0), complex(3.0, np.inf), complex(-np.inf, 0.5)])
+    f = lambda z: np.nan_to_num(z, posinf=7.0)   # noqa: E731
+    out, vjp_fn = vjpnet.vjp(f, z)
+    np.testing.assert_array_equal(out, f(z))
+    np.testing.assert_array_equal(vjp_fn(np.ones(4, complex))[0], [1, 0, 1, 0])
+    np.testing.assert_array_equal(vjp_fn(np.full(4, 1j))[0], [1j, 1j, 0, 1j])
+
+
+def test_unwrap_is_differentiable_in_the_period():
+    """unwrap adds integer multiples k of the period: derivative 1 w.r.t. p, k w.r.t. period."""
+    v = np.array([0.0, 3.0, 6.0, 1.0, 2.5])   # the samples and the period, traced together
+    f = lambda v: np.unwrap(v[:4] * 2.0, period=v[4]) * np.arange(1.0, 5.0)   # noqa: E731
+    np.testing.assert_allclose(vjpnet.vjp(f, v)[0], f(v))
+    check_grads(f, [v], order=2)
+
+
+def test_apply_along_axis_gives_every_result_the_first_ones_dtype():
+    f = lambda x: np.apply_along_axis(   # noqa: E731
+        lambda r: r.astype(np.float32) if r[0] > 0 else r * 2.0, 1, x)
+    x = np.array([[1.0, 2.0], [-1.0, 3.0]])
+    out, vjp_fn = vjpnet.vjp(f, x)
+    assert out.dtype == f(x).dtype == np.float32
+    assert vjp_fn(np.ones((2, 2), np.float32))[0].dtype == np.float64
 
 
 def test_sinc_is_exact_at_zero_to_third_order():

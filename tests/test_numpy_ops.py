@@ -4,6 +4,8 @@ array interface, subgradient conventions, dtype preservation, errors, Hessian-ve
 Primitives are checked from their specs by tests/test_registry.py; this file checks the NumPy
 functions built from them (np.stack, np.linalg.norm, ...), one case per registered function.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -239,7 +241,7 @@ CASES = [
     (np.extract, lambda x: np.extract(np.arange(12).reshape(3, 4) % 3 == 0, x),
      [normal(3, 4)]),
     # sequences
-    (np.diff, lambda x: np.diff(x, n=2, axis=0, prepend=0.5) + np.diff(x)[:1, :1],
+    (np.diff, lambda x: np.diff(x, n=2, axis=0, prepend=np.float32(0.5)) + np.diff(x)[:1, :1],
      [normal(3, 4)]),
     (np.ediff1d, lambda x: np.ediff1d(x, to_begin=[1.0], to_end=x[:2]), [normal(5)]),
     (np.gradient, lambda x: np.gradient(x, 2.0, edge_order=2)[1] +
@@ -307,13 +309,23 @@ def test_function_gradients_match_numeric(function, f, args):
     check_grads(f, args, order=2, rtol=1e-4, atol=1e-6)
 
 
+# NumPy computes these in (at least) float64 whatever the input: so does vjpnet
+KEEPS_NO_FLOAT32 = {np.cov, np.corrcoef, np.interp, np.vander, np.geomspace}
+
+
 @pytest.mark.parametrize("function,f,args", CASES, ids=IDS)
 def test_function_preserves_float32(function, f, args):
-    """float32 stays float32 and complex64 stays complex64 (outputs and cotangents)."""
+    """float32 stays float32 and complex64 stays complex64 where NumPy keeps them (outputs: the
+    dtype NumPy gives, e.g. float64 for cov, interp, vander and geomspace; cotangents: always
+    the argument's dtype)."""
     args32 = [a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args]
     out, vjp_fn = vjpnet.vjp(f, *args32)
     if function != "astype":
-        assert np.result_type(out) in (np.float32, np.complex64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = np.result_type(f(*args32))
+        assert np.result_type(out) == expected
+        assert expected in (np.float32, np.complex64) or function in KEEPS_NO_FLOAT32
     for arg, cotangent in zip(args32, vjp_fn(np.ones(np.shape(out), np.result_type(out)))):
         assert cotangent.dtype == arg.dtype and cotangent.shape == arg.shape
 
@@ -357,6 +369,24 @@ def test_methods_and_properties_inside_grad():
     check_grads(f, [x])
     assert seen == {"shape": (3, 2), "ndim": 2, "size": 6, "dtype": np.float64, "len": 3,
                     "T": (2, 3), "type": Traced}
+
+
+def test_transpose_method_takes_axes_as_one_tuple_or_as_ints():
+    # like ndarray.transpose: no argument, None, one tuple/list, or n ints (n = 1 for 1-D)
+    spellings = [lambda x: x.transpose(), lambda x: x.transpose(None),
+                 lambda x: x.transpose((1, 0, 2)), lambda x: x.transpose([1, 0, 2]),
+                 lambda x: x.transpose(1, 0, 2), lambda x: x.transpose(np.int64(1), 0, 2)]
+    x = normal(2, 3, 4)
+    for spelling in spellings:
+        out, vjp_fn = vjpnet.vjp(spelling, x)
+        np.testing.assert_array_equal(out, spelling(x))
+        np.testing.assert_array_equal(vjp_fn(spelling(x))[0], x)
+    v = normal(3)
+    for spelling in (lambda v: v.transpose(0), lambda v: v.transpose(np.int64(-1)),
+                     lambda v: v.transpose((0,))):
+        np.testing.assert_array_equal(grad(lambda v: np.sum(spelling(v) ** 2))(v), 2 * v)
+    with pytest.raises(ValueError):
+        grad(lambda x: np.sum(x.transpose(0, 1)))(x)   # as NumPy: axes don't match array
 
 
 def test_indexing_basic_fancy_boolean_with_scatter_add():
@@ -424,6 +454,30 @@ def test_python_control_flow_on_traced_values():
         return total
 
     np.testing.assert_allclose(grad(f)(np.array([1.0, -2.0, 3.0])), [2.0, -1.0, 6.0])
+
+
+def test_operators_on_python_floats_give_python_floats():
+    # As in Python: s * s is a float (weak under NEP 50), so float32 arrays stay float32.
+    x32 = normal(3).astype(np.float32)
+    seen = {}
+
+    def f(s, x):
+        results = [s * s + 0.5, -s, abs(s), 2.0 - s, s / 2, s ** 2, 2 * s]
+        seen["types"] = [type(vjpnet.stop_gradient(r)) for r in results]
+        outs = [x - r for r in results]
+        seen["dtypes"] = [o.dtype for o in outs]
+        return sum(np.sum(o) for o in outs)
+
+    for level in (1, 2):   # also under nested grad
+        g = grad(f, argnums=(0, 1)) if level == 1 else \
+            grad(lambda s, x: grad(f, argnums=0)(s, x) * 1.0, argnums=(0, 1))
+        g(0.7, x32)
+        assert seen["types"] == [float] * 7, seen["types"]
+        assert seen["dtypes"] == [np.float32] * 7, seen["dtypes"]
+    check_grads(lambda s: (s * s - 3.0 * s) / (1.0 + s), [0.7], order=2)
+    # NumPy functions keep NumPy's types: np.multiply(s, s) is a NumPy float64, as in NumPy
+    out, _ = vjpnet.vjp(lambda s: x32 - np.multiply(s, s), 0.7)
+    assert out.dtype == (x32 - np.multiply(0.7, 0.7)).dtype == np.float64
 
 
 def test_mixed_float32_and_float64_gives_each_input_its_own_dtype():
@@ -698,3 +752,23 @@ def test_pad_with_a_traced_constant_differentiates_the_constant():
     assert g == 4.0   # two inside, two on the border
     x32 = x.astype(np.float32)
     assert vjpnet.vjp(lambda x, c: np.pad(x, 1, constant_values=c), x32, c)[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "cumsum",
+                                  "cumprod", "sort", "nansum", "nanmax", "ptp", "median"])
+@pytest.mark.parametrize("axis", [0, -1, 1, (0,), None])
+def test_reductions_of_a_0d_array_along_an_axis_as_numpy(name, axis):
+    """NumPy's sum/prod/max/min (and nan*, ptp) of a 0-d array take axis 0 or -1, its
+    cumsum/cumprod give shape (1,), and mean/var/std/sort/median raise AxisError."""
+    f = lambda x: getattr(np, name)(x, axis=axis)   # noqa: E731
+    x = np.array(1.5)
+    try:
+        expected = f(x)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            vjpnet.vjp(f, x)
+        return
+    out, vjp_fn = vjpnet.vjp(f, x)
+    assert np.shape(out) == np.shape(expected)
+    np.testing.assert_allclose(out, expected)
+    assert vjp_fn(np.ones(np.shape(out)))[0].shape == ()

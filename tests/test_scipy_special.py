@@ -239,6 +239,35 @@ def test_float32_stays_float32_and_broadcasting_matches_scipy():
     check_grads(lambda a, b: sc.xlogy(a, b) + sc.betainc(2.0, 3.0, b / 3.0), [a, b])
 
 
+def _python_float_cases():
+    """(name, ufunc, Python-float arguments from the primitive's spec, position) for every
+    differentiable input of every scipy.special ufunc primitive."""
+    import vjpnet.scipy.special  # noqa: F401  (registers every ufunc)
+    rng = np.random.default_rng(3)
+    cases = []
+    for ufunc, primitive in UFUNC_PRIMITIVES.items():
+        if getattr(primitive, "public_name", "").startswith("scipy.special.") and \
+                primitive.spec is not None:
+            samples = primitive.spec(rng)
+            sample = (samples if isinstance(samples, list) else [samples])[0]
+            args = [float(np.real(np.asarray(a).flat[0])) for a in sample.args]
+            for position in range(len(args)):
+                if position not in primitive.nondiff_argnums:
+                    cases.append((f"{ufunc.__name__}-{position}", ufunc, args, position))
+    return cases
+
+
+@pytest.mark.parametrize("name, ufunc, args, position", _python_float_cases(),
+                         ids=[case[0] for case in _python_float_cases()])
+def test_ufuncs_of_traced_python_floats(name, ufunc, args, position):
+    """A traced Python float (an input, or x * x + 0.5 of one) is a differentiable scalar."""
+    def f(x):
+        return ufunc(*args[:position], x, *args[position + 1:])
+    g = grad(f)(args[position])
+    assert type(g) is float
+    check_grads(f, [args[position]], order=2)
+
+
 def test_xlogy_and_entr_at_zero_give_finite_gradients():
     y = np.array([0.5, 2.0])
     g = grad(lambda y: np.sum(sc.xlogy(np.array([0.0, 1.0]), y)))(y)

@@ -82,11 +82,14 @@ class Tape:
 
 
 def abstract_value(value):
-    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python float (dtype None:
-    a Python float, traced or not)."""
+    """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python number (dtype
+    None for a Python float, traced or not: any float cotangent; complex128 for a Python
+    complex)."""
     value = plain(value)
     if type(value) is float:
         return (), None
+    if type(value) is complex:
+        return (), _COMPLEX128
     return value.shape, value.dtype
 
 
@@ -158,8 +161,12 @@ def _unary_operator(ufunc, x):
     if primitive is None:
         return ufunc(x)   # unregistered: NumPy's dispatch raises the explanatory error
     if getattr(primitive, "fast_ufunc", None) is not None:
-        return apply_unary(primitive, x)
-    return primitive.apply1(x)
+        out = apply_unary(primitive, x)
+    else:
+        out = primitive.apply1(x)
+    if type(out) is Traced and type(out.value) is not _ndarray:   # rare: a scalar, a level
+        _python_float_result(out, x)
+    return out
 
 
 def _binary_operator(ufunc, x, y):
@@ -168,8 +175,38 @@ def _binary_operator(ufunc, x, y):
     if primitive is None:
         return ufunc(x, y)
     if getattr(primitive, "fast_ufunc", None) is not None:
-        return apply_binary(primitive, x, y)
-    return primitive.apply2(x, y)
+        out = apply_binary(primitive, x, y)
+    else:
+        out = primitive.apply2(x, y)
+    if type(out) is Traced and type(out.value) is not _ndarray:
+        _python_float_result(out, x, y)
+    return out
+
+
+_ndarray = np.ndarray
+
+
+def _python_float_result(out, *operands):
+    """An operator on Python numbers gives a Python float or complex, as in Python, not the
+    NumPy float64 or complex128 scalar the ufunc returns (which, unlike a Python number, would
+    promote the float32 or complex64 arrays it later meets). As in Python, so does a Python
+    complex on the left of a NumPy float64 (`1j * v`: complex's operators take float
+    subclasses). operands: left first. Sets the innermost value of `out` in place."""
+    if type(out) is not Traced:
+        return
+    values = [plain(operand) for operand in operands]
+    if not all(type(value) in _PYTHON_NUMBERS for value in values) and not (
+            len(values) == 2 and type(values[0]) is complex and type(values[1]) is np.float64):
+        return
+    while type(out.value) is Traced:
+        out = out.value
+    python_type = _PYTHON_TYPES.get(type(out.value))
+    if python_type is not None:
+        out.value = python_type(out.value)
+
+
+_PYTHON_NUMBERS = (float, int, complex)
+_PYTHON_TYPES = {np.float64: float, np.complex128: complex}
 
 
 # What to write instead of the calls that convert a traced value to a plain array before any
@@ -259,7 +296,7 @@ class Traced:
     @property
     def shape(self):
         value = self.value
-        return () if type(value) is float else value.shape
+        return () if type(value) is float or type(value) is complex else value.shape
 
     dtype = property(lambda self: dtype_of(self.value))
     ndim = property(lambda self: len(self.shape))
@@ -362,7 +399,10 @@ class Traced:
         return FUNCTION_HANDLERS[np.reshape](self, shape, order)
 
     def transpose(self, *axes):
-        return FUNCTION_HANDLERS[np.transpose](self, axes[0] if len(axes) == 1 else (axes or None))
+        """x.transpose(), x.transpose(axes_tuple) or x.transpose(i, j, ...), as ndarray's."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]   # None, or one tuple/list of axes
+        return FUNCTION_HANDLERS[np.transpose](self, axes or None)
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
@@ -520,6 +560,9 @@ def bind(primitive, args, kwargs):
             if type(value) is float:
                 parents.append(())
                 parents.append(None)
+            elif type(value) is complex:
+                parents.append(())
+                parents.append(_COMPLEX128)
             else:
                 parents.append(value.shape)
                 parents.append(value.dtype)

@@ -1,15 +1,17 @@
 """Shared helpers of the NumPy primitives: undoing broadcasting, the elementwise-primitive
 factory, argument checks and sample-input specs for the registry-driven test."""
+import operator
+
 import numpy as np
 
 from vjpnet.registry import Primitive, Sample, register_ufunc
 from vjpnet.tape import (_NO_KWARGS, Traced, apply_binary, apply_unary, bind, dtype_of)
 
-__all__ = ["unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise", "refuse_complex",
-           "refusing_complex",
-           "reject_kwargs", "normalize_axis", "normal", "complex_normal", "positive", "away_from",
-           "Sample", "Primitive", "IDENTITY", "UfuncComposition", "shape_of", "ndim_of",
-           "as_array"]
+__all__ = ["AxisError", "unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise",
+           "refuse_complex", "refusing_complex", "reject_kwargs", "normalize_axis",
+           "normalize_axes", "array_dtype", "as_dtype", "real_dtype", "normal", "complex_normal",
+           "positive", "away_from", "Sample", "Primitive", "IDENTITY", "UfuncComposition",
+           "shape_of", "ndim_of", "as_array"]
 
 
 def unbroadcast(cotangent, x):
@@ -24,6 +26,8 @@ def unbroadcast(cotangent, x):
         return cotangent   # the common case: nothing was broadcast
     if type(x) is float or type(x) is int:
         return sum_to_shape(cotangent, (), None)
+    if type(x) is complex:
+        return sum_to_shape(cotangent, (), _COMPLEX128)
     return sum_to_shape(cotangent, x.shape, x.dtype)
 
 
@@ -56,6 +60,7 @@ def cast_cotangent(cotangent, dtype):
 
 
 ndarray = np.ndarray
+_COMPLEX128 = np.dtype(np.complex128)
 IDENTITY = object()   # a partial that passes the cotangent through unchanged
 
 
@@ -201,8 +206,11 @@ def ndim_of(x):
 
 
 def as_array(x):
-    """A Python float as a NumPy float64 scalar (which has the array methods); else x."""
-    return np.float64(x) if type(x) is float else x
+    """A Python float or complex as a NumPy float64 or complex128 scalar (which has the array
+    methods); else x."""
+    if type(x) is float:
+        return np.float64(x)
+    return np.complex128(x) if type(x) is complex else x
 
 
 def reject_kwargs(function_name, kwargs, **supported_defaults):
@@ -224,12 +232,48 @@ def _short(value):
     return text if len(text) < 40 else text[:37] + "..."
 
 
+AxisError = getattr(np, "exceptions", np).AxisError   # a ValueError and an IndexError
+
+
 def normalize_axis(axis, ndim, function_name):
-    """axis (int, may be negative) -> 0 <= axis < ndim, else a ValueError naming the call."""
+    """axis (int, may be negative) -> 0 <= axis < ndim, else NumPy's AxisError (a ValueError)
+    naming the call."""
     if not -ndim <= axis < ndim:
-        raise ValueError(f"numpy.{function_name}: axis {axis} is out of bounds for an array "
-                         f"of dimension {ndim}")
+        raise AxisError(f"numpy.{function_name}: axis {axis} is out of bounds for an array "
+                        f"of dimension {ndim}")
     return axis % ndim
+
+
+def normalize_axes(axis, ndim, function_name):
+    """An int or a sequence of ints -> a tuple of axes in [0, ndim), as NumPy's
+    normalize_axis_tuple: AxisError when out of bounds, ValueError when repeated."""
+    axes = (axis,) if ndim_of(axis) == 0 else tuple(axis)
+    axes = tuple(normalize_axis(operator.index(a), ndim, function_name) for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"numpy.{function_name}: repeated axis in {axis!r}")
+    return axes
+
+
+def array_dtype(value):
+    """The dtype of `value` as an array: NumPy functions that convert their arguments with
+    np.asarray promote with this one (a Python float is float64 there, not a weak scalar)."""
+    if hasattr(value, "dtype") or type(value) is float or type(value) is complex:
+        return dtype_of(value)
+    return np.asarray(value).dtype
+
+
+def as_dtype(x, dtype):
+    """x (traced or not) cast to `dtype`, itself when it has that dtype already; anything else
+    (lists, Python numbers) converted with np.asarray."""
+    if type(x) is not Traced and not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    return x if dtype_of(x) == dtype else x.astype(dtype)
+
+
+def real_dtype(dtype):
+    """float32 for complex64, float64 for complex128; a real dtype itself."""
+    dtype = np.dtype(dtype)
+    return np.finfo(dtype).dtype if dtype.kind == "c" else dtype
 
 
 # --- sample inputs for the registry-driven test ----------------------------------------------

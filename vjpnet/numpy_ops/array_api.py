@@ -1,10 +1,13 @@
 """NumPy 2's Array-API spellings of functions vjpnet differentiates: numpy.linalg.matmul,
 tensordot, outer, vecdot, matrix_transpose, trace, diagonal, cross, matrix_norm, vector_norm,
 and numpy.matrix_transpose; the gufuncs numpy.vecdot, matvec, vecmat are primitives."""
+import math
+import operator
+
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, complex_normal, ndim_of, shape_of,
-                                    unbroadcast)
+from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, complex_normal, ndim_of,
+                                    normalize_axes, normalize_axis, shape_of, unbroadcast)
 from vjpnet.numpy_ops.decompositions import conj
 from vjpnet.numpy_ops.decompositions import matrix_transpose as _swap_last_two
 from vjpnet.registry import register_function, register_ufunc
@@ -29,8 +32,11 @@ def linalg_outer(x1, x2, /):
 
 
 def linalg_vecdot(x1, x2, /, *, axis=-1):
-    """sum(conj(x1) * x2) over `axis`."""
-    return np.sum(conj(x1) * x2, axis=axis)
+    """sum(conj(x1) * x2) over `axis` of each operand (the gufunc numpy.vecdot with axis=):
+    the other axes broadcast, the reduced ones must have one length."""
+    x1 = np.moveaxis(x1, normalize_axis(axis, ndim_of(x1), "linalg.vecdot"), -1)
+    x2 = np.moveaxis(x2, normalize_axis(axis, ndim_of(x2), "linalg.vecdot"), -1)
+    return vecdot_p(x1, x2)
 
 
 def linalg_trace(x, /, *, offset=0, dtype=None):
@@ -49,25 +55,31 @@ def linalg_cross(x1, x2, /, *, axis=-1):
 
 
 def linalg_matrix_norm(x, /, *, keepdims=False, ord="fro"):
-    _at_least(x, 2, "linalg.matrix_norm")
+    if ndim_of(x) < 2:   # as NumPy: axis -2 out of bounds
+        raise AxisError(f"numpy.linalg.matrix_norm: expected an array of at least 2 dimensions, "
+                        f"got shape {shape_of(x)}")
     return np.linalg.norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 
 
 def linalg_vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    """The vector norm over `axis` (all axes when None, several axes as one vector)."""
-    ndim = ndim_of(x)
+    """The vector norm over `axis`: all axes when None, one axis (an int), several axes as one
+    vector (a tuple), as NumPy's vector_norm."""
+    shape = shape_of(x)
     if axis is None:
-        axes = tuple(range(ndim))
-    elif ndim_of(axis) == 0:
-        axes = (axis % ndim,)
+        out = np.linalg.norm(np.ravel(x), ord=ord, axis=0)
+    elif isinstance(axis, tuple):
+        axes = normalize_axes(axis, len(shape), "linalg.vector_norm")
+        kept = [d for d in range(len(shape)) if d not in axes]
+        moved = np.transpose(x, list(axes) + kept)
+        size = math.prod(shape[d] for d in axes)   # (explicit: -1 is ambiguous when empty)
+        flat = np.reshape(moved, (size,) + tuple(shape[d] for d in kept))
+        out = np.linalg.norm(flat, ord=ord, axis=0)
     else:
-        axes = tuple(a % ndim for a in axis)
-    kept = [a for a in range(ndim) if a not in axes]
-    moved = np.transpose(x, kept + list(axes))
-    flat = np.reshape(moved, tuple(shape_of(x)[a] for a in kept) + (-1,))
-    out = np.linalg.norm(flat, ord=ord, axis=-1)
+        out = np.linalg.norm(x, ord=ord, axis=operator.index(axis))
     if keepdims:
-        out = np.reshape(out, tuple(1 if a in axes else n for a, n in enumerate(shape_of(x))))
+        reduced = range(len(shape)) if axis is None else \
+            normalize_axes(axis, len(shape), "linalg.vector_norm")
+        out = np.reshape(out, tuple(1 if d in reduced else n for d, n in enumerate(shape)))
     return out
 
 

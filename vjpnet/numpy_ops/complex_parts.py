@@ -78,7 +78,7 @@ def _angle_forward(z, deg=False):
 def _angle_vjp(g, cache):
     """d angle(z) = Im(dz / z) = Re(-1j dz / z); the derivative is taken as 0 at z = 0."""
     z, out, deg = cache
-    nonzero = plain(z) != 0
+    nonzero = np.asarray(plain(z)) != 0   # (a Python number too)
     safe = z if nonzero.all() else np.where(nonzero, z, 1.0)
     scale = 180.0 / math.pi if deg else 1.0
     cotangent = (g * (-1j * scale)) / safe
@@ -103,7 +103,7 @@ def sign(x):
     """np.sign: a constant for real x; z / |z| (0 at 0) for complex z, as NumPy 2 defines it."""
     if not _is_complex(x):
         return np.sign(plain(x))
-    nonzero = plain(x) != 0
+    nonzero = np.asarray(plain(x)) != 0   # (a Python number too)
     if nonzero.all():
         return x / np.abs(x)
     return np.where(nonzero, x / np.where(nonzero, np.abs(x), 1.0), 0.0)

@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import ndim_of, normalize_axis, shape_of
+from vjpnet.numpy_ops._base import as_dtype, ndim_of, normalize_axis, shape_of
 from vjpnet.registry import register_function
 from vjpnet.tape import Traced, dtype_of, plain
 
@@ -32,31 +32,49 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
             last = (np.arange(num) == num - 1).reshape((-1,) + (1,) * extra)
             samples = np.where(last, stop, samples)
     else:   # num == 1 with endpoint, or num == 0: NumPy's step is NaN
-        step = np.nan * delta
+        step = np.nan
         samples = steps * delta + start
     if axis != 0:
         samples = np.moveaxis(samples, 0, normalize_axis(axis, ndim_of(samples), "linspace"))
     if dtype is not None:
+        if np.issubdtype(dtype, np.integer):
+            samples = np.floor(samples)   # as NumPy (astype alone would round towards 0)
         samples = samples.astype(dtype)
     return (samples, step) if retstep else samples
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    samples = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
-    if ndim_of(base) > 0:
+    if not isinstance(base, (float, int)) and ndim_of(base) > 0:
+        # as NumPy: start, stop and base get the same number of dimensions, then base an axis
+        ndim = max(ndim_of(start), ndim_of(stop), ndim_of(base))
+        start, stop, base = (_at_least_ndim(value, ndim) for value in (start, stop, base))
         base = np.expand_dims(base, axis)
+    samples = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
     out = np.power(base, samples)
     return out if dtype is None else out.astype(dtype)
 
 
+def _at_least_ndim(value, ndim):
+    """value with leading axes of size 1 up to `ndim` axes (np.array(value, ndmin=ndim))."""
+    if type(value) is not Traced:
+        return np.array(value, copy=None, subok=True, ndmin=ndim)
+    shape = shape_of(value)
+    return value if len(shape) >= ndim else np.reshape(value, (1,) * (ndim - len(shape)) + shape)
+
+
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """NumPy's construction: with sign = sign(start) (a complex phase for complex values),
-    sign * 10 ** linspace(log10(start / sign), log10(stop / sign)), the endpoints exact."""
+    sign * 10 ** linspace(log10(start / sign), log10(stop / sign)), the endpoints exact.
+    Computed in result_type(start, stop, dtype or float64) as NumPy does (so float32 endpoints
+    give float64 samples unless dtype=np.float32), then cast to dtype."""
     start_values, stop_values = np.asarray(plain(start)), np.asarray(plain(stop))
     if np.any(start_values == 0) or np.any(stop_values == 0):
         raise ValueError("numpy.geomspace: geometric sequence cannot include zero")
-    complex_values = np.iscomplexobj(start_values) or np.iscomplexobj(stop_values)
-    sign = np.sign(start) if complex_values else np.sign(start_values)
+    computed = np.result_type(start_values.dtype, stop_values.dtype, float(num),
+                              np.zeros((), dtype))
+    start, stop = as_dtype(start, computed), as_dtype(stop, computed)
+    complex_values = computed.kind == "c"
+    sign = np.sign(start) if complex_values else np.sign(start_values).astype(computed)
     start, stop = start / sign, stop / sign
     samples = sign * logspace(np.log10(start), np.log10(stop), num=num, endpoint=endpoint)
     extra = max(ndim_of(start), ndim_of(stop))

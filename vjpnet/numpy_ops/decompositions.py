@@ -478,10 +478,26 @@ def _eigvals_forward(a, decomposition=None):
 
 
 def _eigvals_vjp(g, cache):
-    """a v = v diag(w) (holomorphic in a): ga = v^-T diag(g) v^T, real for a real a."""
+    """a v = v diag(w) (holomorphic in a): ga = v^-T diag(g) v^T, real for a real a.
+
+    The formula does not depend on the phases of complex eigenvectors; it reads them with
+    their phases fixed (_phase_fixed), so that its own derivative (second order) hands the
+    eigenvector VJP a cotangent that is phase-free to rounding, not merely up to the rounding
+    of the cancelling terms (which the phase check could not tell from a phase dependence
+    when the whole cotangent is that small, e.g. for a loss linear in the eigenvalues)."""
     v, dtype = cache
+    if is_complex(v):
+        v = _phase_fixed(v)
     vt = matrix_transpose(v)
     return (cast_cotangent(np.linalg.solve(vt, g[..., :, None] * vt), dtype),)
+
+
+def _phase_fixed(v):
+    """The columns of v, each multiplied by the phase that makes its largest entry real and
+    positive: a function of v that no phase change e^(i t) of a column changes. v: (..., n, n)."""
+    largest = np.argmax(np.abs(np.asarray(plain(v))), axis=-2)[..., None, :]
+    pivot = np.take_along_axis(v, largest, axis=-2)   # (..., 1, n), never 0 (unit columns)
+    return v * (np.conj(pivot) / np.abs(pivot))
 
 
 def _eig_vectors_forward(a, decomposition=None):

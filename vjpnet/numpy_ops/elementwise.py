@@ -89,7 +89,7 @@ def _power_partial_exponent(g, out, x, y):
     if dtype_of(out).kind == "c":
         nonzero = np.asarray(plain(x)) != 0   # x may be a Python number (10.0 ** z)
         base = x if nonzero.all() else np.where(nonzero, x, 1.0)
-        if dtype_of(base).kind != "c":   # a real base, possibly negative: log as complex
+        if not np.iscomplexobj(plain(base)):   # a real base (2, -1.5, ...): log as complex
             base = base + 0j
         return g * out * np.log(base)
     return g * out * np.log(np.where(x > 0, x, 1.0))
@@ -112,7 +112,7 @@ square_p = elementwise(np.square, lambda g, out, x: g * (2.0 * x),
 
 def _sqrt_partial(g, out, x):
     if dtype_of(out).kind == "c":   # 1 / (2 sqrt(z)), taken as 0 at z = 0
-        nonzero = plain(out) != 0
+        nonzero = np.asarray(plain(out)) != 0   # (a Python number too)
         if nonzero.all():
             return g * (0.5 / out)
         return np.where(nonzero, g * (0.5 / np.where(nonzero, out, 1.0)), 0.0)
@@ -205,7 +205,7 @@ def _absolute_partial(g, out, x):
     differentiated, since conj(z) / |z| has a second derivative."""
     if dtype_of(x).kind != "c":
         return g * np.sign(x)
-    nonzero = plain(out) != 0
+    nonzero = np.asarray(plain(out)) != 0   # (a Python number too)
     if nonzero.all():
         return g * np.conjugate(x) / out
     return np.where(nonzero, g * np.conjugate(x) / np.where(nonzero, out, 1.0), 0.0)

@@ -100,6 +100,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     finite = np.isfinite(values)
     if finite.all():
         return x
+    if dtype_of(x).kind == "c":   # NumPy replaces in the real and imaginary parts apart
+        return nan_to_num(np.real(x), nan=nan, posinf=posinf, neginf=neginf) + \
+            1j * nan_to_num(np.imag(x), nan=nan, posinf=posinf, neginf=neginf)
     return np.where(finite, x, np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf))
 
 

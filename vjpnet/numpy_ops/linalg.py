@@ -39,8 +39,9 @@ def _cast(cotangent, like):
 def _operand(x):
     """A forward argument with .shape, .ndim and .dtype: arrays and traced values as they are,
     anything else (Python floats, lists, NumPy scalars) through np.asarray."""
-    if type(x) is Traced and type(plain(x)) is float:
-        return astype_p(x, _FLOAT64)   # a traced Python float promotes like NumPy's float64
+    if type(x) is Traced and type(plain(x)) in (float, complex):
+        # a traced Python number promotes like the NumPy float64 (complex128) np.asarray makes
+        return astype_p(x, dtype_of(x))
     return x if type(x) is _ndarray or type(x) is Traced else np.asarray(x)
 
 
@@ -463,10 +464,15 @@ def _frobenius(x, axes, keepdims):
 
 
 def _extreme_abs_sum(x, summed, reduced, keepdims, largest):
-    """max (or min) over axis `reduced` of the sums of |x| over axis `summed`."""
+    """max (or min) over axis `reduced` of the sums of |x| over axis `summed`; the max of no
+    sums is 0 (NumPy's initial=0; the min of none raises, as in NumPy)."""
     sums = sum_p(np.abs(x), axis=(summed,), keepdims=True)
-    out = amax_p(sums, axis=(reduced,), keepdims=True) if largest else \
-        -amax_p(-sums, axis=(reduced,), keepdims=True)
+    if largest and shape_of(x)[reduced] == 0:
+        out = sum_p(sums, axis=(reduced,), keepdims=True)   # zeros of the reduced shape
+    elif largest:
+        out = amax_p(sums, axis=(reduced,), keepdims=True)
+    else:
+        out = -amax_p(-sums, axis=(reduced,), keepdims=True)
     if keepdims:
         return out
     shape = tuple(size for axis, size in enumerate(shape_of(x)) if axis not in (summed, reduced))

@@ -11,8 +11,8 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, complex_normal, ndim_of, reject_kwargs,
-                                    shape_of)
+from vjpnet.numpy_ops._base import (Primitive, Sample, cast_cotangent, complex_normal, ndim_of,
+                                    real_dtype, reject_kwargs, shape_of)
 from vjpnet.numpy_ops.decompositions import (_hermitian_spectrum, check_matrix, check_square,
                                              conj, conj_transpose, fold_triangle, is_complex,
                                              matrix_transpose, result_type, svdvals_p)
@@ -163,7 +163,10 @@ def _lstsq_vjp(g, cache, needed):
         gb = None
     elif vector:
         gb = gb[:, 0]
-    return ga, gb
+    # x has the common type of a and b (float64 for float32 with float64 or an integer):
+    # each cotangent goes back in its own operand's dtype
+    return (None if ga is None else cast_cotangent(ga, dtype_of(a)),
+            None if gb is None else cast_cotangent(gb, dtype_of(b)))
 
 
 lstsq_p = Primitive(
@@ -183,14 +186,20 @@ def lstsq(a, b, rcond=None):
                                     f"{shape_of(a)}")
     x, (_, _, _, rank, s, _) = lstsq_p.bind((a, b), {"rcond": rcond})
     m, n = shape_of(a)
+    real = real_dtype(dtype_of(x))   # NumPy's dtype of the residuals and singular values
     if rank == n and m > n:
-        residuals = np.sum((b - np.dot(a, x)) ** 2, axis=0)
+        residual = b - np.dot(a, x)
+        squares = np.real(residual * np.conj(residual)) if is_complex(residual) else \
+            residual * residual   # |b - a x|^2, real as NumPy's
+        residuals = np.sum(squares, axis=0)
         if ndim_of(b) == 1:
             residuals = np.reshape(residuals, (1,))
     else:
-        residuals = np.empty((0,), dtype=dtype_of(x))
+        residuals = np.empty((0,), dtype=real)
     if type(a) is Traced:
         s = svdvals_p(a)
+        if dtype_of(s) != real:   # float32 a with a float64 (or integer) b
+            s = s.astype(real)
     return x, residuals, rank, s
 
 
@@ -261,12 +270,35 @@ MATRIX_NORMS.update({"nuc": _singular_value_norm(np.sum, "nuc"),
 
 def cond(x, p=None):
     """numpy.linalg.cond: s_max / s_min for p None, 2 (s_min / s_max for -2), else
-    norm(x, p) * norm(inv(x), p)."""
+    norm(x, p) * norm(inv(x), p). As NumPy: inf (a constant) for a singular matrix, and
+    LinAlgError for empty matrices."""
     check_matrix(x, "cond")
-    if p is None or p == 2 or p == -2:
-        s = svdvals_p(x)
-        return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
-    check_square(x, "cond")
+    shape = shape_of(x)
+    if math.prod(shape[-2:]) == 0:
+        raise np.linalg.LinAlgError(f"numpy.linalg.cond: cond is not defined on empty arrays "
+                                    f"(shape {shape})")
+    with np.errstate(all="ignore"):   # singular matrices: inf, as NumPy
+        if p is None or p == 2 or p == -2:
+            s = svdvals_p(x)
+            top, bottom = (s[..., -1], s[..., 0]) if p == -2 else (s[..., 0], s[..., -1])
+            zero = np.asarray(plain(bottom)) == 0
+            r = top / bottom if not zero.any() else \
+                np.where(zero, np.inf, top / np.where(zero, 1.0, bottom))
+        else:
+            check_square(x, "cond")
+            try:
+                r = _norm_times_inverse_norm(x, p)
+            except np.linalg.LinAlgError:   # some matrix of the batch is singular
+                singular = np.isinf(np.linalg.cond(np.asarray(plain(x)), p))
+                identity = np.eye(shape[-1], dtype=dtype_of(x))
+                regular = np.where(singular[..., None, None], identity, x)
+                r = np.where(singular, np.inf, _norm_times_inverse_norm(regular, p))
+    undefined = np.isnan(np.asarray(plain(r))) & \
+        ~np.isnan(np.asarray(plain(x))).any(axis=(-2, -1))
+    return np.where(undefined, np.inf, r) if undefined.any() else r   # NaN -> inf, as NumPy
+
+
+def _norm_times_inverse_norm(x, p):
     return np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(np.linalg.inv(x), p,
                                                                axis=(-2, -1))
 
@@ -276,6 +308,9 @@ def tensorinv(a, ind=2):
     shape = shape_of(a)
     if ind <= 0:
         raise ValueError("numpy.linalg.tensorinv: invalid ind argument (must be > 0)")
+    if not shape:   # NumPy fails on reshape(*()) here
+        raise TypeError("numpy.linalg.tensorinv: a is 0-d; expected a tensor of shape "
+                        "(i1, ..., ik, j1, ...)")
     rows = math.prod(shape[ind:])
     inverse = np.linalg.inv(np.reshape(a, (rows, -1)))
     return np.reshape(inverse, shape[ind:] + shape[:ind])

@@ -9,10 +9,10 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
+from vjpnet.numpy_ops._base import as_dtype, ndim_of, normalize_axis, reject_kwargs, shape_of
 from vjpnet.registry import register_function
 from vjpnet.numpy_ops.indexing import index_update
-from vjpnet.tape import UNSUPPORTED, dtype_of, plain
+from vjpnet.tape import UNSUPPORTED, Traced, dtype_of, plain
 
 _ALL = slice(None)
 
@@ -121,9 +121,14 @@ def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=Fa
 
 
 def unwrap(p, discont=None, axis=-1, *, period=2 * math.pi):
-    """p plus the constant multiples of `period` that NumPy's unwrap adds: gradient 1."""
-    values = plain(p)
-    return p + (np.unwrap(values, discont=discont, axis=axis, period=period) - values)
+    """p plus the multiples of `period` that NumPy's unwrap adds: gradient 1 w.r.t. p, the
+    (constant, integer) multiple w.r.t. a traced period; discont only chooses where the jumps
+    are (gradient 0)."""
+    values, period_value = plain(p), plain(period)
+    unwrapped = np.unwrap(values, discont=plain(discont), axis=axis, period=period_value)
+    if type(period) is not Traced:
+        return p + (unwrapped - values)
+    return p + np.round((unwrapped - values) / period_value) * period
 
 
 # --- functions applied to parts of an array --------------------------------------------------
@@ -132,23 +137,29 @@ def piecewise(x, condlist, funclist, *args, **kw):
     """func(x[cond]) (or a constant) written where each condition holds, later ones winning,
     zero elsewhere; with one function more than conditions, the last applies where none holds.
     The functions see traced parts of x, so the result is differentiable through them."""
+    if type(x) is not Traced:
+        x = np.asarray(x)
     shape = shape_of(x)
-    flat = np.reshape(x, (1,)) if not shape else x
     conditions = plain(condlist)
-    if np.ndim(conditions) == 0 or not isinstance(conditions[0], (list, np.ndarray)):
+    # as NumPy: one condition may be given bare (a scalar, or a boolean array of a 1-D x)
+    if np.isscalar(conditions) or \
+            (not isinstance(conditions[0], (list, np.ndarray)) and len(shape) != 0):
         conditions = [conditions]
-    conditions = np.asarray(conditions, dtype=bool).reshape((-1,) + shape_of(flat))
+    conditions = np.asarray(conditions, dtype=bool)
+    if not shape:   # a 0-d x as one element, each condition a 0-d bool
+        x = np.reshape(x, (1,))
+        conditions = conditions.reshape((len(conditions), 1))
     if len(conditions) == len(funclist) - 1:
         conditions = np.concatenate([conditions, ~np.any(conditions, axis=0, keepdims=True)])
     elif len(conditions) != len(funclist):
         raise ValueError(f"numpy.piecewise: with {len(conditions)} condition(s), either "
                          f"{len(conditions)} or {len(conditions) + 1} functions are expected")
-    out = np.zeros(shape_of(flat), dtype=dtype_of(x))
+    out = np.zeros(shape_of(x), dtype=dtype_of(x))
     for condition, function in zip(conditions, funclist):
         if not callable(function):
             out = index_update(out, condition, function)
         elif condition.any():
-            out = index_update(out, condition, function(flat[condition], *args, **kw))
+            out = index_update(out, condition, function(x[condition], *args, **kw))
     return np.reshape(out, ()) if not shape else out
 
 
@@ -163,6 +174,11 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
         raise ValueError("numpy.apply_along_axis: cannot apply_along_axis when any iteration "
                          "dimensions are 0")
     results = [func1d(moved[index], *args, **kwargs) for index in np.ndindex(*outer)]
+    if type(results[0]) is not Traced:
+        results[0] = np.asarray(results[0])
+    dtype = dtype_of(results[0])   # as NumPy: the other results are cast to the first's dtype
+    results = [result if type(result) is Traced and dtype_of(result) == dtype else
+               as_dtype(result, dtype) for result in results]
     result_ndim = ndim_of(results[0])
     stacked = np.reshape(np.stack(results), outer + shape_of(results[0]))
     return np.moveaxis(stacked, tuple(range(len(outer), len(outer) + result_ndim)),

@@ -1,18 +1,27 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, as_array, complex_normal, refuse_complex,
-                                    reject_kwargs, shape_of)
+from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, as_array, complex_normal,
+                                    refuse_complex, reject_kwargs, shape_of)
 from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
 from vjpnet.registry import register_function
 from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
 
 
 def _reduced_axes(shape, axis):
-    if axis is None:
+    """The axes `axis` reduces, in [0, len(shape)) (the forward, NumPy's, has checked them; of a
+    0-d array NumPy's reductions take axis 0 or -1 and reduce nothing)."""
+    if axis is None or not shape:
         return set(range(len(shape)))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
     return {a % len(shape) for a in axes}
+
+
+def _check_0d_axis(a, axis, function_name):
+    """NumPy's mean, var and std take no axis of a 0-d array (its sum takes 0 and -1)."""
+    if axis is not None and axis != () and not shape_of(a):
+        raise AxisError(f"numpy.{function_name}: axis {axis!r} is out of bounds for an array of "
+                        "dimension 0")
 
 
 def _keepdims_shape(shape, axis):
@@ -70,6 +79,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
     _check_reduction("mean", out, where)
+    _check_0d_axis(a, axis, "mean")
     if dtype is not None:
         a = astype_p(a, dtype)
     axis = _as_tuple_axis(axis)
@@ -192,6 +202,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np.
         mean=np._NoValue, correction=np._NoValue):
     _check_reduction("var", out, where)
     reject_kwargs("var", {"mean": mean}, mean=np._NoValue)
+    _check_0d_axis(a, axis, "var")
     if correction is not np._NoValue:
         ddof = correction
     if dtype is not None:

@@ -10,13 +10,14 @@ import warnings
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (Primitive, Sample, ndim_of, normalize_axis, reject_kwargs,
-                                    shape_of)
+from vjpnet.numpy_ops._base import (Primitive, Sample, array_dtype, as_dtype, cast_cotangent,
+                                    ndim_of, normalize_axis, reject_kwargs, shape_of)
 from vjpnet.numpy_ops.shape import astype_p
 from vjpnet.registry import register_function
 from vjpnet.tape import Traced, dtype_of, plain
 
 _ALL = slice(None)
+_FLOAT64, _COMPLEX128 = np.dtype(np.float64), np.dtype(np.complex128)
 
 
 def _along(axis, index):
@@ -50,8 +51,8 @@ def diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
         if value is not a and ndim_of(value) == 0:   # a scalar: one slice of a's shape
             shape = list(shape_of(a))
             shape[axis] = 1
-            if type(value) in (float, int):   # a Python number keeps a's dtype
-                value = np.asarray(value, dtype=dtype_of(a))
+            if type(value) is not Traced:   # as NumPy: an array (a Python float is float64)
+                value = np.asarray(value)
             value = np.broadcast_to(value, tuple(shape))
         parts.append(value)
     if len(parts) > 1:
@@ -62,15 +63,18 @@ def diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
 
 
 def ediff1d(ary, to_end=None, to_begin=None):
-    flat = np.ravel(ary)
+    """The differences of the flattened ary, in ary's dtype (to_begin and to_end are cast to
+    it, as NumPy does, and must be castable under the same_kind rule)."""
+    flat = np.ravel(ary if type(ary) is Traced else np.asarray(ary))
     parts = [flat[1:] - flat[:-1]]
     dtype = dtype_of(flat)
-    for value, at_end in ((to_begin, False), (to_end, True)):
+    for value, at_end, name in ((to_begin, False, "to_begin"), (to_end, True, "to_end")):
         if value is None:
             continue
-        value = np.ravel(value) if type(value) is Traced else \
-            np.asarray(value, dtype=dtype).ravel()
-        parts.insert(len(parts) if at_end else 0, value)
+        if not np.can_cast(array_dtype(value), dtype, casting="same_kind"):
+            raise TypeError(f"numpy.ediff1d: dtype of `{name}` ({array_dtype(value)}) must be "
+                            f"compatible with input `ary` ({dtype}) under the `same_kind` rule")
+        parts.insert(len(parts) if at_end else 0, np.ravel(as_dtype(value, dtype)))
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
@@ -215,25 +219,19 @@ def cumprod(a, axis=None, dtype=None, out=None):
     reject_kwargs("cumprod", {"out": out}, out=None)
     if dtype is not None:
         a = astype_p(a, dtype)
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    return cumprod_p(a, axis=normalize_axis(axis, ndim_of(a), "cumprod"))
+    if axis is None or ndim_of(a) == 0:   # (NumPy: a 0-d array as one element)
+        a, axis = np.ravel(a), 0 if axis is None else axis
+    return cumprod_p(a, axis=normalize_axis(operator.index(axis), ndim_of(a), "cumprod"))
 
 
 # --- interp ---------------------------------------------------------------------------------
 
-def _float_array(value):
-    """A traced value as is; anything else as a float array (lists, ints)."""
-    if type(value) is Traced:
-        return value
-    value = np.asarray(value)
-    return value if value.dtype.kind == "f" else value.astype(np.float64)
-
-
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation, differentiable w.r.t. x, xp and fp (at a knot, x has
-    the slope of the segment to its right)."""
-    x, xp, fp = (_float_array(value) for value in (x, xp, fp))
+    the slope of the segment to its right). Computed in float64 (complex128 for a complex fp),
+    as NumPy's interp is, whatever the inputs' dtypes."""
+    x, xp = as_dtype(x, _FLOAT64), as_dtype(xp, _FLOAT64)
+    fp = as_dtype(fp, _COMPLEX128 if array_dtype(fp).kind == "c" else _FLOAT64)
     if ndim_of(xp) != 1 or ndim_of(fp) != 1 or shape_of(xp) != shape_of(fp):
         raise ValueError(f"numpy.interp: xp and fp must be 1-D sequences of the same length, "
                          f"got shapes {shape_of(xp)} and {shape_of(fp)}")
@@ -277,8 +275,10 @@ def _convolve_vjp(g, cache, needed):
     """The full convolution is bilinear: ga = g correlated with v, gv = g correlated with a
     (each a 'valid' convolution with the other input reversed)."""
     a, v = cache
-    return (np.convolve(g, np.flip(v), mode="valid") if needed[0] else None,
-            np.convolve(g, np.flip(a), mode="valid") if needed[1] else None)
+    return (cast_cotangent(np.convolve(g, np.flip(v), mode="valid"), dtype_of(a))
+            if needed[0] else None,
+            cast_cotangent(np.convolve(g, np.flip(a), mode="valid"), dtype_of(v))
+            if needed[1] else None)
 
 
 convolve_full_p = Primitive(_convolve_forward, _convolve_vjp, name="convolve",
@@ -311,6 +311,7 @@ def _check_vectors(a, v, function_name):
 
 
 def convolve(a, v, mode="full"):
+    a, v = np.atleast_1d(a), np.atleast_1d(v)   # as NumPy: a scalar is one sample
     _check_vectors(a, v, "convolve")
     n, m = shape_of(a)[0], shape_of(v)[0]
     shorter = min(n, m)
@@ -332,23 +333,34 @@ def correlate(a, v, mode="valid"):
 # --- polynomials ----------------------------------------------------------------------------
 
 def polyval(p, x):
-    """Horner's rule; differentiable w.r.t. the coefficients p and the points x."""
-    if ndim_of(p) != 1:
-        raise ValueError(f"numpy.polyval: p must be a 1-D sequence of coefficients, got shape "
-                         f"{shape_of(p)}")
-    count = shape_of(p)[0]
+    """Horner's rule over p's first axis; differentiable w.r.t. the coefficients p and the
+    points x."""
+    if type(p) is not Traced:
+        p = np.asarray(p)
+    if ndim_of(p) == 0:
+        raise TypeError("numpy.polyval: p must be a sequence of coefficients (iteration over a "
+                        "0-d array)")
+    count = shape_of(p)[0]   # (a 2-D p: Horner's rule over its rows, as NumPy)
+    if type(x) is not Traced:
+        x = np.asarray(x)   # as NumPy: a Python float is a float64 array, not a weak scalar
+    elif type(plain(x)) in (float, complex):
+        x = x.astype(dtype_of(x))   # a NumPy float64 (complex128), as np.asanyarray makes it
     if count == 0:
         return np.zeros_like(plain(x))
-    result = p[0] + 0.0 * x if type(x) is Traced else p[0] + np.zeros_like(x)
+    result = p[0] + 0.0 * x
     for i in range(1, count):
         result = result * x + p[i]
     return result
 
 
 def vander(x, N=None, increasing=False):
+    """Columns x ** k, in x's dtype promoted with int (float64 for float32, as NumPy)."""
     if ndim_of(x) != 1:
         raise ValueError("numpy.vander: x must be a one-dimensional array or sequence")
     count = shape_of(x)[0] if N is None else operator.index(N)
+    if count < 0:
+        raise ValueError(f"numpy.vander: negative dimensions are not allowed (N={count})")
+    x = as_dtype(x, np.promote_types(array_dtype(x), np.int_))
     powers = list(range(count)) if increasing else list(range(count - 1, -1, -1))
     if not powers:
         return np.zeros((shape_of(x)[0], 0), dtype=dtype_of(x))

@@ -65,7 +65,7 @@ _SMALL = 1 << 14   # below this many elements a filled copy is cheaper than a br
 
 
 def _broadcast_to_forward(x, shape):
-    dtype = None if type(x) is float else x.dtype
+    dtype = None if type(x) is float else dtype_of(x)   # (complex128 for a Python complex)
     if math.prod(shape) <= _SMALL:
         out = np.empty(shape, dtype=dtype or np.float64)
         out[...] = x

@@ -6,6 +6,8 @@ Ties: the gradient goes to the element argsort (stable) or argpartition puts in 
 quantile/percentile/median take every `method` NumPy has: each output mixes the two order
 statistics around NumPy's virtual index with constant weights.
 """
+import operator
+
 import numpy as np
 
 from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
@@ -17,6 +19,7 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     reject_kwargs("sort", {"order": order}, order=None)
     if axis is None:
         a, axis = np.ravel(a), 0
+    axis = normalize_axis(operator.index(axis), ndim_of(a), "sort")
     options = {} if stable is None else {"stable": stable}   # stable: NumPy >= 2.0
     index = np.argsort(plain(a), axis=axis, kind=kind, **options)
     return np.take_along_axis(a, index, axis=axis)
@@ -26,6 +29,7 @@ def partition(a, kth, axis=-1, kind="introselect", order=None):
     reject_kwargs("partition", {"order": order}, order=None)
     if axis is None:
         a, axis = np.ravel(a), 0
+    axis = normalize_axis(operator.index(axis), ndim_of(a), "partition")
     index = np.argpartition(plain(a), plain(kth), axis=axis, kind=kind)
     return np.take_along_axis(a, index, axis=axis)
 

@@ -1,11 +1,14 @@
 """Reductions that skip NaNs (nansum, nanmean, nanprod, nanmax, nanmin, nanvar, nanstd,
 nancumsum, nancumprod), and average, ptp, cov, corrcoef: compositions of registered
 operations. NaN entries get a zero gradient; an all-NaN slice gives NaN, as in NumPy."""
+import warnings
+
 import numpy as np
 
-from vjpnet.numpy_ops._base import ndim_of, normalize_axis, reject_kwargs, shape_of
+from vjpnet.numpy_ops._base import (array_dtype, as_dtype, ndim_of, normalize_axes, real_dtype,
+                                    reject_kwargs, shape_of)
 from vjpnet.registry import register_function, register_nondifferentiable
-from vjpnet.tape import dtype_of, plain
+from vjpnet.tape import Traced, dtype_of, plain
 
 
 def _nan_mask(a):
@@ -82,7 +85,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
         squares = np.real(centred * np.conj(centred)) if dtype_of(centred).kind == "c" \
             else centred * centred   # |x - mean|^2: real, as NumPy's variance of complex x
         total = np.sum(squares, axis=axis, keepdims=keepdims)
-        degrees = _count(missing, axis, keepdims).astype(dtype_of(filled)) - ddof
+        degrees = _count(missing, axis, keepdims).astype(real_dtype(dtype_of(filled))) - ddof
         return total / np.where(degrees > 0, degrees, np.nan)
 
 
@@ -100,32 +103,41 @@ def nancumprod(a, axis=None, dtype=None, out=None):
     return np.cumprod(_filled(a, 1.0)[0], axis=axis, dtype=dtype, out=out)
 
 
-def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
-    """The mean, or sum(a * w) / sum(w) with weights (1-D weights go along `axis`)."""
+def average(a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue):
+    """The mean, or sum(a * w) / sum(w) with weights: of a's shape, or of the shape of the
+    axes reduced (NumPy 2), in result_type(a, weights) (at least float64 for an integer a)."""
+    if type(a) is not Traced and not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    shape = shape_of(a)
+    if axis is not None:
+        axis = normalize_axes(axis, len(shape), "average")
+    keepdims = False if keepdims is np._NoValue else keepdims
     if weights is None:
         avg = np.mean(a, axis=axis, keepdims=keepdims)
         scale = np.asarray(np.size(plain(a)) / np.size(plain(avg)), dtype=dtype_of(avg))
         return (avg, np.broadcast_to(scale, shape_of(avg)).copy()) if returned else avg
-    shape = shape_of(a)
+    if type(weights) is not Traced:
+        weights = np.asarray(weights)
     if shape_of(weights) != shape:
         if axis is None:
             raise TypeError("numpy.average: axis must be specified when shapes of a and "
-                            "weights differ")
-        if ndim_of(weights) != 1 or ndim_of(axis) != 0:
-            raise TypeError("numpy.average: 1D weights expected when shapes of a and weights "
-                            "differ")
-        axis = normalize_axis(axis, len(shape), "average")
-        if shape_of(weights)[0] != shape[axis]:
-            raise ValueError("numpy.average: length of weights not compatible with specified "
-                             "axis")
-        weights = np.reshape(weights, (-1,) + (1,) * (len(shape) - axis - 1))
-    total_weight = np.sum(np.broadcast_to(weights, shape) if shape_of(weights) != shape
-                          else weights, axis=axis, keepdims=keepdims)
+                            f"weights differ ({shape} and {shape_of(weights)})")
+        if shape_of(weights) != tuple(shape[d] for d in axis):
+            raise ValueError(f"numpy.average: shape of weights {shape_of(weights)} must be "
+                             f"consistent with shape of a {shape} along axis {axis}")
+        weights = np.transpose(weights, np.argsort(axis))
+        weights = np.reshape(weights, tuple(n if d in axis else 1 for d, n in enumerate(shape)))
+    dtype = np.result_type(dtype_of(a), dtype_of(weights),
+                           *([np.float64] if dtype_of(a).kind in "iub" else []))
+    weights = as_dtype(weights, dtype)
+    total_weight = np.sum(weights, axis=axis, keepdims=keepdims)
     if np.any(np.asarray(plain(total_weight)) == 0):
         raise ZeroDivisionError("numpy.average: weights sum to zero, can't be normalized")
-    avg = np.sum(a * weights, axis=axis, keepdims=keepdims) / total_weight
+    avg = np.sum(as_dtype(a, dtype) * weights, axis=axis, keepdims=keepdims) / total_weight
     if returned:
-        return avg, np.broadcast_to(total_weight, shape_of(avg))
+        if shape_of(total_weight) != shape_of(avg):
+            total_weight = np.broadcast_to(total_weight, shape_of(avg))
+        return avg, total_weight
     return avg
 
 
@@ -136,24 +148,43 @@ def ptp(a, axis=None, out=None, keepdims=False):
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
         dtype=None):
-    """The covariance of the rows (columns when rowvar=False) of m (and y)."""
-    x = np.atleast_2d(m)
-    if not rowvar and shape_of(x)[0] != 1:
+    """The covariance of the rows (columns when rowvar=False) of m (and y), as NumPy computes
+    it: in result_type(m, y, float64) unless dtype is given (so at least float64), with float64
+    weights; differentiable w.r.t. m, y and aweights (fweights are integer counts)."""
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError(f"numpy.cov: ddof must be integer, got {ddof!r}")
+    for name, value in (("m", m), ("y", y)):
+        if value is not None and ndim_of(value) > 2:
+            raise ValueError(f"numpy.cov: {name} has more than 2 dimensions (shape "
+                             f"{shape_of(value)})")
+    if dtype is None:
+        dtype = np.result_type(*[array_dtype(v) for v in (m, y) if v is not None], np.float64)
+    x = as_dtype(np.atleast_2d(m), np.dtype(dtype))
+    if not rowvar and ndim_of(m) != 1:
         x = np.transpose(x)
+    if shape_of(x)[0] == 0:
+        return np.array([]).reshape(0, 0)   # NumPy's result, whatever y is
     if y is not None:
-        y = np.atleast_2d(y)
+        y = as_dtype(np.atleast_2d(y), np.dtype(dtype))
         if not rowvar and shape_of(y)[0] != 1:
             y = np.transpose(y)
         x = np.concatenate([x, y], axis=0)
-    if dtype is not None:
-        x = x.astype(dtype)
     if ddof is None:
         ddof = 0 if bias else 1
-    weights = None
-    for given in (fweights, aweights):
-        if given is not None:
-            weights = given if weights is None else weights * given
     observations = shape_of(x)[1]
+    weights = None
+    if fweights is not None:
+        if type(fweights) is Traced:
+            raise TypeError("numpy.cov: fweights is traced; frequency weights are integer "
+                            "counts, which vjpnet does not differentiate (use aweights)")
+        fweights = np.asarray(fweights, dtype=float)
+        if not np.all(fweights == np.around(fweights)):
+            raise TypeError("numpy.cov: fweights must be integer")
+        weights = fweights = _checked_weights(fweights, "fweights", observations)
+    if aweights is not None:
+        aweights = _checked_weights(as_dtype(aweights, np.dtype(np.float64)), "aweights",
+                                    observations)
+        weights = aweights if weights is None else weights * aweights
     if weights is None:
         centre = np.mean(x, axis=1, keepdims=True)
         factor = observations - ddof
@@ -162,14 +193,35 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     else:
         total = np.sum(weights)
         centre = np.sum(x * weights, axis=1, keepdims=True) / total
-        factor = total - ddof if aweights is None else \
-            total - ddof * np.sum(weights * aweights) / total
+        if ddof == 0:
+            factor = total
+        elif aweights is None:
+            factor = total - ddof
+        else:
+            factor = total - ddof * np.sum(weights * aweights) / total
         centred = x - centre
         product = centred @ _conj(np.transpose(centred * weights))
     if np.any(np.asarray(plain(factor)) <= 0):
-        factor = np.maximum(factor, 0)   # NumPy warns and divides by zero: inf/NaN
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
+        factor = 0.0   # as NumPy: inf, and NaN where the product is 0
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.squeeze(product / factor)
+
+
+def _checked_weights(weights, name, observations):
+    """NumPy's checks of cov's fweights / aweights (1-D, one per observation, >= 0)."""
+    if ndim_of(weights) > 1:
+        raise RuntimeError(f"numpy.cov: cannot handle multidimensional {name} (shape "
+                           f"{shape_of(weights)})")
+    if ndim_of(weights) == 0:
+        raise IndexError(f"numpy.cov: {name} must have one weight per observation, got a "
+                         "0-d array")
+    if shape_of(weights)[0] != observations:
+        raise RuntimeError(f"numpy.cov: incompatible numbers of samples and {name} "
+                           f"({observations} and {shape_of(weights)[0]})")
+    if np.any(np.asarray(plain(weights)) < 0):
+        raise ValueError(f"numpy.cov: {name} cannot be negative")
+    return weights
 
 
 def corrcoef(x, y=None, rowvar=True, *, dtype=None):

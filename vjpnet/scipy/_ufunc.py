@@ -56,8 +56,8 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
 
         def vjp(g, cache):
             x, out = cache
-            cotangent = partial(g, out, x)   # elementwise: x's shape
-            return (cotangent if cotangent.dtype == x.dtype else cotangent.astype(x.dtype),)
+            # elementwise: x's shape; x's dtype (any float for a Python float x)
+            return (unbroadcast(partial(g, out, x), x),)
         primitive_type, selective = functools.partial(UfuncPrimitive, ufunc), False
     else:
         differentiated_positions = tuple(i for i in range(len(partials)) if i not in constants)

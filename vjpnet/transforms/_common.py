@@ -39,8 +39,9 @@ def trace_args(name, tape, args, positions, transform="grad", skip_non_float=Fal
     """Wrap the float and complex leaves of args[positions] as inputs of `tape`.
 
     Returns (args with traced leaves, [(treedef, [input Traced or None, ...], python_complex)
-    per position]); python_complex: indices of leaves that were Python complex numbers (traced
-    as NumPy complex128 scalars, their gradients are given back as Python complex). A leaf that
+    per position]); python_complex: indices of leaves that are Python complex numbers (traced as
+    they are: weak scalars for NumPy's promotion, like Python floats; their gradients are given
+    back as Python complex). A leaf that
     cannot be differentiated is an error naming it, or (skip_non_float) a constant whose input
     is None. holomorphic: the leaves must be complex.
     """
@@ -58,7 +59,6 @@ def trace_args(name, tape, args, positions, transform="grad", skip_non_float=Fal
             elif is_float_leaf(leaf) and not (holomorphic and is_float(leaf)):
                 if type(leaf) is complex:
                     python_complex += (index,)
-                    leaf = np.complex128(leaf)
                 input_leaf = tape.new_input(leaf)
             elif skip_non_float and not is_float_leaf(leaf):
                 traced.append(None)
