@@ -1,11 +1,17 @@
-"""Per-op overhead of vjpnet's tape, and the loss zoo against HIPS autograd.
+"""Per-op overhead of vjpnet's tape, the fixed cost of a call, and the loss zoo.
 
 1. grad of a chain of 100 elementwise ops on a (10,) array: vjpnet, the same chain written by
    hand as NumPy forward + backward, and HIPS autograd / PyTorch when installed.
-2. grad of every loss in tests/loss_zoo.py (plain NumPy losses: softmax cross-entropy, MLP,
+2. The fixed cost of one value_and_grad call for a dict of 4 parameters: f returns one of them
+   (a 0-d array), so no op is recorded; the call traces the dict, sweeps, and returns the
+   value and a dict of 4 gradients (3 of them zeros). PyTorch: backward() of the same output
+   and the 4 .grad fields (None for the unused ones); HIPS autograd: its value_and_grad.
+3. grad of every loss in tests/loss_zoo.py (plain NumPy losses: softmax cross-entropy, MLP,
    attention, GP marginal likelihood, ...) with vjpnet and with HIPS autograd.
 
-Everything is measured side by side in one run; the numbers are medians over repeats.
+Everything is measured side by side in one run: the rows of a table are timed in turns
+(interleaved), and the numbers are medians over the turns. benchmarks/callgrind_overhead.py
+counts instructions for 1 and 2 instead (repeatable on a busy machine).
 
     python benchmarks/bench_overhead.py [--repeats 15] [--number 50] [--scale 4] [--skip-zoo]
 """
@@ -64,6 +70,53 @@ def median_time(fn, repeats, number):
             fn()
         times.append((time.perf_counter() - start) / number)
     return statistics.median(times)
+
+
+def interleaved_medians(functions, repeats, number):
+    """Median seconds per call of each function, timed in turns (one batch of `number` calls
+    of each per turn), so that load on the machine hits every row alike."""
+    times = [[] for _ in functions]
+    for fn in functions:
+        fn()   # warm up
+    for _ in range(repeats):
+        for fn, samples in zip(functions, times):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - start) / number)
+    return [statistics.median(samples) for samples in times]
+
+
+def four_params(rng=None):
+    """The dict of 4 parameters of the fixed-cost row (a tiny two-layer net and a 0-d scale)."""
+    rng = rng or np.random.default_rng(0)
+    return {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4),
+            "W2": rng.standard_normal((4, 2)), "scale": np.array(0.5)}
+
+
+def fixed_cost_rows():
+    """[(name, fn)] for one value_and_grad call of f(params) = params['scale'] per library."""
+    params = four_params()
+    value_and_grad = vjpnet.value_and_grad(lambda p: p["scale"])
+    rows = [("vjpnet.value_and_grad", lambda: value_and_grad(params))]
+    try:
+        import autograd
+        theirs = autograd.value_and_grad(lambda p: p["scale"])
+        rows.append(("HIPS autograd.value_and_grad", lambda: theirs(params)))
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        def torch_value_and_grad():
+            tensors = {k: torch.from_numpy(v).requires_grad_() for k, v in params.items()}
+            out = tensors["scale"]
+            out.backward()
+            return out.item(), {k: t.grad for k, t in tensors.items()}
+        rows.append((f"PyTorch {torch.__version__} backward()", torch_value_and_grad))
+    except ImportError:
+        pass
+    return rows
 
 
 def count_primitive_calls(loss, params, data):
@@ -141,13 +194,21 @@ def main():
     except ImportError:
         print("(PyTorch not installed: pip install torch==2.13.0)")
 
-    results = [(name, median_time(fn, args.repeats, args.number)) for name, fn in rows]
-    base = results[0][1]
+    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number)
+    base = times[0]
     print(f"grad of a chain of {ops} elementwise ops on a (10,) float64 array "
-          f"(median of {args.repeats} x {args.number} runs)")
+          f"(medians of {args.repeats} interleaved turns x {args.number} runs)")
     print(f"{'':34s} {'us/op (fwd+bwd)':>16s} {'vs hand-written':>16s}")
-    for name, seconds in results:
+    for (name, _), seconds in zip(rows, times):
         print(f"{name:34s} {seconds / ops * 1e6:16.2f} {seconds / base:15.2f}x")
+
+    rows = fixed_cost_rows()
+    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number)
+    print("\nfixed cost: one value_and_grad call for a dict of 4 params, f(p) = p['scale'] "
+          "(no op recorded)")
+    print(f"{'':34s} {'us/call':>16s} {'vs vjpnet':>16s}")
+    for (name, _), seconds in zip(rows, times):
+        print(f"{name:34s} {seconds * 1e6:16.2f} {seconds / times[0]:15.2f}x")
     if not args.skip_zoo:
         bench_loss_zoo(args.repeats, max(1, args.number // 5), args.scale)
 

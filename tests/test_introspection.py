@@ -1,6 +1,7 @@
 """print_saved / saved_residuals: per-op rows, each buffer counted once (views count as their
 base), arguments apart, grouping by op and by the user's source line."""
 import numpy as np
+import pytest
 
 import vjpnet
 from vjpnet import checkpoint, print_saved, saved_residuals
@@ -8,7 +9,7 @@ from vjpnet import checkpoint, print_saved, saved_residuals
 
 def _chain(x):
     a = np.exp(x)              # keeps x (an argument) and a
-    v = a[::2]                 # keeps a (already counted): a view's buffer is its base's
+    v = a[::2]                 # keeps only an index and a shape (linear)
     w = v * 3.0                # keeps v (a view of a: counted) and w
     return np.sum(w * w)       # keeps w twice (once) and the product
 
@@ -20,7 +21,7 @@ def test_each_buffer_is_counted_once_and_arguments_apart():
     assert ops == ["exp", "getitem", "multiply", "multiply", "sum"]
     by_node = {row.op + str(i): row for i, row in enumerate(summary.rows)}
     assert by_node["exp0"].saved_bytes == 8000 and by_node["exp0"].argument_bytes == 8000
-    assert by_node["getitem1"].saved_bytes == 0 and by_node["getitem1"].shared_bytes == 8000
+    assert by_node["getitem1"].saved_bytes == 0 and by_node["getitem1"].shared_bytes == 0
     assert by_node["multiply2"].saved_bytes == 4000   # w; v is a view of a
     assert by_node["multiply3"].saved_bytes == 4000   # w * w
     assert summary.total_bytes == 8000 + 4000 + 4000
@@ -54,7 +55,7 @@ def test_pytrees_argnums_and_layers():
     summary = saved_residuals(loss, params, x, y, argnums=0)
     assert [row.op for row in summary.rows] == ["affine", "softmax_loss"]
     assert summary.rows[0].argument_bytes == x.nbytes + params["w"].nbytes + params["b"].nbytes
-    assert summary.rows[1].saved_bytes == 5 * 3 * 8 * 2   # the scores and the loss's dx
+    assert summary.rows[1].saved_bytes == 5 * 3 * 8   # the loss's dx (not the scores)
     assert "loss" in summary.rows[0].line
 
 
@@ -63,5 +64,17 @@ def test_checkpoint_blocks_show_as_one_op():
     summary = saved_residuals(lambda x: np.sum(block(x)), np.ones(100))
     assert [row.op for row in summary.rows] == ["checkpoint(<lambda>)", "checkpoint output",
                                                 "sum"]
-    assert summary.total_bytes == 800   # the block's output, kept by sum's input check
+    assert summary.total_bytes == 0   # sum keeps only the shape of the block's output
     assert "SavedResiduals" in repr(summary)
+
+
+def test_max_pool_keeps_its_argmax_not_its_input():
+    # the tape keeps only the shape and dtype of a traced input for the check of its cotangent;
+    # the pool's input here is new memory that no other cache keeps (concatenate keeps bounds)
+    primitives = pytest.importorskip("vjpnet_fast.primitives")
+    w = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    summary = saved_residuals(lambda w: np.sum(primitives.max_pool2d_fast(
+        np.concatenate([w, w]), pool_param)), w)
+    pool = next(row for row in summary.rows if row.op == "max_pool2d_fast")
+    assert pool.saved_bytes + pool.shared_bytes == 4 * 3 * 4 * 4   # one byte per window

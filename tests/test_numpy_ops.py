@@ -12,7 +12,7 @@ import pytest
 import vjpnet
 from vjpnet import grad, value_and_grad
 from vjpnet.gradient_check import check_grads
-from vjpnet.tape import FUNCTION_HANDLERS, UFUNC_METHODS, Traced
+from vjpnet.tape import FUNCTION_HANDLERS, UFUNC_METHODS, UFUNC_PRIMITIVES, Traced
 
 RNG = np.random.default_rng(0)
 
@@ -298,7 +298,9 @@ IDS = [getattr(function, "__name__", function) + f"-{i}" for i, (function, _, _)
 def test_every_registered_numpy_function_has_a_case():
     covered = {function for function, _, _ in CASES}
     missing = [getattr(f, "__name__", f) for f in FUNCTION_HANDLERS if f not in covered]
-    assert not missing, f"registered NumPy functions without a test case: {missing}"
+    assert not missing, (f"registered NumPy functions without a test case: {missing}; add "
+                         "(np.f, lambda x: np.f(x, ...), [sample float64 arrays]) to CASES "
+                         "(CONTRIBUTING.md, 'Adding a NumPy function')")
 
 
 @pytest.mark.parametrize("function,f,args", CASES, ids=IDS)
@@ -607,12 +609,25 @@ def test_a_registered_function_then_works():
         return (np.flip(np.cumsum(np.flip(g * out))) / x,)
 
     cumprod.spec = lambda rng: vjpnet.Sample(rng.uniform(0.5, 2.0, 4))
-    previous = FUNCTION_HANDLERS.pop(np.cumprod)   # vjpnet's own, restored below
-    vjpnet.register_function(np.cumprod, cumprod)
-    try:
+    before = FUNCTION_HANDLERS.get(np.cumprod)
+    with vjpnet.registered(np.cumprod, cumprod):
+        assert FUNCTION_HANDLERS[np.cumprod] is cumprod
         check_grads(lambda x: np.cumprod(x), [np.array([0.5, 2.0, 1.5, 3.0])])
-    finally:
-        FUNCTION_HANDLERS[np.cumprod] = previous
+    assert FUNCTION_HANDLERS.get(np.cumprod) is before   # as it was, registered or not
+
+
+def test_register_returns_what_it_replaces_and_registered_restores_it():
+    replacement = vjpnet.primitive(lambda x: (np.exp(x), None), name="replacement_exp")
+    original = vjpnet.register_ufunc(np.exp, replacement)
+    assert original is not None and original.name == "exp"
+    assert vjpnet.register_ufunc(np.exp, original) is replacement
+    with vjpnet.registered(np.exp, replacement):
+        assert UFUNC_PRIMITIVES[np.exp] is replacement
+        with pytest.raises(NotImplementedError, match="replacement_exp has no VJP"):
+            grad(lambda x: np.sum(np.exp(x)))(normal(3))
+    assert UFUNC_PRIMITIVES[np.exp] is original   # restored after the error too
+    assert vjpnet.register_function(np.transpose, FUNCTION_HANDLERS[np.transpose]) is \
+        FUNCTION_HANDLERS[np.transpose]
 
 
 @pytest.mark.parametrize("convert,what", [

@@ -7,6 +7,7 @@ checked the same way (real and imaginary parts perturbed, complex128 -> complex6
 precision).
 """
 import importlib
+import inspect
 import pkgutil
 
 import numpy as np
@@ -45,9 +46,9 @@ def _samples(primitive, seed=0):
 
 def _float_positions(args, primitive=None):
     """Positions of the differentiated arguments: floats and float or complex arrays, without
-    those the primitive never differentiates (its constant_positions: orders, parameters without
+    those the primitive never differentiates (its nondiff_argnums: orders, parameters without
     a closed-form derivative)."""
-    constant = getattr(primitive, "constant_positions", ())
+    constant = primitive.nondiff_argnums if primitive is not None else ()
     return [i for i, a in enumerate(args) if i not in constant and
             (type(a) is float or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))]
 
@@ -127,6 +128,74 @@ def test_every_first_order_primitive_has_a_jvp_rule():
     missing = [key for key, primitive in PRIMITIVES if primitive.first_order and
                primitive.jvp is None]
     assert not missing, f"first-order primitives without a JVP rule (defjvp): {missing}"
+
+
+def _keyword_calls(primitive, sample):
+    """(position, positional, keywords) calls of the primitive where the differentiated
+    argument at `position` is passed by keyword: the first one (nothing traced positionally)
+    and the last one (earlier differentiated arguments traced positionally)."""
+    parameters = list(inspect.signature(primitive.forward).parameters.values())
+    positions = _float_positions(sample.args, primitive)
+    calls = []
+    for position in sorted({positions[0], positions[-1]}):
+        by_name = parameters[:len(sample.args)]
+        if len(by_name) < len(sample.args) or any(
+                p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in by_name):
+            continue   # a forward taking *args: no argument has a name
+        names = [p.name for p in by_name[position:]]
+        calls.append((position, [i for i in positions if i < position], names))
+    return calls
+
+
+@pytest.mark.parametrize("key,primitive", PRIMITIVES, ids=[key for key, _ in PRIMITIVES])
+def test_traced_keyword_argument_is_rejected(key, primitive):
+    # a traced keyword argument would run the forward on traced values and bypass the VJP
+    sample = _samples(primitive)[0]
+    for position, traced_positions, names in _keyword_calls(primitive, sample):
+        def f(*traced):
+            args = list(sample.args)
+            for i, value in zip(traced_positions + [position], traced):
+                args[i] = value
+            keywords = dict(zip(names, args[position:]), **sample.kwargs)
+            return primitive(*args[:position], **keywords)
+        differentiated = [sample.args[i] for i in traced_positions + [position]]
+        with pytest.raises(TypeError, match=f"keyword argument '{names[0]}' is traced"):
+            vjpnet.vjp(f, *differentiated)
+
+
+def test_traced_values_inside_a_container_are_rejected():
+    @vjpnet.primitive
+    def total(arrays, scale=None):
+        return sum(arrays), len(arrays)
+
+    @total.defvjp
+    def total_vjp(g, count):
+        return ([g] * count,)
+
+    x = np.ones(3)
+    with pytest.raises(TypeError, match=r"total: argument 0 is a list holding traced"):
+        vjpnet.grad(lambda x: np.sum(total([x, x])))(x)
+    with pytest.raises(TypeError, match=r"total: keyword argument 'scale' is traced"):
+        vjpnet.grad(lambda x: np.sum(total([np.ones(3)], scale={"s": (x,)})))(x)
+
+
+def test_a_keyword_traced_only_by_an_enclosing_grad_is_a_constant_at_the_inner_level():
+    # the forward sees values one level down, so it is differentiated at the enclosing level
+    @vjpnet.primitive
+    def shift(x, offset=0.0):
+        return x + offset, None
+
+    @shift.defvjp
+    def shift_vjp(g, cache):
+        return (g,)
+
+    x = np.array([0.5, -1.0, 2.0])
+
+    def inner_gradient_sum(a):
+        return np.sum(vjpnet.grad(lambda x: np.sum(shift(x, offset=a) ** 2))(x))
+
+    np.testing.assert_allclose(inner_gradient_sum(0.3), np.sum(2 * (x + 0.3)))
+    np.testing.assert_allclose(vjpnet.grad(inner_gradient_sum)(0.3), 2.0 * x.size)
 
 
 SELECTIVE = [(key, primitive) for key, primitive in PRIMITIVES if primitive.selective_vjp]

@@ -10,12 +10,14 @@ and `vjpnet.gradient_check`; differentiable layer ops in `vjpnet.nn`; training i
 """
 import importlib
 
+from vjpnet import _engine  # noqa: F401  (first: picks the compiled or pure-Python engine)
 from vjpnet import numpy_ops  # noqa: F401  (fills the NumPy dispatch tables)
 from vjpnet import scipy as _scipy_hooks  # noqa: F401  (lazy SciPy support; imports no SciPy)
 from vjpnet.numpy_ops import index_update
 from vjpnet.ravel import ravel_pytree
 from vjpnet.registry import (Primitive, Sample, primitive, register_function,
-                             register_nondifferentiable, register_ufunc, stop_gradient)
+                             register_nondifferentiable, register_ufunc, registered,
+                             stop_gradient)
 from vjpnet.transforms import (checkpoint, elementwise_grad, grad, hessian, hvp, jacfwd,
                                jacobian, jacrev, jvp, linearize, print_saved, saved_residuals,
                                value_and_grad, vjp)
@@ -25,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "jvp", "linearize", "jacobian",
            "jacrev", "jacfwd", "hessian", "hvp", "checkpoint", "print_saved", "saved_residuals",
            "primitive", "Primitive", "Sample",
-           "register_ufunc", "register_function", "register_nondifferentiable",
+           "register_ufunc", "register_function", "registered", "register_nondifferentiable",
            "register_container", "stop_gradient", "index_update", "ravel_pytree"]
 
 _LAZY_SUBMODULES = {"layers", "layer_utils", "nn", "gradient_check", "normalization",

@@ -132,7 +132,6 @@ def conv_relu_pool_backward(dout, cache):
 
 
 # ----------------------------------------------------------------------------- conv-bn-relu
-# (issue 6: the training stack)
 from vjpnet.normalization import (spatial_batchnorm_backward,  # noqa: E402
                                   spatial_batchnorm_forward)
 

@@ -239,8 +239,8 @@ def max_pool_backward_naive(dout, cache):
     return dx
 
 
-# Batch normalization and dropout pairs live in vjpnet.normalization (issue 6); re-exported
-# here so `from vjpnet.layers import *` gives the whole layer API.
+# Batch normalization and dropout pairs live in vjpnet.normalization; re-exported here so
+# `from vjpnet.layers import *` gives the whole layer API.
 from vjpnet.normalization import *  # noqa: E402,F401,F403
 from vjpnet.normalization import __all__ as _normalization_all  # noqa: E402
 __all__ += _normalization_all

@@ -16,7 +16,8 @@ Each op returns only the output and composes with plain NumPy inside `vjpnet.gra
     svm_loss(scores, y)           scores (N, C), integer labels y (N,)     -> scalar loss
     l2_penalty(reg, *weights)     weights of any shapes -> 0.5 * reg * sum of sum(w**2)
 
-Labels and parameter dicts are never differentiated. affine, relu and the losses are
+Labels and parameter dicts are never differentiated (the ops' nondiff_argnums: a traced value
+there is an error). affine, relu and the losses are
 differentiable any number of times (their layer functions use only NumPy operations vjpnet
 traces; a loss's cache is its gradient dx, computed from the scores by such operations).
 conv2d and max_pool2d are first-order only: they run the Cython kernels of vjpnet_fast when
@@ -105,8 +106,8 @@ def _softmax_loss_forward(x, y):
 
 
 def _loss_vjp(g, dx):
-    """VJP of a loss whose cache is d(loss)/d(scores); labels get no gradient."""
-    return (g * dx, None)
+    """VJP of a loss whose cache is d(loss)/d(scores) (the labels are nondiff)."""
+    return g * dx
 
 
 def _conv2d_forward(x, w, b, conv_param):
@@ -123,18 +124,17 @@ def _max_pool2d_forward(x, pool_param):
     return out, (kernels.pool_backward, cache)
 
 
-def _kernel_vjp(g, cache):
-    """Run the backward recorded by a max_pool2d forward; a tuple of cotangents."""
+def _max_pool2d_vjp(g, cache):
+    """Run the backward recorded by a max_pool2d forward: dx (pool_param is nondiff)."""
     backward, layer_cache = cache
-    gradients = backward(g, layer_cache)
-    return gradients if isinstance(gradients, tuple) else (gradients,)
+    return backward(g, layer_cache)
 
 
 def _conv2d_vjp(g, cache, needed):
     """Run the backward recorded by a conv2d forward for the needed cotangents only (dx is
-    skipped when x is the data batch); (dx, dw, db, None)."""
+    skipped when x is the data batch): (dx, dw, db) (conv_param is nondiff)."""
     backward, layer_cache = cache
-    return backward(g, layer_cache, needed[:3]) + (None,)
+    return backward(g, layer_cache, needed)
 
 
 # --- sample inputs for the registry-driven test (float64, away from kinks) ------------------
@@ -209,12 +209,13 @@ relu = primitive(_relu_forward, vjp=_relu_vjp, name="relu", spec=_relu_spec)
 affine_relu = primitive(_affine_relu_forward, vjp=_affine_relu_vjp, name="affine_relu",
                         selective_vjp=True, spec=_affine_relu_spec)
 softmax_loss = primitive(_softmax_loss_forward, vjp=_loss_vjp, name="softmax_loss",
-                         spec=_softmax_spec)
-svm_loss = primitive(layers.svm_loss, vjp=_loss_vjp, name="svm_loss", spec=_svm_spec)
+                         nondiff_argnums=(1,), spec=_softmax_spec)
+svm_loss = primitive(layers.svm_loss, vjp=_loss_vjp, name="svm_loss", nondiff_argnums=(1,),
+                     spec=_svm_spec)
 conv2d = primitive(_conv2d_forward, vjp=_conv2d_vjp, name="conv2d", first_order=True,
-                   selective_vjp=True, spec=_conv2d_spec)
-max_pool2d = primitive(_max_pool2d_forward, vjp=_kernel_vjp, name="max_pool2d",
-                       first_order=True, spec=_max_pool2d_spec)
+                   selective_vjp=True, nondiff_argnums=(3,), spec=_conv2d_spec)
+max_pool2d = primitive(_max_pool2d_forward, vjp=_max_pool2d_vjp, name="max_pool2d",
+                       first_order=True, nondiff_argnums=(1,), spec=_max_pool2d_spec)
 
 
 
@@ -322,7 +323,7 @@ squared copy), the VJP one scaled copy per weight (reg * g * w). reg is a number
 gradient too when it is traced); weights are float arrays of any shapes. Any order."""
 
 
-# --- batch normalization and dropout (issue 6: the training stack) --------------------------
+# --- batch normalization and dropout --------------------------------------------------------
 # First-order only: their forwards write running statistics into bn_param (batchnorm) or draw
 # random masks (dropout), so they always run on plain arrays.
 from vjpnet import normalization  # noqa: E402
@@ -354,10 +355,6 @@ def _dropout_spec(rng):
             Sample(rng.standard_normal((2, 3, 4)), {"mode": "test", "p": 0.5})]
 
 
-def _dropout_vjp(g, cache):
-    return (normalization.dropout_backward(g, cache),)
-
-
 def _once(forward):
     """A batchnorm forward that writes the running statistics once: when checkpoint runs the
     layer again for the backward pass, it writes them into a copy of bn_param."""
@@ -372,14 +369,16 @@ def _once(forward):
 
 batchnorm = primitive(_once(normalization.batchnorm_forward),
                       vjp=normalization.batchnorm_backward_alt, name="batchnorm",
-                      first_order=True, spec=_batchnorm_spec, jvp=layer_jvps.batchnorm_tangent)
+                      first_order=True, nondiff_argnums=(3,), spec=_batchnorm_spec,
+                      jvp=layer_jvps.batchnorm_tangent)
 spatial_batchnorm = primitive(_once(normalization.spatial_batchnorm_forward),
                               vjp=normalization.spatial_batchnorm_backward,
-                              name="spatial_batchnorm", first_order=True,
+                              name="spatial_batchnorm", first_order=True, nondiff_argnums=(3,),
                               spec=_spatial_batchnorm_spec,
                               jvp=layer_jvps.spatial_batchnorm_tangent)
-dropout = primitive(normalization.dropout_forward, vjp=_dropout_vjp, name="dropout",
-                    first_order=True, spec=_dropout_spec, jvp=layer_jvps.dropout_tangent)
+dropout = primitive(normalization.dropout_forward, vjp=normalization.dropout_backward,
+                    name="dropout", first_order=True, nondiff_argnums=(1,), spec=_dropout_spec,
+                    jvp=layer_jvps.dropout_tangent)
 
 batchnorm.__doc__ = """batchnorm(x, gamma, beta, bn_param) -> (N, D) batch-normalized x.
 

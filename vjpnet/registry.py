@@ -9,14 +9,23 @@
         return (3 * x ** 2 * g,)
 
     affine = vjpnet.primitive(affine_forward, vjp=affine_backward)   # an existing pair
+    pool = vjpnet.primitive(max_pool_forward, vjp=max_pool_backward, nondiff_argnums=(1,))
 
 Calling a primitive returns only `out`. On traced arguments it also records the call on the
 tape (see tape.py). `None` in a VJP's result means "no gradient for that argument".
+
+nondiff_argnums (JAX's name): positions of arguments that are never differentiated (a
+layer's hyperparameters, labels, an integer order). The VJP returns cotangents for the other
+positional arguments only, in order (so `max_pool_backward(dout, cache) -> dx` fits
+`max_pool_forward(x, pool_param)` as it is); `needed` (selective_vjp) and a JVP rule's
+`tangents` list those same arguments. A traced value at a nondiff position is an error.
 """
+import contextlib
+import inspect
+
 import numpy as np
 
 from vjpnet import tape as _tape
-from vjpnet.tape import Traced
 
 REGISTRY = {}   # "module.name" -> Primitive; walked by the registry-driven test
 
@@ -39,7 +48,7 @@ class Sample:
                f"{', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
 
 
-class Primitive:
+class Primitive(_tape.TapeOp):
     """A differentiable operation: `forward(*args, **kwargs) -> (out, cache)`, `vjp(g, cache)`.
 
     first_order: the VJP is not itself differentiable (e.g. a Cython kernel); the forward always
@@ -51,40 +60,75 @@ class Primitive:
         argument) saying which cotangents are wanted; it may return None for the others.
     spec: rng -> Sample or list of Samples, valid float64 (or complex128) inputs for the
         registry-driven test.
+    nondiff_argnums: positions of the positional arguments never differentiated; the VJP
+        returns one cotangent per other positional argument (see the module docstring).
     jvp: optional JVP rule, `jvp(tangents, cache) -> tangent of out` (see defjvp); forward mode
         needs one only for first-order primitives, and uses the transposed VJP for the others.
+    check_cotangents (attribute, default True): the reverse sweep checks the shape and dtype of
+        each cotangent the VJP returns; subclasses whose VJPs are exact by construction turn it
+        off.
     """
 
-    __slots__ = ("name", "forward", "vjp", "first_order", "linear", "selective_vjp", "spec",
-                 "__wrapped__", "__dict__")
-    check_cotangents = True   # the reverse sweep checks each cotangent's shape and dtype
-    jvp = None                # no JVP rule (set one with defjvp)
+    __slots__ = ("spec", "__wrapped__", "__dict__")
 
     def __init__(self, forward, vjp=None, *, name=None, first_order=False, linear=False,
-                 selective_vjp=False, spec=None, jvp=None):
+                 selective_vjp=False, spec=None, jvp=None, nondiff_argnums=()):
+        super().__init__(name or getattr(forward, "__name__", "primitive"))
         self.forward = forward
         self.vjp = vjp if vjp is not None else self._missing_vjp
-        self.name = name or getattr(forward, "__name__", "primitive")
         self.first_order = first_order
         self.linear = linear
         self.selective_vjp = selective_vjp
         self.spec = spec
-        if jvp is not None:
-            self.jvp = jvp
+        self._set_nondiff_argnums(nondiff_argnums)
+        self.jvp = jvp
         self.__doc__ = getattr(forward, "__doc__", None)
         self.__wrapped__ = forward
         module = getattr(forward, "__module__", None) or "__main__"
         REGISTRY[f"{module}.{self.name}"] = self
 
+    def _set_nondiff_argnums(self, nondiff_argnums):
+        positions = (nondiff_argnums,) if isinstance(nondiff_argnums, int) else \
+            tuple(nondiff_argnums)
+        if any(not isinstance(p, int) or p < 0 for p in positions):
+            raise ValueError(f"primitive {self.name}: nondiff_argnums={nondiff_argnums!r} must "
+                             "be non-negative positions of positional arguments")
+        self.nondiff_argnums = tuple(sorted(set(positions)))
+        self.nondiff_mask = sum(1 << p for p in self.nondiff_argnums)
+
+    def argument_name(self, position):
+        """The name of the forward's parameter at `position`, for error messages ("" if the
+        forward takes *args there)."""
+        try:
+            parameters = list(inspect.signature(self.forward).parameters.values())
+        except (TypeError, ValueError):
+            return ""
+        if position < len(parameters) and parameters[position].kind in (
+                inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            return parameters[position].name
+        return ""
+
+    def nondiff_error(self, position):
+        """The TypeError for a traced value at the nondiff position `position`."""
+        name = self.argument_name(position)
+        what = f"argument {position}" + (f" ({name})" if name else "")
+        return TypeError(
+            f"{self.name}: {what} is never differentiated (nondiff_argnums="
+            f"{self.nondiff_argnums}), but it is traced (it depends on the values being "
+            f"differentiated). Pass a constant there, or vjpnet.stop_gradient({name or 'value'}) "
+            "to treat it as one.")
+
     def defvjp(self, vjp):
-        """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`."""
+        """Decorator: set the VJP, `vjp(g, cache) -> one cotangent per positional argument`
+        (per differentiable one: nondiff_argnums are skipped)."""
         self.vjp = vjp
         return vjp
 
     def defjvp(self, jvp):
         """Decorator: set the JVP rule, `jvp(tangents, cache) -> tangent of out`.
 
-        tangents: one per positional argument (shaped like it), None where it is zero; cache:
+        tangents: one per differentiable positional argument (shaped like it; nondiff_argnums
+        are skipped), None where it is zero; cache:
         what the forward returned. Forward mode (vjpnet.jvp, jacfwd, hessian) transposes the
         VJP, which needs no rule when the VJP is written with NumPy operations; a first-order
         primitive (a kernel VJP) needs this rule instead. Write it with NumPy operations or
@@ -127,74 +171,7 @@ class Primitive:
         """apply((x, y)); ufunc primitives override it with a shorter path."""
         return self.bind((x, y), _tape._NO_KWARGS)[0]
 
-    def bind(self, args, kwargs):
-        """Run the forward, recording on the highest tape among the args; return (out, cache)."""
-        # Fast path, one level of grad: every traced argument is on the same tape and wraps a
-        # plain value. Anything else (nested grad, mixed levels) takes _bind_levels.
-        tape = None
-        unwrapped = list(args)
-        parents = []
-        mask = 0
-        position = 0
-        for arg in args:
-            if type(arg) is Traced:
-                value = arg.value
-                if type(value) is Traced or (tape is not None and arg.tape is not tape):
-                    return self._bind_levels(args, kwargs)
-                tape = arg.tape
-                unwrapped[position] = value
-                parents.append((position, arg.node, value))
-                mask |= 1 << position
-            position += 1
-        if tape is None:
-            return self.forward(*args, **kwargs)
-        if not tape.open:
-            raise _escaped_error(self)
-        if kwargs:
-            _check_kwargs(self, kwargs)
-        out, cache = self.forward(*unwrapped, **kwargs)
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
-                not _differentiable_output(self, out):
-            return out, cache   # integer or boolean results carry no gradient
-        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
-        entries = tape.entries
-        entries.append((self, parents, cache, needed, False))
-        return Traced(out, tape, len(entries) - 1), cache
-
-    def _bind_levels(self, args, kwargs):
-        """bind for arguments traced at several levels (nested grad): record at the highest."""
-        tape = None
-        for arg in args:
-            if type(arg) is Traced and (tape is None or arg.tape.level > tape.level):
-                tape = arg.tape
-        if tape is None:
-            return self.forward(*args, **kwargs)
-        if not tape.open:
-            raise _escaped_error(self)
-        if kwargs:
-            _check_kwargs(self, kwargs)
-        unwrapped = list(args)
-        needed = [False] * len(args)
-        parents = []
-        for position, arg in enumerate(args):
-            if type(arg) is Traced:
-                if arg.tape is tape:
-                    unwrapped[position] = arg.value
-                    needed[position] = True
-                    parents.append((position, arg.node, arg.value))
-                elif arg.tape.level == tape.level:
-                    raise _escaped_error(self)
-        if self.first_order or self.linear:
-            # Record at every lower level too, so the forward itself sees plain arrays.
-            out, cache = self.bind(unwrapped, kwargs)
-            nested = self.first_order and any(type(arg) is Traced for arg in unwrapped)
-        else:
-            out, cache = self.forward(*unwrapped, **kwargs)
-            nested = False
-        if not (type(out) is np.ndarray and out.dtype.kind == "f") and \
-                not _differentiable_output(self, out):
-            return out, cache
-        return tape.record(self, parents, cache, tuple(needed), nested, out), cache
+    bind = _tape.bind   # bind(args, kwargs) -> (out, cache): run the forward, record on the tape
 
     def _missing_vjp(self, g, cache, needed=None):
         raise NotImplementedError(
@@ -204,16 +181,18 @@ class Primitive:
 
 
 def primitive(forward=None, vjp=None, *, name=None, first_order=False, linear=False,
-              selective_vjp=False, spec=None, jvp=None):
+              selective_vjp=False, spec=None, jvp=None, nondiff_argnums=()):
     """Register a forward/VJP pair as a primitive; usable bare, with options, or as a call.
 
         @primitive                                   # then @p.defvjp
         @primitive(first_order=True, spec=...)       # with options
         primitive(affine_forward, vjp=affine_backward)
+        primitive(max_pool_forward, vjp=max_pool_backward, nondiff_argnums=(1,))
     """
     def make(forward):
         return Primitive(forward, vjp, name=name, first_order=first_order, linear=linear,
-                         selective_vjp=selective_vjp, spec=spec, jvp=jvp)
+                         selective_vjp=selective_vjp, spec=spec, jvp=jvp,
+                         nondiff_argnums=nondiff_argnums)
     return make if forward is None else make(forward)
 
 
@@ -222,19 +201,20 @@ class _VJPTranspose(Primitive):
     VJP (the transpose of g -> cotangent) is the primitive's JVP rule. Not registered: the
     registry-driven test checks it through forward mode of the primitive it transposes.
 
-    Arguments: (g, cache, needed, position, shared); `shared` is a list that holds the
-    kernel's results after the first position, so the kernel runs once per cotangent g.
+    Arguments: (g, cache, needed, position, shared), all but g nondiff; `shared` is a list
+    that holds the kernel's results after the first position, so the kernel runs once per g.
     """
 
     def __init__(self, primitive):
+        _tape.TapeOp.__init__(self, f"{primitive.name} (VJP transposed by its JVP rule)")
         self.primal = primitive
-        self.name = f"{primitive.name} (VJP transposed by its JVP rule)"
         self.forward = self._forward
         self.vjp = self._transposed
         self.first_order = False
         self.linear = True
         self.selective_vjp = False
         self.spec = None
+        self._set_nondiff_argnums((1, 2, 3, 4))
         self.__wrapped__ = primitive
 
     def _forward(self, g, cache, needed, position, shared):
@@ -250,18 +230,45 @@ class _VJPTranspose(Primitive):
         cache, count, position = residual
         tangents = [None] * count
         tangents[position] = tangent
-        return self.primal.jvp(tuple(tangents), cache), None, None, None, None
+        return self.primal.jvp(tuple(tangents), cache)
 
 
 def register_ufunc(ufunc, primitive):
-    """Route `ufunc(traced, ...)` to `primitive`."""
+    """Route `ufunc(traced, ...)` to `primitive`; return the primitive it was routed to before
+    (None if none)."""
+    previous = _tape.UFUNC_PRIMITIVES.get(ufunc)
     _tape.UFUNC_PRIMITIVES[ufunc] = primitive
+    return previous
 
 
 def register_function(function, handler):
     """Route the NumPy function `function(traced, ...)` to `handler` (a primitive or a
-    function of the same arguments built from primitives)."""
+    function of the same arguments built from primitives); return the handler it was routed
+    to before (None if none)."""
+    previous = _tape.FUNCTION_HANDLERS.get(function)
     _tape.FUNCTION_HANDLERS[function] = handler
+    return previous
+
+
+@contextlib.contextmanager
+def registered(function, handler):
+    """Context manager: route `function` (a NumPy ufunc, through register_ufunc, or function,
+    through register_function) to `handler` inside the block only; on leaving it, the previous
+    routing (or none) is back.
+
+        with vjpnet.registered(np.cumprod, cumprod_primitive):
+            vjpnet.grad(lambda x: np.sum(np.cumprod(x)))(x)
+    """
+    is_ufunc = isinstance(function, np.ufunc)
+    table = _tape.UFUNC_PRIMITIVES if is_ufunc else _tape.FUNCTION_HANDLERS
+    previous = (register_ufunc if is_ufunc else register_function)(function, handler)
+    try:
+        yield handler
+    finally:
+        if previous is None:
+            table.pop(function, None)
+        else:
+            table[function] = previous
 
 
 def register_lazy_ufuncs(module_name, provider):
@@ -279,40 +286,6 @@ def register_caller_hint(hint):
 def register_nondifferentiable(*functions):
     """Let these ufuncs/functions accept traced values and return plain results (argmax, ...)."""
     _tape.NONDIFFERENTIABLE.update(functions)
-
-
-def _differentiable_output(primitive, out):
-    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
-    clearly."""
-    if _tape.is_differentiable(out):
-        return True
-    if isinstance(out, (tuple, list)):
-        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
-                        "its output; a primitive's forward returns (out, cache) with one array "
-                        "as out")
-    return False
-
-
-_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
-
-
-def _needed(count, mask):
-    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
-    return needed
-
-
-def _check_kwargs(primitive, kwargs):
-    for key, value in kwargs.items():
-        if type(value) is Traced:
-            raise TypeError(f"{primitive.name}: keyword argument {key!r} is traced; pass "
-                            "differentiable values as positional arguments")
-
-
-def _escaped_error(primitive):
-    return ValueError(
-        f"{primitive.name} was called on a traced value from a grad/vjp that has already "
-        "returned (it escaped, e.g. through a global or a closure). Pass values in as arguments "
-        "of the differentiated function instead.")
 
 
 def stop_gradient(x):

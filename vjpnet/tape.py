@@ -1,8 +1,9 @@
-"""Trace levels, traced values and the reverse sweep.
+"""Trace levels, traced values, recording and the reverse sweep.
 
 Inside `grad(f)` each float or complex input is wrapped in a `Traced` bound to a fresh `Tape`.
 Every primitive called on a traced value appends one entry (primitive, parents, cache) to the
-tape of the highest level among its arguments; tape order is a topological order, so `backward`
+tape of the highest level among its arguments (`record`, reached through `bind` and the ufunc
+fast paths `apply_unary` / `apply_binary`); tape order is a topological order, so `backward`
 is one reverse loop. Nested `grad` opens a tape one level up; a value traced at level 2 wraps a
 value traced at level 1, which is how VJPs written with NumPy operations become differentiable.
 
@@ -32,16 +33,45 @@ LAZY_UFUNC_MODULES = {}
 # library function that called it (vjpnet.scipy names its replacements), or "".
 CALLER_HINTS = []
 UNSUPPORTED = {}               # NumPy function -> the error message that says why, and what to use
+_ufunc_primitives = UFUNC_PRIMITIVES   # the same dict (typed in tape.pxd for the compiled build)
+
+
+class TapeOp:
+    """What the tape reads from an operation it records: a registry.Primitive, or one of
+    checkpoint's ops. Subclasses set the fields (Primitive documents their meaning); the
+    defaults are an op with no forward and no VJP that the sweep checks.
+
+    fast_ufunc: for a primitive whose forward is exactly `out = fast_ufunc(*inputs)` with the
+    cache `(*inputs, out)` and no nondiff argument (numpy_ops' UfuncPrimitive), the ufunc that
+    the fast paths apply_unary / apply_binary call; None for every other op.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "jvp", "first_order", "linear", "selective_vjp",
+                 "check_cotangents", "nondiff_argnums", "nondiff_mask", "fast_ufunc")
+
+    def __init__(self, name):
+        self.name = name
+        self.forward = self.vjp = self.jvp = self.fast_ufunc = None
+        self.first_order = self.linear = self.selective_vjp = False
+        self.check_cotangents = True
+        self.nondiff_argnums = ()
+        self.nondiff_mask = 0
+
+    def __repr__(self):
+        return f"<vjpnet tape op {self.name}>"
 
 
 class Tape:
-    """One trace level: its entries (one per node) and open/closed state."""
+    """One trace level: its entries (one per node) and open/closed state.
+
+    An entry is None for an input, else (primitive, parents, cache, needed, nested); see
+    `record`. parents is flat: four fields (slot, node, shape, dtype) per traced argument.
+    """
 
     __slots__ = ("level", "entries", "open")
 
     def __init__(self, level):
         self.level = level
-        # per node: None for an input, else (primitive, parents, cache, needed, nested)
         self.entries = []
         self.open = True
 
@@ -50,22 +80,12 @@ class Tape:
         self.entries.append(None)
         return Traced(value, self, len(self.entries) - 1)
 
-    def record(self, primitive, parents, cache, needed, nested, out):
-        """Append one primitive call; return its output traced at this level.
-
-        parents: ((position, node, value), ...) of the arguments traced at this level (value: the
-        argument's value one level down, for the shape/dtype check of its cotangent); needed: per
-        positional argument, whether it is one of them; nested: a first-order primitive whose
-        arguments are also traced by an enclosing level (its VJP must never run then).
-        """
-        entries = self.entries
-        entries.append((primitive, parents, cache, needed, nested))
-        return Traced(out, self, len(entries) - 1)
-
 
 def abstract_value(value):
     """(shape, dtype) of an array, a NumPy scalar, a traced value or a Python number (dtype
-    None for a Python float: any float cotangent; complex128 for a Python complex)."""
+    None for a Python float, traced or not: any float cotangent; complex128 for a Python
+    complex)."""
+    value = plain(value)
     if type(value) is float:
         return (), None
     if type(value) is complex:
@@ -100,6 +120,7 @@ def dtype_of(value):
 
 _FLOAT64 = np.dtype(np.float64)
 _COMPLEX128 = np.dtype(np.complex128)
+ndarray = np.ndarray
 
 
 def is_float(value):
@@ -127,41 +148,39 @@ def plain(value):
 
 
 _NO_KWARGS = {}
+_NEGATIVE, _ABSOLUTE, _ADD, _SUBTRACT, _MULTIPLY = \
+    np.negative, np.absolute, np.add, np.subtract, np.multiply
+_TRUE_DIVIDE, _FLOOR_DIVIDE, _REMAINDER, _POWER, _MATMUL = \
+    np.true_divide, np.floor_divide, np.remainder, np.power, np.matmul
 
 
-def _unary_operator(ufunc):
-    """-x, abs(x): the ufunc's primitive, called directly (the hot path of loss code)."""
-    def operator(self):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(self)   # unregistered: NumPy's dispatch raises the explanatory error
-        out = primitive.apply1(self)
-        if type(self.value) is not _ndarray:   # rare: a Python float, a nested level
-            _python_float_result(out, self)
-        return out
-    return operator
+def _unary_operator(ufunc, x):
+    """-x, abs(x), np.exp(x): the ufunc's primitive, called directly (the hot path of loss
+    code): apply_unary for a fast ufunc, else the primitive's apply1."""
+    primitive = _ufunc_primitives.get(ufunc)
+    if primitive is None:
+        return ufunc(x)   # unregistered: NumPy's dispatch raises the explanatory error
+    if getattr(primitive, "fast_ufunc", None) is not None:
+        out = apply_unary(primitive, x)
+    else:
+        out = primitive.apply1(x)
+    if type(out) is Traced and type(out.value) is not _ndarray:   # rare: a scalar, a level
+        _python_float_result(out, x)
+    return out
 
 
-def _binary_operators(ufunc):
-    """x + y and y + x (reflected) for a traced x: the ufunc's primitive, called directly."""
-    def operator(self, other):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(self, other)
-        out = primitive.apply2(self, other)
-        if type(self.value) is not _ndarray:
-            _python_float_result(out, self, other)
-        return out
-
-    def reflected(self, other):
-        primitive = UFUNC_PRIMITIVES.get(ufunc)
-        if primitive is None:
-            return ufunc(other, self)
-        out = primitive.apply2(other, self)
-        if type(self.value) is not _ndarray:
-            _python_float_result(out, other, self)
-        return out
-    return operator, reflected
+def _binary_operator(ufunc, x, y):
+    """x + y, x * y, np.add(x, y), ... with a traced x or y, as _unary_operator."""
+    primitive = _ufunc_primitives.get(ufunc)
+    if primitive is None:
+        return ufunc(x, y)
+    if getattr(primitive, "fast_ufunc", None) is not None:
+        out = apply_binary(primitive, x, y)
+    else:
+        out = primitive.apply2(x, y)
+    if type(out) is Traced and type(out.value) is not _ndarray:
+        _python_float_result(out, x, y)
+    return out
 
 
 _ndarray = np.ndarray
@@ -223,9 +242,13 @@ class Traced:
     # --- NumPy dispatch -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs:   # the hot path
-            primitive = UFUNC_PRIMITIVES.get(ufunc)
+            primitive = _ufunc_primitives.get(ufunc)
             if primitive is not None:
                 count = len(inputs)
+                if getattr(primitive, "fast_ufunc", None) is not None:
+                    if count == 1:
+                        return apply_unary(primitive, inputs[0])
+                    return apply_binary(primitive, inputs[0], inputs[1])
                 if count == 1:
                     return primitive.apply1(inputs[0])
                 return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
@@ -385,16 +408,24 @@ class Traced:
         return FUNCTION_HANDLERS["astype"](self, np.dtype(dtype))
 
     # --- operators, each forwarded to its ufunc's primitive (no NumPy override machinery) ---
-    __neg__ = _unary_operator(np.negative)
-    __abs__ = _unary_operator(np.absolute)
-    __add__, __radd__ = _binary_operators(np.add)
-    __sub__, __rsub__ = _binary_operators(np.subtract)
-    __mul__, __rmul__ = _binary_operators(np.multiply)
-    __truediv__, __rtruediv__ = _binary_operators(np.true_divide)
-    __floordiv__, __rfloordiv__ = _binary_operators(np.floor_divide)
-    __mod__, __rmod__ = _binary_operators(np.remainder)
-    __pow__, __rpow__ = _binary_operators(np.power)
-    __matmul__, __rmatmul__ = _binary_operators(np.matmul)
+    def __neg__(self): return _unary_operator(_NEGATIVE, self)
+    def __abs__(self): return _unary_operator(_ABSOLUTE, self)
+    def __add__(self, other): return _binary_operator(_ADD, self, other)
+    def __radd__(self, other): return _binary_operator(_ADD, other, self)
+    def __sub__(self, other): return _binary_operator(_SUBTRACT, self, other)
+    def __rsub__(self, other): return _binary_operator(_SUBTRACT, other, self)
+    def __mul__(self, other): return _binary_operator(_MULTIPLY, self, other)
+    def __rmul__(self, other): return _binary_operator(_MULTIPLY, other, self)
+    def __truediv__(self, other): return _binary_operator(_TRUE_DIVIDE, self, other)
+    def __rtruediv__(self, other): return _binary_operator(_TRUE_DIVIDE, other, self)
+    def __floordiv__(self, other): return _binary_operator(_FLOOR_DIVIDE, self, other)
+    def __rfloordiv__(self, other): return _binary_operator(_FLOOR_DIVIDE, other, self)
+    def __mod__(self, other): return _binary_operator(_REMAINDER, self, other)
+    def __rmod__(self, other): return _binary_operator(_REMAINDER, other, self)
+    def __pow__(self, other, modulo=None): return _binary_operator(_POWER, self, other)
+    def __rpow__(self, other, modulo=None): return _binary_operator(_POWER, other, self)
+    def __matmul__(self, other): return _binary_operator(_MATMUL, self, other)
+    def __rmatmul__(self, other): return _binary_operator(_MATMUL, other, self)
 
     def __pos__(self): return self
     def __lt__(self, other): return np.less(self, other)   # routed: a plain (constant) mask
@@ -481,6 +512,266 @@ def _missing_vjp_message(name, register, short_name):
         f"    vjpnet.{register}({code_name}, my_{short_name})")
 
 
+# --- recording ------------------------------------------------------------------------------
+
+def record(tape, primitive, parents, cache, needed, nested, out):
+    """Append one call of `primitive` to `tape`; return `out` traced at the tape's level. Every
+    recording (bind, the ufunc fast paths, checkpoint) is this step.
+
+    parents: a flat tuple, four fields per argument traced at this level: slot (the index of
+    its cotangent in the VJP's result), node (its node on the tape), shape and dtype (what that
+    cotangent must have; dtype None: a Python float; both None for an op that does not check
+    its cotangents, whose inputs are in its cache). The tape keeps no input value for the
+    check, only its shape and dtype. needed: per VJP result slot, whether it is wanted; nested:
+    a first-order primitive whose arguments are also traced by an enclosing level (its VJP must
+    never run then).
+    """
+    entries = tape.entries
+    entries.append((primitive, parents, cache, needed, nested))
+    traced = Traced.__new__(Traced)   # without __init__'s call: the hot path of every op
+    traced.value = out
+    traced.tape = tape
+    traced.node = len(entries) - 1
+    return traced
+
+
+def bind(primitive, args, kwargs):
+    """Run `primitive`'s forward on args, recording the call on the tape of the highest trace
+    level among them; return (out, cache). Without traced arguments, the bare forward.
+
+    Primitive.bind is this function. The fast path is one level of grad: every traced argument
+    on the same tape and wrapping a plain value; anything else takes _bind_levels.
+    """
+    tape = None
+    parents = []
+    mask = 0
+    position = 0
+    containers = False
+    for arg in args:
+        kind = type(arg)
+        if kind is Traced:
+            traced = arg
+            value = traced.value
+            if type(value) is Traced or (tape is not None and traced.tape is not tape):
+                return _bind_levels(primitive, args, kwargs)
+            tape = traced.tape
+            parents.append(position)
+            parents.append(traced.node)
+            if type(value) is float:
+                parents.append(())
+                parents.append(None)
+            elif type(value) is complex:
+                parents.append(())
+                parents.append(_COMPLEX128)
+            else:
+                parents.append(value.shape)
+                parents.append(value.dtype)
+            mask |= 1 << position
+        elif kind is list or kind is tuple or kind is dict:
+            containers = True
+        position += 1
+    if containers or kwargs:
+        _check_constants(primitive, args, kwargs, 1 if tape is None else tape.level)
+    if tape is None:
+        return primitive.forward(*args, **kwargs)
+    if not tape.open:
+        raise _escaped_error(primitive)
+    unwrapped = list(args)
+    for index in range(0, len(parents), 4):
+        slot = parents[index]
+        traced = args[slot]
+        unwrapped[slot] = traced.value
+    nondiff = primitive.nondiff_mask
+    if nondiff:
+        if mask & nondiff:
+            raise primitive.nondiff_error((mask & nondiff).bit_length() - 1)
+        needed, slots = _slots(position, mask, nondiff)
+        for index in range(0, len(parents), 4):
+            parents[index] = slots[parents[index]]
+    else:
+        needed = _NEEDED.get((position, mask)) or _needed(position, mask)
+    out, cache = primitive.forward(*unwrapped, **kwargs)
+    if not (type(out) is ndarray and out.dtype.kind == "f") and \
+            not _differentiable_output(primitive, out):
+        return out, cache   # integer or boolean results carry no gradient
+    return record(tape, primitive, tuple(parents), cache, needed, False, out), cache
+
+
+def _bind_levels(primitive, args, kwargs):
+    """bind for arguments traced at several levels (nested grad): record at the highest."""
+    tape = None
+    for position, arg in enumerate(args):
+        if type(arg) is Traced:
+            if primitive.nondiff_mask >> position & 1:
+                raise primitive.nondiff_error(position)
+            if tape is None or arg.tape.level > tape.level:
+                tape = arg.tape
+    _check_constants(primitive, args, kwargs, tape.level)
+    if not tape.open:
+        raise _escaped_error(primitive)
+    unwrapped = list(args)
+    mask = 0
+    parents = ()
+    for position, arg in enumerate(args):
+        if type(arg) is Traced:
+            if arg.tape is tape:
+                value = unwrapped[position] = arg.value
+                mask |= 1 << position
+                parents += (position, arg.node) + abstract_value(value)
+            elif arg.tape.level == tape.level:
+                raise _escaped_error(primitive)
+    needed, slots = _slots(len(args), mask, primitive.nondiff_mask)
+    parents = tuple(slots[field] if index % 4 == 0 else field
+                    for index, field in enumerate(parents))
+    nested = False
+    if primitive.first_order or primitive.linear:
+        # Record at every lower level too, so the forward itself sees plain arrays.
+        out, cache = bind(primitive, tuple(unwrapped), kwargs)
+        if primitive.first_order:
+            for arg in unwrapped:
+                nested = nested or type(arg) is Traced
+    else:
+        out, cache = primitive.forward(*unwrapped, **kwargs)
+    if not (type(out) is ndarray and out.dtype.kind == "f") and \
+            not _differentiable_output(primitive, out):
+        return out, cache
+    return record(tape, primitive, parents, cache, needed, nested, out), cache
+
+
+def apply_unary(primitive, x):
+    """primitive(x) for a primitive with a fast_ufunc (forward: out = fast_ufunc(x), cache
+    (x, out)): bind's one-level path for one argument, recording the same entry."""
+    if type(x) is not Traced:
+        return bind(primitive, (x,), _NO_KWARGS)[0]
+    traced = x
+    tape = traced.tape
+    value = traced.value
+    if type(value) is Traced or not tape.open:
+        return bind(primitive, (x,), _NO_KWARGS)[0]
+    out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
+    # no shape and dtype: a fast ufunc's cotangents are not checked (its cache has the input)
+    return record(tape, primitive, (0, traced.node, None, None), (value, out), _ONE, False,
+                  out)
+
+
+def apply_binary(primitive, x, y):
+    """primitive(x, y) for a primitive with a binary fast_ufunc (cache (x, y, out)), as
+    apply_unary."""
+    if type(x) is Traced:
+        traced = x
+        tape = traced.tape
+        x_value = traced.value
+        if type(x_value) is Traced or not tape.open:
+            return bind(primitive, (x, y), _NO_KWARGS)[0]
+        if type(y) is Traced:
+            x_node = traced.node
+            traced = y
+            y_value = traced.value
+            if traced.tape is not tape or type(y_value) is Traced:
+                return bind(primitive, (x, y), _NO_KWARGS)[0]
+            parents = (0, x_node, None, None, 1, traced.node, None, None)
+            needed = _BOTH
+        else:
+            y_value = y
+            parents, needed = (0, traced.node, None, None), _FIRST
+    elif type(y) is Traced:
+        traced = y
+        tape = traced.tape
+        x_value = x
+        y_value = traced.value
+        if type(y_value) is Traced or not tape.open:
+            return bind(primitive, (x, y), _NO_KWARGS)[0]
+        parents, needed = (1, traced.node, None, None), _SECOND
+    else:
+        return bind(primitive, (x, y), _NO_KWARGS)[0]
+    out = primitive.fast_ufunc(x_value, y_value)
+    if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
+        return out   # e.g. an integer result: no gradient
+    return record(tape, primitive, parents, (x_value, y_value, out), needed, False, out)
+
+
+_ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+_NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
+
+
+def _needed(count, mask):
+    needed = _NEEDED[count, mask] = tuple(bool(mask >> i & 1) for i in range(count))
+    return needed
+
+
+_SLOTS = {}   # (number of args, traced mask, nondiff mask) -> (needed, slot per position)
+
+
+def _slots(count, mask, nondiff):
+    """(needed, slots): per differentiable positional argument (nondiff ones skipped), whether
+    it is traced; per position, the index of its cotangent in the VJP's result."""
+    key = (count, mask, nondiff)
+    found = _SLOTS.get(key)
+    if found is None:
+        positions = [i for i in range(count) if not nondiff >> i & 1]
+        slots = [None] * count
+        for slot, position in enumerate(positions):
+            slots[position] = slot
+        found = _SLOTS[key] = (tuple(bool(mask >> i & 1) for i in positions), tuple(slots))
+    return found
+
+
+def _differentiable_output(primitive, out):
+    """Whether a forward's output carries a gradient (real floating or complex); reject tuples
+    clearly."""
+    if is_differentiable(out):
+        return True
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"the forward of {primitive.name} returned a {type(out).__name__} as "
+                        "its output; a primitive's forward returns (out, cache) with one array "
+                        "as out")
+    return False
+
+
+def _holds_traced(value, level):
+    """Whether value is traced at `level` or above, or a list, tuple or dict holding such a
+    value (at any depth)."""
+    kind = type(value)
+    if kind is Traced:
+        return value.tape.level >= level
+    if kind is list or kind is tuple:
+        return any(_holds_traced(item, level) for item in value)
+    if kind is dict:
+        return any(_holds_traced(item, level) for item in value.values())
+    return False
+
+
+def _check_constants(primitive, args, kwargs, level):
+    """Keyword arguments and values inside list/tuple/dict arguments are constants for the
+    tape of `level` (the one the call records on; 1 when nothing positional is traced): a
+    value traced there would run the forward on it and bypass the VJP. Values traced at lower
+    levels only are constants here, and the forward (which sees values one level down) is
+    differentiated at theirs."""
+    for key, value in kwargs.items():
+        if _holds_traced(value, level):
+            raise TypeError(
+                f"{primitive.name}: keyword argument {key!r} is traced (it depends on the "
+                "values being differentiated), but keyword arguments of a primitive are "
+                "constants, never differentiated. Pass it as a positional argument, or "
+                f"vjpnet.stop_gradient({key}) to treat it as a constant.")
+    for position, arg in enumerate(args):
+        kind = type(arg)
+        if (kind is list or kind is tuple or kind is dict) and _holds_traced(arg, level):
+            raise TypeError(
+                f"{primitive.name}: argument {position} is a {kind.__name__} holding traced "
+                "values; a primitive differentiates only its positional arguments that are "
+                "arrays themselves. Pass each differentiated array as its own positional "
+                "argument, or vjpnet.stop_gradient(...) on the values to treat them as "
+                "constants.")
+
+
+def _escaped_error(primitive):
+    return ValueError(
+        f"{primitive.name} was called on a traced value from a grad/vjp that has already "
+        "returned (it escaped, e.g. through a global or a closure). Pass values in as arguments "
+        "of the differentiated function instead.")
+
+
 # --- the reverse sweep ----------------------------------------------------------------------
 
 def backward(tape, seeds, free):
@@ -491,11 +782,11 @@ def backward(tape, seeds, free):
     """
     entries = tape.entries
     cotangents = [None] * len(entries)
+    start = -1
     for node, cotangent in seeds:
         previous = cotangents[node]
         cotangents[node] = cotangent if previous is None else previous + cotangent
-    start = max((node for node, _ in seeds), default=-1)
-    ndarray = np.ndarray
+        start = max(start, node)
     for node in range(start, -1, -1):
         entry = entries[node]
         if entry is None:
@@ -520,17 +811,21 @@ def backward(tape, seeds, free):
         if type(results) is not tuple:
             results = _as_tuple(primitive, results, len(needed))
         check = primitive.check_cotangents
-        for position, parent, value in parents:
+        for index in range(0, len(parents), 4):
+            slot = parents[index]
+            parent = parents[index + 1]
             try:
-                cotangent = results[position]
+                cotangent = results[slot]
             except IndexError:
-                raise _count_error(primitive, len(results), needed, position) from None
+                raise _count_error(primitive, len(results), needed, slot) from None
             if cotangent is None:
                 continue
             if check:
-                if not (type(cotangent) is ndarray and type(value) is ndarray and
-                        cotangent.shape == value.shape and cotangent.dtype == value.dtype):
-                    _check_cotangent(primitive, position, cotangent, *abstract_value(value))
+                shape = parents[index + 2]
+                dtype = parents[index + 3]
+                if not (type(cotangent) is ndarray and cotangent.dtype is dtype and
+                        cotangent.shape == shape):
+                    _check_cotangent(primitive, slot, cotangent, shape, dtype)
             previous = cotangents[parent]
             if previous is None:
                 cotangents[parent] = cotangent
@@ -552,25 +847,44 @@ def _as_tuple(primitive, results, num_args):
         return (results,)
     raise TypeError(
         f"the VJP of {primitive.name} returned a single {type(results).__name__}, but the "
-        f"primitive was called with {num_args} positional arguments: return a tuple with one "
-        "cotangent (or None) per positional argument")
+        f"primitive was called with {num_args} positional arguments{_nondiff_note(primitive)}: "
+        "return a tuple with one cotangent (or None) per positional argument")
 
 
-def _count_error(primitive, count, needed, position):
+def _nondiff_note(primitive):
+    nondiff = getattr(primitive, "nondiff_argnums", ())
+    return f" (not counting nondiff_argnums={nondiff})" if nondiff else ""
+
+
+def _position(primitive, slot):
+    """The positional argument whose cotangent is the VJP's result `slot`."""
+    nondiff = getattr(primitive, "nondiff_argnums", ())
+    position = -1
+    while slot >= 0:
+        position += 1
+        if position not in nondiff:
+            slot -= 1
+    return position
+
+
+def _count_error(primitive, count, needed, slot):
     return ValueError(
         f"the VJP of {primitive.name} returned {count} cotangents for {len(needed)} positional "
-        f"arguments, but argument {position} is being differentiated: return one cotangent "
-        "(or None) per positional argument")
+        f"arguments{_nondiff_note(primitive)}, but argument {_position(primitive, slot)} is "
+        "being differentiated: return one cotangent (or None) per positional argument")
 
 
-def _check_cotangent(primitive, position, cotangent, shape, dtype):
+def _check_cotangent(primitive, slot, cotangent, shape, dtype):
+    if type(cotangent) is ndarray and cotangent.shape == shape and dtype is not None and \
+            cotangent.dtype == dtype:
+        return   # an equal dtype that is not the same object
     if type(cotangent) is Traced and cotangent.shape == shape and \
             (cotangent.dtype == dtype if dtype is not None else cotangent.dtype.kind == "f"):
         return   # a traced cotangent (higher order, forward mode) of the right kind
     got_shape = np.shape(cotangent)
     got_dtype = dtype_of(cotangent) if is_differentiable(cotangent) or \
         hasattr(cotangent, "dtype") else type(cotangent).__name__
-    what = f"argument {position} of {primitive.name}"
+    what = f"argument {_position(primitive, slot)} of {primitive.name}"
     if got_shape != shape:
         raise ValueError(
             f"the VJP of {primitive.name} returned a cotangent of shape {got_shape} for {what}, "

@@ -46,13 +46,14 @@ def _container_functions(obj):
 class TreeDef:
     """The structure of a pytree with its leaves taken out."""
 
-    __slots__ = ("node_type", "aux", "children", "num_leaves")
+    __slots__ = ("node_type", "aux", "children", "num_leaves", "flat_dict")
 
     def __init__(self, node_type, aux, children):
         self.node_type = node_type  # None for a leaf
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
+        self.num_leaves = 1 if node_type is None else sum([c.num_leaves for c in children])
+        self.flat_dict = False   # a dict of leaves (made by _flat_dict)
 
     def __eq__(self, other):
         return (
@@ -71,6 +72,18 @@ class TreeDef:
 
 
 _LEAF = TreeDef(None, None, ())
+_FLAT_DICTS = {}   # keys -> the TreeDef of a dict of those keys whose values are all arrays
+
+
+def _flat_dict(keys):
+    """The TreeDef of a dict with these keys and an array (a leaf) under each, made once."""
+    treedef = _FLAT_DICTS.get(keys)
+    if treedef is None:
+        if len(_FLAT_DICTS) > 1000:   # dicts with ever-new keys: keep the cache bounded
+            _FLAT_DICTS.clear()
+        treedef = _FLAT_DICTS[keys] = TreeDef(dict, keys, (_LEAF,) * len(keys))
+        treedef.flat_dict = True
+    return treedef
 
 
 def flatten(tree):
@@ -80,9 +93,19 @@ def flatten(tree):
 
 
 def _flatten_into(tree, leaves):
-    if type(tree) is np.ndarray:   # the common leaf, decided without a table lookup
+    kind = type(tree)
+    if kind is np.ndarray:   # the common leaf, decided without a table lookup
         leaves.append(tree)
         return _LEAF
+    if kind is dict:   # the common container: parameters by name
+        start = len(leaves)
+        leaves.extend(tree.values())
+        for index in range(start, len(leaves)):
+            if type(leaves[index]) is not np.ndarray:
+                del leaves[start:]
+                break
+        else:
+            return _flat_dict(tuple(tree))
     functions = _container_functions(tree)
     if functions is None:
         leaves.append(tree)
@@ -93,12 +116,20 @@ def _flatten_into(tree, leaves):
 
 def unflatten(treedef, leaves):
     """Rebuild the tree described by `treedef` with `leaves` in place of the original ones."""
-    leaves = list(leaves)
+    if type(leaves) is not list:
+        leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: the tree {treedef!r} has {treedef.num_leaves} leaves, "
                          f"got {len(leaves)}")
     if treedef is _LEAF:
         return leaves[0]
+    if treedef.flat_dict:
+        rebuilt = {}
+        index = 0
+        for key in treedef.aux:
+            rebuilt[key] = leaves[index]
+            index += 1
+        return rebuilt
     return _unflatten_from(treedef, iter(leaves))
 
 

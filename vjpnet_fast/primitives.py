@@ -43,23 +43,14 @@ def _pool_spec(rng):
                    {"pool_height": 1, "pool_width": 3, "stride": 2})]
 
 
-def _conv_vjp(g, cache, needed):
-    """(dx, dw, db, None), computing only the needed cotangents (conv_param gets none)."""
-    return conv_backward_fast(g, cache, needed[:3]) + (None,)
-
-
-conv2d_fast = primitive(conv_forward_fast, vjp=_conv_vjp, name="conv2d_fast",
-                        first_order=True, selective_vjp=True, spec=_conv_spec)
+conv2d_fast = primitive(conv_forward_fast, vjp=conv_backward_fast, name="conv2d_fast",
+                        first_order=True, selective_vjp=True, nondiff_argnums=(3,),
+                        spec=_conv_spec)
 
 
 @conv2d_fast.defjvp
 def _conv_jvp(tangents, cache):
     return conv_tangent(conv2d_fast, tangents, cache.x, cache.w, cache.b, cache.conv_param)
-
-
-def _max_pool_vjp(g, cache):
-    """(dx,): one cotangent per positional argument; pool_param gets none."""
-    return (max_pool_backward_fast(g, cache),)
 
 
 def _max_pool_jvp(tangents, cache):
@@ -68,5 +59,6 @@ def _max_pool_jvp(tangents, cache):
                         cache.pool_param["stride"])
 
 
-max_pool2d_fast = primitive(max_pool_forward_fast, vjp=_max_pool_vjp, jvp=_max_pool_jvp,
-                            name="max_pool2d_fast", first_order=True, spec=_pool_spec)
+max_pool2d_fast = primitive(max_pool_forward_fast, vjp=max_pool_backward_fast,
+                            jvp=_max_pool_jvp, name="max_pool2d_fast", first_order=True,
+                            nondiff_argnums=(1,), spec=_pool_spec)

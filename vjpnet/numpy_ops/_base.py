@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from vjpnet.registry import Primitive, Sample, register_ufunc
-from vjpnet.tape import _NO_KWARGS, Traced, dtype_of, is_differentiable
+from vjpnet.tape import (_NO_KWARGS, Traced, apply_binary, apply_unary, bind, dtype_of)
 
 __all__ = ["AxisError", "unbroadcast", "sum_to_shape", "cast_cotangent", "elementwise",
            "refuse_complex", "refusing_complex", "reject_kwargs", "normalize_axis",
@@ -65,68 +65,32 @@ IDENTITY = object()   # a partial that passes the cotangent through unchanged
 
 
 class UfuncPrimitive(Primitive):
-    """A primitive for a NumPy ufunc, with a short `apply` (bind, return the output) for the
-    common case: one level of grad, one or two arguments, every traced argument on the same
-    tape. It records exactly what Primitive.bind would; anything else goes through it.
-    apply1(x) / apply2(x, y) are the same for a known number of arguments (the operators).
+    """A primitive for a NumPy ufunc: its forward is `ufunc(*inputs)` with the cache
+    `(*inputs, out)` and it has no nondiff arguments, so the tape's fast paths
+    (tape.apply_unary / apply_binary, through its fast_ufunc) record it directly for one level
+    of grad, every traced argument on the same tape, exactly as Primitive.bind would; anything
+    else goes through bind. apply1(x) / apply2(x, y) are those entry points.
 
     Its VJPs return cotangents of the right shape and dtype by construction (unbroadcast), so
     the reverse sweep skips re-checking them (check_cotangents = False).
     """
 
-    __slots__ = ("ufunc",)
-    check_cotangents = False
+    __slots__ = ()
+    apply1 = apply_unary
+    apply2 = apply_binary
+
+    def __init__(self, ufunc, forward, vjp, **options):
+        super().__init__(forward, vjp, **options)
+        self.fast_ufunc = ufunc
+        self.check_cotangents = False
 
     def apply(self, args):
         count = len(args)
         if count == 1:
-            return self.apply1(args[0])
+            return apply_unary(self, args[0])
         if count == 2:
-            return self.apply2(args[0], args[1])
-        return Primitive.bind(self, args, _NO_KWARGS)[0]
-
-    def apply1(self, x):
-        """ufunc(x) for a unary ufunc, recorded."""
-        if type(x) is not Traced or type(x.value) is Traced or not x.tape.open:
-            return Primitive.bind(self, (x,), _NO_KWARGS)[0]
-        tape, x_value = x.tape, x.value
-        out = self.ufunc(x_value)   # of a float or complex input: float or complex
-        cache = (x_value, out)
-        entries = tape.entries
-        entries.append((self, ((0, x.node, x_value),), cache, _ONE, False))
-        return Traced(out, tape, len(entries) - 1)
-
-    def apply2(self, x, y):
-        """ufunc(x, y) for a binary ufunc, recorded."""
-        if type(x) is Traced:
-            tape, x_value = x.tape, x.value
-            if type(x_value) is Traced or not tape.open:
-                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
-            if type(y) is Traced:
-                y_value = y.value
-                if y.tape is not tape or type(y_value) is Traced:
-                    return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
-                parents, needed = ((0, x.node, x_value), (1, y.node, y_value)), _BOTH
-            else:
-                y_value = y
-                parents, needed = ((0, x.node, x_value),), _FIRST
-        elif type(y) is Traced:
-            tape, x_value, y_value = y.tape, x, y.value
-            if type(y_value) is Traced or not tape.open:
-                return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
-            parents, needed = ((1, y.node, y_value),), _SECOND
-        else:
-            return Primitive.bind(self, (x, y), _NO_KWARGS)[0]
-        out = self.ufunc(x_value, y_value)
-        if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
-            return out   # e.g. an integer result: no gradient
-        cache = (x_value, y_value, out)
-        entries = tape.entries
-        entries.append((self, parents, cache, needed, False))
-        return Traced(out, tape, len(entries) - 1)
-
-
-_ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
+            return apply_binary(self, args[0], args[1])
+        return bind(self, args, _NO_KWARGS)[0]
 
 
 class UfuncComposition:
@@ -202,8 +166,7 @@ def elementwise(ufunc, *partials, spec, name=None, real_only=False):
         raise ValueError("elementwise: ufuncs with one or two inputs only")
 
     forward.__name__ = forward.__qualname__ = name or ufunc.__name__
-    primitive = UfuncPrimitive(forward, vjp, selective_vjp=selective, spec=spec)
-    primitive.ufunc = ufunc
+    primitive = UfuncPrimitive(ufunc, forward, vjp, selective_vjp=selective, spec=spec)
     register_ufunc(getattr(ufunc, "__wrapped__", ufunc), primitive)
     return primitive
 

@@ -7,14 +7,16 @@
 Each keyword names one ufunc input, in order, with either its partial
 `partial(g, out, *inputs) -> cotangent before broadcasting is undone` (NumPy operations only,
 so it runs on traced values under nested grad), or a string saying why vjpnet does not
-differentiate that input (an order n, a parameter without a closed-form derivative). A traced
-value in such a position raises at call time, naming the function and the argument.
+differentiate that input (an order n, a parameter without a closed-form derivative): those
+inputs are the primitive's nondiff_argnums, so a traced value there raises at call time, naming
+the function, the argument and the reason.
 """
+import functools
+
 import numpy as np
 
 from vjpnet.numpy_ops._base import IDENTITY, UfuncPrimitive, refusing_complex, unbroadcast
 from vjpnet.registry import Primitive, register_ufunc
-from vjpnet.tape import Traced
 
 __all__ = ["special_ufunc", "NOT_CLOSED_FORM", "INTEGER_ORDER", "COUNT", "IDENTITY", "safe"]
 
@@ -36,6 +38,7 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
     if len(names) != registered.nin:
         raise ValueError(f"{public_name} takes {ufunc.nin} inputs, got partials for {names}")
     constants = tuple(i for i, partial in enumerate(partials) if isinstance(partial, str))
+    differentiated = tuple(partial for partial in partials if not isinstance(partial, str))
     short_name = public_name.rsplit(".", 1)[-1]
 
     if registered.nin == 1:
@@ -55,25 +58,27 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
             x, out = cache
             # elementwise: x's shape; x's dtype (any float for a Python float x)
             return (unbroadcast(partial(g, out, x), x),)
-        primitive_type, selective = UfuncPrimitive, False
+        primitive_type, selective = functools.partial(UfuncPrimitive, ufunc), False
     else:
-        def vjp(g, cache, needed):
+        differentiated_positions = tuple(i for i in range(len(partials)) if i not in constants)
+
+        def vjp(g, cache, needed):   # one cotangent per differentiated input
             *inputs, out = cache
             return tuple(
-                unbroadcast(g if partial is IDENTITY else partial(g, out, *inputs), x)
-                if need else None
-                for partial, x, need in zip(partials, inputs, needed))
+                unbroadcast(g if partial is IDENTITY else partial(g, out, *inputs),
+                            inputs[position]) if need else None
+                for partial, position, need in zip(differentiated, differentiated_positions,
+                                                   needed))
         # not UfuncPrimitive: its short apply2 would skip _numbers_in_float_dtype
         primitive_type, selective = _SpecialUfuncPrimitive, True
 
     forward.__name__ = forward.__qualname__ = short_name
     forward.__module__ = _MODULE
-    primitive = primitive_type(forward, vjp, selective_vjp=selective, spec=spec)
-    primitive.ufunc = ufunc
+    primitive = primitive_type(forward, vjp, selective_vjp=selective, spec=spec,
+                               nondiff_argnums=constants)
     primitive.public_name = public_name
     primitive.argument_names = names
-    primitive.constant_positions = constants
-    primitive.constant_reasons = {i: partials[i] for i in constants}
+    primitive.nondiff_reasons = {i: partials[i] for i in constants}
     register_ufunc(registered, primitive)
     return primitive
 
@@ -98,23 +103,18 @@ def _numbers_in_float_dtype(inputs):
 
 
 class _SpecialUfuncPrimitive(Primitive):
-    """A ufunc primitive of several inputs, some of which may have to stay constant."""
+    """A ufunc primitive of several inputs, some of which may be nondiff (with a reason)."""
 
-    __slots__ = ("ufunc",)
+    def argument_name(self, position):
+        return self.argument_names[position]
 
-    def bind(self, args, kwargs):
-        for position in self.constant_positions:
-            if position < len(args) and type(args[position]) is Traced:
-                raise TypeError(_constant_error(self, position))
-        return Primitive.bind(self, args, kwargs)
-
-
-def _constant_error(primitive, position):
-    name = primitive.argument_names[position]
-    signature = f"{primitive.public_name}({', '.join(primitive.argument_names)})"
-    return (f"{signature}: vjpnet does not differentiate with respect to {name} "
-            f"({primitive.constant_reasons[position]}), but {name} is traced (it depends on "
-            f"the values being differentiated). Pass {name} as a constant, or "
+    def nondiff_error(self, position):
+        name = self.argument_names[position]
+        signature = f"{self.public_name}({', '.join(self.argument_names)})"
+        return TypeError(
+            f"{signature}: vjpnet does not differentiate with respect to {name} "
+            f"({self.nondiff_reasons[position]}), but {name} is traced (it depends on the "
+            f"values being differentiated). Pass {name} as a constant, or "
             f"vjpnet.stop_gradient({name}) to treat it as one.")
 
 

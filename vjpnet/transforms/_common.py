@@ -9,6 +9,9 @@ from vjpnet.tape import (Traced, backward, dtype_of, is_differentiable, is_float
                          plain)
 
 
+ndarray = np.ndarray
+
+
 def name_of(f):
     """A function's name for error messages."""
     return getattr(f, "__name__", type(f).__name__)
@@ -16,12 +19,14 @@ def name_of(f):
 
 def check_argnums(name, argnums, num_args, transform="grad"):
     """argnums (int or tuple of ints, may be negative) -> tuple of positions in [0, num_args)."""
+    if type(argnums) is int and 0 <= argnums < num_args:
+        return (argnums,)   # the common case
     positions = argnums if isinstance(argnums, tuple) else (argnums,)
     for position in positions:
         if not isinstance(position, int) or not -num_args <= position < num_args:
             raise ValueError(f"{transform} of {name}: argnums={argnums!r} does not fit the "
                              f"{num_args} positional arguments it was called with")
-    return tuple(position % num_args for position in positions)
+    return tuple([position % num_args for position in positions])
 
 
 def is_float_leaf(leaf):
@@ -45,20 +50,26 @@ def trace_args(name, tape, args, positions, transform="grad", skip_non_float=Fal
     for position in positions:
         leaves, treedef = tree.flatten(args[position])
         traced = []
-        python_complex = set()
-        for index, leaf in enumerate(leaves):
-            if is_float_leaf(leaf) and not (holomorphic and is_float(leaf)):
+        wrapped = list(leaves)   # the leaves with the inputs in place of the traced ones
+        python_complex = ()
+        for index in range(len(leaves)):
+            leaf = leaves[index]
+            if type(leaf) is ndarray and not holomorphic and leaf.dtype.kind in "fc":
+                input_leaf = tape.new_input(leaf)   # the common case, decided quickly
+            elif is_float_leaf(leaf) and not (holomorphic and is_float(leaf)):
                 if type(leaf) is complex:
-                    python_complex.add(index)
-                traced.append(tape.new_input(leaf))
+                    python_complex += (index,)
+                input_leaf = tape.new_input(leaf)
             elif skip_non_float and not is_float_leaf(leaf):
                 traced.append(None)
+                continue
             else:
                 raise _input_error(name, args[position], position, index, leaf, transform,
                                    holomorphic)
+            traced.append(input_leaf)
+            wrapped[index] = input_leaf
         inputs.append((treedef, traced, python_complex))
-        args[position] = tree.unflatten(
-            treedef, [leaf if t is None else t for leaf, t in zip(leaves, traced)])
+        args[position] = tree.unflatten(treedef, wrapped)
     return args, inputs
 
 
@@ -96,6 +107,10 @@ def untrace(tape, value):
 
 def check_scalar_output(name, out, holomorphic=False):
     """Raise unless `out` is a real (or, holomorphic, complex) scalar: shape () or one element."""
+    if type(out) is Traced and not holomorphic:   # the common case: a traced 0-d float array
+        value = out.value
+        if type(value) is ndarray and value.dtype.kind == "f" and value.shape == ():
+            return
     integer = isinstance(out, (int, np.integer)) and not isinstance(out, bool)
     if not is_differentiable(out) and not integer:
         raise TypeError(f"grad of {name}: the function must return a float scalar, it returned "
@@ -151,10 +166,12 @@ def collect(inputs_of_arg, cotangents):
         if traced is None:
             gradients.append(None)
             continue
+        value = traced.value
         cotangent = None if cotangents is None else cotangents[traced.node]
         if cotangent is None:
-            cotangent = zeros_like_leaf(traced.value)
-        elif type(traced.value) is float and type(cotangent) is not Traced:
+            cotangent = np.zeros(value.shape, value.dtype) if type(value) is ndarray else \
+                zeros_like_leaf(value)
+        elif type(value) is float and type(cotangent) is not Traced:
             cotangent = float(cotangent)
         gradients.append(cotangent)
     for index in python_complex:

@@ -27,7 +27,7 @@ import functools
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, backward, open_tape
+from vjpnet.tape import Traced, TapeOp, abstract_value, backward, open_tape, record
 from vjpnet.transforms._common import is_float_leaf, name_of
 
 _recomputing = contextvars.ContextVar("vjpnet_recomputing", default=False)
@@ -42,7 +42,7 @@ def checkpoint(f):
     """Wrap f so that, inside grad, its internals are recomputed in the backward pass instead
     of being kept on the tape. f takes and returns arrays or pytrees; keyword arguments are
     passed through as constants. Outside any grad it is f."""
-    block_op = _BlockOp(f"checkpoint({name_of(f)})")
+    block_op = _TapeOp(f"checkpoint({name_of(f)})", _block_vjp, selective_vjp=True)
 
     @functools.wraps(f)
     def checkpointed(*args, **kwargs):
@@ -63,14 +63,14 @@ def checkpoint(f):
                              "that has already returned (it escaped); pass values in as "
                              "arguments of the differentiated function instead.")
         values = list(leaves)
-        parents = []
+        parents = ()
         needed = [False] * len(leaves)
         lower = False
         for index, leaf in enumerate(leaves):
             if type(leaf) is Traced:
                 if leaf.tape is tape:
                     values[index] = leaf.value
-                    parents.append((index, leaf.node, leaf.value))
+                    parents += (index, leaf.node) + abstract_value(leaf.value)
                     needed[index] = True
                     lower = lower or type(leaf.value) is Traced
                 else:
@@ -94,12 +94,11 @@ def checkpoint(f):
                 "its gradient would not flow through the checkpoint. Pass every "
                 "differentiated value (parameters too) as a positional argument.")
         cache = (f, constants, structure, values, kwargs, random_state)
-        entries.append((block_op, tuple(parents), cache, tuple(needed), False))
-        block = len(entries) - 1
+        block = record(tape, block_op, parents, cache, tuple(needed), False, None).node
         for index, leaf in enumerate(out_leaves):
             if is_float_leaf(leaf):
-                entries.append((_OUTPUT_OP, ((0, block, None),), index, _ONE, False))
-                out_leaves[index] = Traced(leaf, tape, len(entries) - 1)
+                parents = (0, block, None, None)   # no check: _OUTPUT_OP routes to the block
+                out_leaves[index] = record(tape, _OUTPUT_OP, parents, index, _ONE, False, leaf)
         return tree.unflatten(out_treedef, out_leaves)
 
     return checkpointed
@@ -166,58 +165,42 @@ class _OutputCotangents:
         return _OutputCotangents(merged)
 
 
-class _TapeOp:
-    """The attributes the reverse sweep reads from a tape entry's op (as on a Primitive)."""
-
-    __slots__ = ("name",)
-    first_order = False
-    linear = False
-    jvp = None
-    check_cotangents = False   # cotangents have their inputs' shapes by construction
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"<vjpnet tape op {self.name}>"
-
-
-class _BlockOp(_TapeOp):
-    """A checkpointed call: its VJP recomputes the block and sweeps it."""
+class _TapeOp(TapeOp):
+    """An op of checkpoint on the tape: cotangents have their inputs' shapes by construction."""
 
     __slots__ = ()
-    selective_vjp = True
 
-    @staticmethod
-    def vjp(cotangents, cache, needed):
-        f, constants, structure, values, kwargs, random_state = cache
-        with open_tape() as tape, _Replay(random_state):
-            out, leaves = _call(tape, f, constants, structure, values, needed, kwargs)
-        out_leaves = tree.flatten(out)[0]
-        seeds = []
-        for index, cotangent in cotangents.by_index.items():
-            leaf = out_leaves[index]
-            if type(leaf) is Traced and leaf.tape is tape:
-                seeds.append((leaf.node, cotangent))
-        results = backward(tape, seeds, free=True) if seeds else None
-        tape.entries.clear()
-        if results is None:
-            return (None,) * len(values)
-        return tuple(results[leaf.node] if need else None for leaf, need in zip(leaves, needed))
+    def __init__(self, name, vjp, selective_vjp):
+        super().__init__(name)
+        self.vjp = vjp
+        self.selective_vjp = selective_vjp
+        self.check_cotangents = False
 
 
-class _OutputOp(_TapeOp):
+def _block_vjp(cotangents, cache, needed):
+    """A checkpointed call's VJP: recompute the block on a new tape and sweep it."""
+    f, constants, structure, values, kwargs, random_state = cache
+    with open_tape() as tape, _Replay(random_state):
+        out, leaves = _call(tape, f, constants, structure, values, needed, kwargs)
+    out_leaves = tree.flatten(out)[0]
+    seeds = []
+    for index, cotangent in cotangents.by_index.items():
+        leaf = out_leaves[index]
+        if type(leaf) is Traced and leaf.tape is tape:
+            seeds.append((leaf.node, cotangent))
+    results = backward(tape, seeds, free=True) if seeds else None
+    tape.entries.clear()
+    if results is None:
+        return (None,) * len(values)
+    return tuple(results[leaf.node] if need else None for leaf, need in zip(leaves, needed))
+
+
+def _output_vjp(g, index):
     """One output leaf of a block: passes its cotangent on to the block, by leaf index."""
-
-    __slots__ = ()
-    selective_vjp = False
-
-    @staticmethod
-    def vjp(g, index):
-        return (_OutputCotangents({index: g}),)
+    return (_OutputCotangents({index: g}),)
 
 
-_OUTPUT_OP = _OutputOp("checkpoint output")
+_OUTPUT_OP = _TapeOp("checkpoint output", _output_vjp, selective_vjp=False)
 _ONE = (True,)
 
 

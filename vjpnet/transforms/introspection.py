@@ -5,11 +5,11 @@
     summary.total_bytes, summary.by_op(), summary.by_line()
 
 f is traced as `vjp` traces it (every float leaf of the arguments, or those in argnums). Each
-tape entry keeps its cache and the values of its traced inputs (the reverse sweep checks the
-cotangents' shapes against them). Counting: every array found in those (through tuples,
-lists, dicts, traced values and the attributes of cache objects) is reduced to the array that
-owns its memory (a view counts as its base, whole), and each such buffer is counted once, at
-the first entry (in tape order) that keeps it. Buffers of f's arguments are alive anyway: they
+tape entry keeps its cache (of its traced inputs, only their shapes and dtypes). Counting:
+every array found in a cache (through tuples, lists, dicts, traced values and the attributes
+of cache objects) is reduced to the array that owns its memory (a view counts as its base,
+whole), and each such buffer is counted once, at the first entry (in tape order) that keeps
+it. Buffers of f's arguments are alive anyway: they
 are listed apart, not in the total. The source line of an entry is the innermost line outside
 vjpnet's engine and NumPy that led to the op.
 """
@@ -21,8 +21,8 @@ import sys
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, dtype_of, open_tape, plain
-from vjpnet.transforms._common import check_argnums, is_float_leaf, name_of, shape_of
+from vjpnet.tape import Traced, abstract_value, open_tape
+from vjpnet.transforms._common import check_argnums, is_float_leaf, name_of
 
 Row = collections.namedtuple(
     "Row", "node op shape dtype saved_bytes shared_bytes argument_bytes line code")
@@ -114,15 +114,20 @@ def print_saved(f, *args, argnums=None, **kwargs):
 
 
 def _summarize(name, entries, out, args, tape):
-    outputs = {}   # node -> its value, from the inputs of later entries and from f's output
+    outputs = {}   # node -> (shape, dtype) of its output, from later entries and f's output
     for entry in entries:
-        if entry is not None:
-            for _, node, value in entry[1]:
-                if value is not None:   # a checkpoint block's outputs come one by one
-                    outputs[node] = value
+        if entry is None:
+            continue
+        op, parents, cache = entry[0], entry[1], entry[2]
+        for index in range(0, len(parents), 4):
+            slot, node, shape, dtype = parents[index:index + 4]
+            if shape is not None:
+                outputs[node] = shape, dtype
+            elif getattr(op, "fast_ufunc", None) is not None:   # its cache is (*inputs, out)
+                outputs[node] = abstract_value(cache[slot])
     for leaf in tree.flatten(out)[0]:
         if type(leaf) is Traced and leaf.tape is tape:
-            outputs[leaf.node] = leaf.value
+            outputs[leaf.node] = abstract_value(leaf.value)
     argument_owners = {}
     for arg in args:
         for leaf in tree.flatten(arg)[0]:
@@ -134,10 +139,10 @@ def _summarize(name, entries, out, args, tape):
     for node, entry in enumerate(entries):
         if entry is None:
             continue
-        op, parents, cache = entry[0], entry[1], entry[2]
+        op, cache = entry[0], entry[2]
         saved = shared = argument = 0
         seen_here = set()
-        for array in _arrays((cache, [value for _, _, value in parents])):
+        for array in _arrays(cache):
             owner = _owner(array)
             key = id(owner)
             if key in seen_here:
@@ -150,10 +155,9 @@ def _summarize(name, entries, out, args, tape):
             else:
                 counted[key] = owner   # keeps it alive, so ids stay unique while counting
                 saved += owner.nbytes
-        value = outputs.get(node)
-        shape = None if node not in outputs else tuple(shape_of(value))
-        dtype = None if node not in outputs else \
-            str(dtype_of(plain(value)))   # (float64 / complex128 for Python numbers)
+        shape, dtype = outputs.get(node, (None, None))
+        if shape is not None:
+            shape, dtype = tuple(shape), str(dtype or "float64")   # None: a Python float
         line, code = entries.sources[node]
         rows.append(Row(node, op.name, shape, dtype, saved, shared, argument, line, code))
     argument_bytes = sum(owner.nbytes for owner in argument_owners.values())

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from vjpnet import tree
-from vjpnet.tape import Traced, backward, open_tape
+from vjpnet.tape import Traced, backward, dtype_of, open_tape
 from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output, collect,
                                        dtype_kind, is_float_leaf, name_of, shape_of, split_aux,
                                        trace_args, untrace)
@@ -55,14 +55,16 @@ def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
                 aux = untrace(tape, aux)
         check_scalar_output(name, out, holomorphic)
         if type(out) is Traced and out.tape is tape:
-            seed = np.ones(out.shape, dtype=out.dtype)
-            cotangents = backward(tape, [(out.node, seed)], free=True)
             value = out.value
+            seed = np.ones(shape_of(value), dtype_of(value))
+            cotangents = backward(tape, [(out.node, seed)], free=True)
         else:   # f does not depend on the differentiated arguments
             cotangents, value = None, out
         tape.entries.clear()
-        gradients = tuple(collect(inputs_of_arg, cotangents) for inputs_of_arg in inputs)
-        gradient = gradients if isinstance(argnums, tuple) else gradients[0]
+        if isinstance(argnums, tuple):
+            gradient = tuple([collect(inputs_of_arg, cotangents) for inputs_of_arg in inputs])
+        else:
+            gradient = collect(inputs[0], cotangents)
         return ((value, aux) if has_aux else value), gradient
 
     return value_and_grad_f
