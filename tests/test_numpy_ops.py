@@ -720,12 +720,50 @@ def test_in_place_writes_into_plain_arrays_raise():
     (lambda x: np.einsum("i->i", x, dtype=np.float32), r"numpy\.einsum\(\.\.\., dtype="),
     (lambda x: np.pad(x, 1, mode="mean"), "mode='mean'"),
     (lambda x: np.linalg.qr(x.reshape(1, 3), mode="raw"), "mode='raw'"),
-    (lambda x: np.reshape(x, 3, order="F"), "order='F'"),
     (lambda x: np.cumsum(x, out=np.empty(3)), "out="),
 ])
 def test_unsupported_arguments_raise_type_error(call, match):
     with pytest.raises(TypeError, match=match):
         grad(lambda x: np.sum(call(x)))(normal(3))
+
+
+def _strided_layouts(base):
+    """Views of base (3, 4, 5) whose C, Fortran and memory orders all differ: Fortran-contiguous,
+    transposed, reversed and strided, and a broadcast view of a transposed slice."""
+    fortran = np.asfortranarray(base)
+    return {"c": base, "fortran": fortran, "transposed": base.transpose(1, 2, 0),
+            "reversed": fortran[::-1, :, ::-2], "strided": fortran[:, ::2],
+            "broadcast": np.broadcast_to(base[0].T[:, None, :], (5, 2, 4))}
+
+
+@pytest.mark.parametrize("layout", sorted(_strided_layouts(np.zeros((3, 4, 5)))))
+@pytest.mark.parametrize("order", ["C", "F", "A", "K", None, "f"])
+def test_ravel_and_reshape_read_elements_in_numpys_order(layout, order):
+    # "A" and "K" depend on the memory layout of the value, as they do in NumPy; so does the
+    # gradient, which is checked against the element each output position reads (found by
+    # tagging the elements of a view with the same layout; not for the broadcast view, whose
+    # positions share elements).
+    x = _strided_layouts(normal(3, 4, 5))[layout]
+    tags = _strided_layouts(np.arange(1.0, 61.0).reshape(3, 4, 5))[layout]
+    calls = [lambda x: np.ravel(x, order=order),
+             lambda x: x.flatten() if order is None else x.flatten(order)]
+    if order not in ("K", "k"):
+        calls += [lambda x: np.reshape(x, (2, -1), order=order),
+                  lambda x: x.reshape(-1, 2, order=order or "C")]
+    for call in calls:
+        out = vjpnet.vjp(call, x)[0]
+        np.testing.assert_array_equal(out, call(x))
+        weights = normal(*np.shape(out))
+        if layout != "broadcast":
+            position = {tag: i for i, tag in enumerate(tags.ravel())}
+            expected = np.zeros(x.size)
+            for tag, weight in zip(call(tags).ravel(), weights.ravel()):
+                expected[position[tag]] += weight
+            np.testing.assert_array_equal(grad(lambda x: np.sum(call(x) * weights))(x),
+                                          expected.reshape(x.shape))
+        check_grads(lambda x: np.sum(call(x) * weights), [np.ascontiguousarray(x)], order=2)
+    with pytest.raises(ValueError, match="'K' is not permitted"):
+        grad(lambda x: np.sum(np.reshape(x, -1, order="K")))(x)
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
