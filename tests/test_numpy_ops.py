@@ -766,6 +766,28 @@ def test_ravel_and_reshape_read_elements_in_numpys_order(layout, order):
         grad(lambda x: np.sum(np.reshape(x, -1, order="K")))(x)
 
 
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "nansum", "nanprod"])
+@pytest.mark.parametrize("axis", [None, 0, (0, 1)])
+def test_reductions_with_initial_match_numpy(name, axis):
+    # initial joins the reduction: it wins max/min where it is larger/smaller (no gradient to
+    # the array there), it alone is the result of an empty reduction, float32 stays float32.
+    function = getattr(np, name)
+    x = normal(3, 4)
+    for initial in [0.4, -0.4, 5.0, -5.0]:
+        kwargs = dict(axis=axis, initial=initial)
+        weights = normal(*np.shape(function(x, **kwargs)))
+        check_grads(lambda x: np.sum(function(x, **kwargs) * weights), [x], order=2)
+        for value in [x.astype(np.float32), np.zeros((0, 4)), x[:, :1]]:
+            for keepdims in [False, True]:
+                out = vjpnet.vjp(lambda x: function(x, keepdims=keepdims, **kwargs), value)[0]
+                expected = function(value, keepdims=keepdims, **kwargs)
+                assert out.shape == expected.shape and out.dtype == expected.dtype
+                np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # a traced initial gets its gradient too
+    check_grads(lambda p: np.sum(function(p[0], axis=axis, initial=p[1]) * 1.5),
+                [(x, 0.2)], order=1)
+
+
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
     with pytest.raises(ValueError, match="numpy.split"):
         grad(lambda x: np.sum(np.split(x, 2)[0]))(normal(3))

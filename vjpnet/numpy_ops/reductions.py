@@ -1,11 +1,13 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
+import operator
+
 import numpy as np
 
 from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, as_array, complex_normal,
                                     refuse_complex, reject_kwargs, shape_of)
 from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
 from vjpnet.registry import register_function
-from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
+from vjpnet.tape import UFUNC_METHODS, Traced, dtype_of, plain
 
 
 def _reduced_axes(shape, axis):
@@ -41,11 +43,26 @@ def _count(shape, axis):
     return count
 
 
-def _check_reduction(function_name, out, where, initial=np._NoValue):
-    if out is None and where is np._NoValue and initial is np._NoValue:
+def _check_reduction(function_name, out, where):
+    if out is None and where is np._NoValue:
         return
-    reject_kwargs(function_name, {"out": out, "where": where, "initial": initial},
-                  out=None, where=np._NoValue, initial=np._NoValue)
+    reject_kwargs(function_name, {"out": out, "where": where}, out=None, where=np._NoValue)
+
+
+def _with_initial(name, a, axis, keepdims, initial, reduce, combine):
+    """np.<name>(a, axis, keepdims=keepdims, initial=initial) as combine(reduce(a), initial) in
+    NumPy's result dtype; where the reduction is empty, initial alone (a constant unless initial
+    is traced)."""
+    if initial is np._NoValue:
+        return reduce(a)
+    reference = getattr(np, name)(np.zeros(shape_of(a), dtype_of(a)), axis=axis,
+                                  keepdims=keepdims, initial=plain(initial))  # NumPy's errors
+    traced = type(initial) is Traced
+    initial = astype_p(initial, reference.dtype) if traced else \
+        np.asarray(initial).astype(reference.dtype)
+    if _count(shape_of(a), axis) == 0:
+        return broadcast_to_p(initial, reference.shape) if traced else reference
+    return combine(reduce(a), initial)
 
 
 def _as_tuple_axis(axis):
@@ -71,10 +88,12 @@ sum_p = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
         where=np._NoValue):
-    _check_reduction("sum", out, where, initial)
+    _check_reduction("sum", out, where)
     if dtype is not None:
         a = astype_p(a, dtype)
-    return sum_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("sum", a, axis, keepdims, initial,
+                         lambda a: sum_p(a, axis=axis, keepdims=keepdims), operator.add)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
@@ -124,10 +143,12 @@ prod_p = Primitive(_prod_forward, _prod_vjp, name="prod",
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
          where=np._NoValue):
-    _check_reduction("prod", out, where, initial)
+    _check_reduction("prod", out, where)
     if dtype is not None:
         a = astype_p(a, dtype)
-    return prod_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("prod", a, axis, keepdims, initial,
+                         lambda a: prod_p(a, axis=axis, keepdims=keepdims), operator.mul)
 
 
 # --- max, min -------------------------------------------------------------------------------
@@ -158,17 +179,21 @@ amax_p = Primitive(_max_forward, _max_vjp, name="amax",
 
 
 def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check_reduction("max", out, where, initial)
+    _check_reduction("max", out, where)
     if dtype_of(a).kind == "c":
         refuse_complex("numpy.max", a)
-    return amax_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("max", a, axis, keepdims, initial,
+                         lambda a: amax_p(a, axis=axis, keepdims=keepdims), np.maximum)
 
 
 def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check_reduction("min", out, where, initial)
+    _check_reduction("min", out, where)
     if dtype_of(a).kind == "c":
         refuse_complex("numpy.min", a)
-    return -amax_p(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("min", a, axis, keepdims, initial,
+                         lambda a: -amax_p(-a, axis=axis, keepdims=keepdims), np.minimum)
 
 
 # --- var, std -----------------------------------------------------------------------------------

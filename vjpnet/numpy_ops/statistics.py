@@ -28,14 +28,16 @@ def _check(function_name, out=None, **kwargs):
 
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
            where=np._NoValue):
-    _check("nansum", out, initial=initial, where=where)
-    return np.sum(_filled(a, 0.0)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+    _check("nansum", out, where=where)
+    return np.sum(_filled(a, 0.0)[0], axis=axis, dtype=dtype, keepdims=keepdims,
+                  initial=initial)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
             where=np._NoValue):
-    _check("nanprod", out, initial=initial, where=where)
-    return np.prod(_filled(a, 1.0)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+    _check("nanprod", out, where=where)
+    return np.prod(_filled(a, 1.0)[0], axis=axis, dtype=dtype, keepdims=keepdims,
+                   initial=initial)
 
 
 def _count(missing, axis, keepdims):
