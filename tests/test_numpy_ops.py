@@ -446,6 +446,24 @@ def test_nondifferentiable_functions_return_plain_results():
     assert results["zeros"].dtype == np.float64 and not results["zeros"].any()
 
 
+def test_infinity_and_equivalence_predicates_are_constants():
+    x = np.array([1.0, np.inf, -np.inf, 2.0])
+
+    def f(x):
+        finite = ~(np.isposinf(x) | np.isneginf(x))
+        same = np.array_equiv(x, x[None, :])
+        safe = np.where(finite, x, 0.0)
+        return np.sum(safe * safe) * float(same)
+
+    np.testing.assert_array_equal(grad(f)(x), [2.0, 0.0, 0.0, 4.0])
+    seen = {}
+    grad(lambda x: seen.update(p=np.isposinf(x), n=np.isneginf(x), e=np.array_equiv(x, 1.0))
+         or np.sum(x))(x)
+    np.testing.assert_array_equal(seen["p"], [False, True, False, False])
+    np.testing.assert_array_equal(seen["n"], [False, False, True, False])
+    assert seen["e"] is np.False_ or seen["e"] is False
+
+
 def test_python_control_flow_on_traced_values():
     def f(x):
         total = 0.0
