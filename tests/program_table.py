@@ -405,6 +405,14 @@ def _(d):
     return f"np.{ufunc}.reduce({x}, axis={axis}, keepdims={d.flag()})"
 
 
+@entry("ufunc_outer", autograd=NO_VJP)
+def _(d):
+    x = d.array(max_ndim=2)
+    y = d.array(max_ndim=2)
+    ufunc = d.pick(["add", "subtract", "multiply"])
+    return f"np.{ufunc}.outer({x}, {y})"
+
+
 # --- shape ------------------------------------------------------------------------------------
 
 def _random_shape_of_size(d, size):

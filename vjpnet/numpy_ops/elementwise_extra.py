@@ -1,17 +1,19 @@
 """More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
 fabs, copysign (ufuncs), sinc, nan_to_num and real_if_close; floor_divide (//) and spacing
-return plain (piecewise constant) results.
+return plain (piecewise constant) results; ufunc.outer of the two-input ufuncs.
 
 Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
 w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
 """
+import functools
 import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import IDENTITY, Primitive, Sample, away_from, elementwise, normal
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal,
+                                    reject_kwargs)
 from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
-from vjpnet.tape import Traced, dtype_of, plain
+from vjpnet.tape import UFUNC_METHODS, UFUNC_PRIMITIVES, Traced, dtype_of, plain
 
 
 def _modulus_spec(rng):
@@ -121,3 +123,20 @@ register_function(np.real_if_close, real_if_close)
 register_function(np.sinc, sinc)
 # floor(x / y) and the gap to the next float are piecewise constant: plain results.
 register_nondifferentiable(np.floor_divide, np.spacing)
+
+
+# --- ufunc.outer ----------------------------------------------------------------------------
+
+def _outer(ufunc, a, b, **kwargs):
+    """ufunc.outer(a, b): ufunc(a reshaped to a.shape + (1,) * b.ndim, b), shape
+    a.shape + b.shape."""
+    reject_kwargs(f"{ufunc.__name__}.outer", kwargs)
+    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))), b)
+
+
+def register_outer_methods():
+    """Route ufunc.outer(traced, ...) for every differentiable two-input ufunc registered so
+    far (np.subtract.outer, np.multiply.outer, ...)."""
+    for ufunc in list(UFUNC_PRIMITIVES):
+        if ufunc.nin == 2 and ufunc.signature is None and (ufunc, "outer") not in UFUNC_METHODS:
+            UFUNC_METHODS[ufunc, "outer"] = functools.partial(_outer, ufunc)
