@@ -1057,6 +1057,21 @@ def _(d):
     return f"np.copysign({x}, {y})"
 
 
+@entry("float_power", covers=[np.float_power], autograd=NO_VJP)
+def _(d):
+    x = d.array(domain=POSITIVE)
+    return f"np.float_power({x}, {d.broadcastable(x)})"
+
+
+@entry("ldexp", covers=[np.ldexp], autograd=NO_VJP)
+def _(d):
+    x = d.array()
+    exponents = d.pick(["np.array([2, -1, 0])", "3", "-2"])
+    if exponents.startswith("np.array") and x.shape[-1:] != (3,):
+        exponents = "1"
+    return f"np.ldexp({x}, {exponents})"
+
+
 def _integer_distance(value):
     """The smallest distance of any value to an integer (inf if empty)."""
     value = np.asarray(value, dtype=np.float64)

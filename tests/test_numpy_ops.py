@@ -819,20 +819,43 @@ def test_ufunc_outer_of_every_differentiable_binary_ufunc():
     for ufunc in binary:
         if ufunc in (np.maximum, np.minimum, np.fmax, np.fmin, np.remainder, np.fmod):
             b_ = b + 0.05   # away from ties and jumps
+        elif ufunc is np.ldexp:
+            b_ = np.array([0, 1, -1, 2])   # integer exponents
         else:
             b_ = b
-        f = lambda a, b: ufunc.outer(a, b)  # noqa: E731
-        out = vjpnet.vjp(f, a, b_)[0]
-        np.testing.assert_allclose(out, f(a, b_), err_msg=ufunc.__name__)
+        f = lambda a, b=b_: ufunc.outer(a, b)  # noqa: E731
+        out = vjpnet.vjp(f, a)[0]
+        np.testing.assert_allclose(out, f(a), err_msg=ufunc.__name__)
         assert out.shape == (2, 3, 4)
-        out32 = vjpnet.vjp(f, a.astype(np.float32), b_.astype(np.float32))[0]
-        assert out32.dtype == f(a.astype(np.float32), b_.astype(np.float32)).dtype
+        b32 = b_ if ufunc is np.ldexp else b_.astype(np.float32)
+        out32 = vjpnet.vjp(lambda a: f(a, b32), a.astype(np.float32))[0]
+        assert out32.dtype == f(a.astype(np.float32), b32).dtype
     weights = normal(2, 3, 4)
     check_grads(lambda a, b: np.sum(np.power.outer(a, b) * weights), [a, b], order=2)
     less = vjpnet.vjp(lambda a: np.less.outer(a, b), a)[0]
     assert type(less) is np.ndarray and less.dtype == bool
     with pytest.raises(TypeError, match=r"multiply\.outer\(\.\.\., dtype="):
         grad(lambda a: np.sum(np.multiply.outer(a, b, dtype=np.float32)))(a)
+
+
+def test_float_power_promotes_and_ldexp_scales_exactly():
+    x, y = RNG.uniform(0.5, 2.0, (3, 4)), normal(4)
+    out = vjpnet.vjp(lambda x, y: np.float_power(x, y), x.astype(np.float32), y)[0]
+    assert out.dtype == np.float64   # float_power computes in float64, as NumPy
+    check_grads(lambda x, y: np.sum(np.float_power(x, y) * y), [x, y], order=2)
+    gx = grad(lambda x: np.sum(np.float_power(x, 2)))(x.astype(np.float32))
+    assert gx.dtype == np.float32
+    np.testing.assert_allclose(gx, 2 * x, rtol=1e-6)
+    n = np.array([0, 3, -2, 1])
+    for value in [x, x.astype(np.float32), 1.5, x[:, :1]]:
+        out = vjpnet.vjp(lambda x: np.ldexp(x, n), value)[0]
+        np.testing.assert_array_equal(out, np.ldexp(value, n))
+        assert out.dtype == np.ldexp(value, n).dtype
+        g = grad(lambda x: np.sum(np.ldexp(x, n)))(value)
+        assert np.shape(g) == np.shape(value) and np.result_type(g) == np.result_type(value)
+    # 2**1030 overflows float64, ldexp(0.25, 1030) does not: the gradient is exact too
+    assert grad(lambda x: np.ldexp(x, 1030) * 2.0 ** -1030)(0.25) == 1.0
+    check_grads(lambda x: np.sum(np.ldexp(x, n) * y), [x], order=2)
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():

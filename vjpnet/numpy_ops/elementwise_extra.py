@@ -1,6 +1,6 @@
 """More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
-fabs, copysign (ufuncs), sinc, nan_to_num and real_if_close; floor_divide (//) and spacing
-return plain (piecewise constant) results; ufunc.outer of the two-input ufuncs.
+fabs, copysign, float_power, ldexp (ufuncs), sinc, nan_to_num and real_if_close; floor_divide
+(//) and spacing return plain (piecewise constant) results; ufunc.outer of the two-input ufuncs.
 
 Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
 w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, away_from, elementwise, normal,
-                                    reject_kwargs)
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, UfuncComposition, away_from,
+                                    elementwise, normal, reject_kwargs, shape_of, sum_to_shape)
 from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
 from vjpnet.tape import UFUNC_METHODS, UFUNC_PRIMITIVES, Traced, dtype_of, plain
 
@@ -50,6 +50,36 @@ fabs_p = elementwise(np.fabs, lambda g, out, x: g * np.sign(plain(x)).astype(dty
 copysign_p = elementwise(np.copysign, lambda g, out, x, y: g * (_sign_of(x) * _sign_of(y)),
                          lambda g, out, x, y: g * 0.0,
                          spec=lambda rng: Sample(away_from(rng, (3, 4)), away_from(rng, 4)))
+
+
+# float_power(x, y) is power computed in float64 (complex128 for complex inputs): power's
+# derivatives and conventions, on the promoted values.
+def _as(x, dtype):
+    return x.astype(dtype) if type(x) is Traced else np.asarray(x, dtype)
+
+
+def float_power(x, y):
+    dtype = np.float_power(np.asarray(plain(x)).flat[:1], np.asarray(plain(y)).flat[:1]).dtype
+    return np.power(_as(x, dtype), _as(y, dtype))
+
+
+register_ufunc(np.float_power, UfuncComposition(float_power))
+
+
+# ldexp(x, n) = x * 2**n for integer n: linear in x, exact (no rounding of 2**n).
+def _ldexp_forward(x, n):
+    return np.ldexp(x, n), (n, shape_of(x), dtype_of(x))
+
+
+def _ldexp_vjp(g, cache):
+    n, shape, dtype = cache
+    return (sum_to_shape(np.ldexp(g, n), shape, dtype),)
+
+
+ldexp_p = Primitive(_ldexp_forward, _ldexp_vjp, name="ldexp", linear=True, nondiff_argnums=(1,),
+                    spec=lambda rng: [Sample(rng.standard_normal((3, 4)), np.array([0, 3, -2, 1])),
+                                      Sample(rng.standard_normal((2, 1)), np.array([[1, -1, 4]]))])
+register_ufunc(np.ldexp, UfuncComposition(lambda x, n: ldexp_p(x, n)))
 
 
 # --- sinc -----------------------------------------------------------------------------------
