@@ -1706,10 +1706,8 @@ def _(d):
     function = d.pick(["gammainc", "gammaincc"])
     _special(d, function)
     x = d.array(domain=POSITIVE, scalar=False)
-    # The derivative w.r.t. the shape a has no closed form: a is a constant, written in x's
-    # dtype (SciPy's ufuncs give float64 for a Python-float a and a float32 x; vjpnet keeps
-    # float32 on purpose).
-    return f"sps.{function}(np.{x.dtype.name}({d.pick([0.5, 1.5, 3.0])}), {x})"
+    # The derivative w.r.t. the shape a has no closed form: a is a constant
+    return f"sps.{function}({d.pick([0.5, 1.5, 3.0])}, {x})"
 
 
 @entry("sps.polygamma")
