@@ -363,6 +363,7 @@ def check_transforms_agree(case):
     if not abs(forward - reverse) <= EXACT_RTOL * scale + case.floor(case.u, case.v):
         raise Failure("transforms", f"<u, J v> = {forward!r} by jvp, <J^T u, v> = {reverse!r} "
                       "by vjp", snippet)
+    _check_jacobians(case, snippet)
     if "hessian_w" not in case._cache:
         return   # second order skipped (first-order entry, unreliable differences)
     gradient = vjpnet.grad(case.scalarized(case.f64, case.u), argnums=case.argnums)
@@ -372,6 +373,30 @@ def check_transforms_agree(case):
     if not abs(forward - reverse) <= 1e-8 * scale + case.floor(case.u, case.v, case.w):
         raise Failure("transforms", f"<H v, w> = {forward!r} forward over reverse, <H w, v> = "
                       f"{reverse!r} reverse over reverse", snippet)
+
+
+SMALL_JACOBIAN = 12   # elements in and out: jacfwd and jacrev are compared when both are small
+
+
+def _check_jacobians(case, snippet):
+    """jacfwd (columns by JVPs) equals jacrev (rows by VJPs) for small programs, and u^T jacrev
+    equals the VJP of u: three routes to the same numbers (to rounding of the program's values,
+    the size of the terms of a derivative that cancels to 0)."""
+    sizes = [np.size(a) for a in case.args64]
+    if sum(sizes) > SMALL_JACOBIAN or np.size(case.expected64) > SMALL_JACOBIAN:
+        return
+    reverse = vjpnet.jacrev(case.f64, argnums=case.argnums)(*case.args64)
+    forward = vjpnet.jacfwd(case.f64, argnums=case.argnums)(*case.args64)
+    snippet += "vjpnet.jacfwd(f, argnums=...)(...) vs vjpnet.jacrev(f, argnums=...)(...)\n"
+    assert_same("transforms", list(forward), list(reverse), "jacfwd vs jacrev of input",
+                snippet, reference=max(largest(list(reverse)), case.value_scale))
+    shape = np.shape(case.expected64)
+    for index, (jacobian, cotangent) in enumerate(zip(reverse, case.vjp64()[1])):
+        row = np.tensordot(np.asarray(case.u).reshape(shape), np.asarray(jacobian),
+                           axes=len(shape))
+        assert_same("transforms", [row], [cotangent], f"u^T jacrev vs vjp of input {index}",
+                    snippet, reference=max(largest([jacobian]), case.value_scale) *
+                    largest([case.u]))
 
 
 # In order: later checks reuse results of earlier ones (check_autograd and
