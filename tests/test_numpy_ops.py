@@ -736,7 +736,7 @@ def test_in_place_writes_into_plain_arrays_raise():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda x: np.sum(x, where=x > 0), r"numpy\.sum\(\.\.\., where="),
+    (lambda x: np.nansum(x, where=x > 0), r"numpy\.nansum\(\.\.\., where="),
     (lambda x: np.add(x, 1.0, where=np.ones(3, bool)), r"numpy\.add\(\.\.\., where="),
     (lambda x: np.einsum("i->i", x, dtype=np.float32), r"numpy\.einsum\(\.\.\., dtype="),
     (lambda x: np.pad(x, 1, mode="mean"), "mode='mean'"),
@@ -856,6 +856,32 @@ def test_float_power_promotes_and_ldexp_scales_exactly():
     # 2**1030 overflows float64, ldexp(0.25, 1030) does not: the gradient is exact too
     assert grad(lambda x: np.ldexp(x, 1030) * 2.0 ** -1030)(0.25) == 1.0
     check_grads(lambda x: np.sum(np.ldexp(x, n) * y), [x], order=2)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std"])
+def test_reductions_with_a_where_mask_match_numpy(name):
+    # Left-out entries get no gradient; the mask broadcasts; max/min need initial, as in NumPy.
+    function = getattr(np, name)
+    x = normal(3, 4)
+    masks = [x > -0.3, np.array([True, False, True, True]), np.array([[True], [False], [True]])]
+    extra = {"initial": -5.0 if name == "max" else 5.0} if name in ("max", "min") else {}
+    for mask in masks:
+        for axis, keepdims in [(None, False), (0, True), (1, False)]:
+            kwargs = dict(axis=axis, keepdims=keepdims, where=mask, **extra)
+            for value in [x, x.astype(np.float32)] + ([x + 0.5j * x[::-1]] if not extra else []):
+                out = vjpnet.vjp(lambda x: function(x, **kwargs), value)[0]
+                expected = function(value, **kwargs)
+                assert out.shape == expected.shape and out.dtype == expected.dtype
+                np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+            if not np.all(np.isfinite(function(x, **kwargs))):
+                continue   # a slice with no entry selected: NaN, as in NumPy
+            weights = normal(*np.shape(function(x, **kwargs)))
+            check_grads(lambda x: np.sum(function(x, **kwargs) * weights), [x], order=2)
+            g = grad(lambda x: np.sum(function(x, **kwargs) * weights))(x)
+            assert not np.any(g[~np.broadcast_to(mask, x.shape)])
+    if name in ("max", "min"):
+        with pytest.raises(ValueError, match="initial"):
+            grad(lambda x: function(x, where=x > 0))(x)
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
