@@ -370,6 +370,27 @@ def _(d):
                    f"{x}.{function[-3:]}(axis={axis!r})"])
 
 
+@entry("reduce_where", autograd=NO_VJP)
+def _(d):
+    """where= masks (every slice along the last axis keeps its first entry) and initial=."""
+    x = d.array(min_ndim=1, nonempty=True)
+    function = d.pick(["sum", "prod", "mean", "max", "min", "var"])
+    axis = d.pick([None, -1]) if function in ("mean", "var") else d.axes(x)
+    mask = f"(np.arange({x.shape[-1]}) % 2 == 0)"
+    keepdims = d.flag()
+    if function in ("max", "min"):
+        initial = -10.0 if function == "max" else 10.0
+        kept = np.where(np.arange(x.shape[-1]) % 2 == 0, np.asarray(x.value, dtype=float),
+                        initial)
+        if _top_gap(kept, axis, largest=function == "max") < GAP:
+            d.give_up()
+        return (f"np.{function}({x}, axis={axis!r}, keepdims={keepdims}, where={mask}, "
+                f"initial={initial!r})")
+    extra = f", initial={d.pick([0.5, -1.5])!r}" if function in ("sum", "prod") and d.flag() \
+        else ""
+    return f"np.{function}({x}, axis={axis!r}, keepdims={keepdims}, where={mask}{extra})"
+
+
 @entry("var", covers=[np.var, np.std])
 def _(d):
     x = d.array()
@@ -440,13 +461,15 @@ def _(d):
     if shape and x.size and d.flag():
         shape = tuple(-1 if i == d.integer(0, len(shape) - 1) else n for i, n in
                       enumerate(shape))
-    return d.pick([f"np.reshape({x}, {shape!r})", f"{x}.reshape({shape!r})"])
+    return d.pick([f"np.reshape({x}, {shape!r})", f"{x}.reshape({shape!r})",
+                   f"np.reshape({x}, {shape!r}, order='F')"])
 
 
 @entry("ravel", covers=[np.ravel])
 def _(d):
     x = d.array(scalar=False, complex=True)
-    return d.pick([f"np.ravel({x})", f"{x}.ravel()", f"{x}.flatten()"])
+    return d.pick([f"np.ravel({x})", f"{x}.ravel()", f"{x}.flatten()",
+                   f"np.ravel({x}, order='F')", f"{x}.flatten('F')"])
 
 
 @entry("transpose", covers=[np.transpose])
