@@ -423,6 +423,12 @@ def _(d):
         d.give_up()
     if d.flag():
         return f"np.add.accumulate({x}, axis={axis})"
+    if d.flag():   # the generic methods: order-free reduce, sequential accumulate
+        method = d.pick(["logaddexp.reduce", "hypot.reduce", "logaddexp.accumulate",
+                         "multiply.accumulate", "subtract.accumulate"])
+        if method == "hypot.reduce":
+            x = d.away(x)   # hypot's kink at (0, 0)
+        return f"np.{method}({x}, axis={axis})"
     return f"np.{ufunc}.reduce({x}, axis={axis}, keepdims={d.flag()})"
 
 

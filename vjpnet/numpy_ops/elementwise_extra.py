@@ -1,6 +1,7 @@
 """More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
 fabs, copysign, float_power, ldexp (ufuncs), sinc, nan_to_num and real_if_close; floor_divide
-(//) and spacing return plain (piecewise constant) results; ufunc.outer of the two-input ufuncs.
+(//) and spacing return plain (piecewise constant) results; ufunc.outer, .reduce and .accumulate
+of the two-input ufuncs.
 
 Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
 w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
@@ -11,9 +12,11 @@ import math
 import numpy as np
 
 from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, UfuncComposition, away_from,
-                                    elementwise, normal, reject_kwargs, shape_of, sum_to_shape)
+                                    elementwise, normal, normalize_axis, reject_kwargs, shape_of,
+                                    sum_to_shape)
 from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
-from vjpnet.tape import UFUNC_METHODS, UFUNC_PRIMITIVES, Traced, dtype_of, plain
+from vjpnet.tape import (NONDIFFERENTIABLE, UFUNC_METHODS, UFUNC_PRIMITIVES, Traced, dtype_of,
+                         plain)
 
 
 def _modulus_spec(rng):
@@ -155,7 +158,7 @@ register_function(np.sinc, sinc)
 register_nondifferentiable(np.floor_divide, np.spacing)
 
 
-# --- ufunc.outer ----------------------------------------------------------------------------
+# --- ufunc.outer, ufunc.reduce and ufunc.accumulate of the other two-input ufuncs --------------
 
 def _outer(ufunc, a, b, **kwargs):
     """ufunc.outer(a, b): ufunc(a reshaped to a.shape + (1,) * b.ndim, b), shape
@@ -164,9 +167,75 @@ def _outer(ufunc, a, b, **kwargs):
     return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))), b)
 
 
-def register_outer_methods():
-    """Route ufunc.outer(traced, ...) for every differentiable two-input ufunc registered so
-    far (np.subtract.outer, np.multiply.outer, ...)."""
+def _along_axis(ufunc, method, a, axis, dtype, out, keepdims=False, **kwargs):
+    """(reference, a with the reduced axis first, or None when a has nothing to combine):
+    NumPy's own result on zeros (its errors, shape and dtype) and the operand to fold."""
+    reject_kwargs(f"{ufunc.__name__}.{method}", dict(kwargs, dtype=dtype, out=out),
+                  dtype=None, out=None, **{key: np._NoValue for key in kwargs})
+    shape = shape_of(a)
+    options = {"keepdims": keepdims} if method == "reduce" else {}
+    reference = getattr(ufunc, method)(np.zeros(shape, dtype_of(a)), axis=axis, **options)
+    if axis is None:   # (NumPy allows it for reorderable ufuncs only: checked above)
+        a, axis = np.reshape(a, (-1,)), 0
+    elif isinstance(axis, tuple):
+        if len(axis) != 1:   # several axes: NumPy allows them for reorderable ufuncs
+            raise TypeError(f"numpy.{ufunc.__name__}.{method}(..., axis={axis!r}) with several "
+                            "axes is not supported on traced values by vjpnet; reduce one axis "
+                            "at a time")
+        (axis,) = axis
+    axis = normalize_axis(axis, len(shape_of(a)), f"{ufunc.__name__}.{method}")
+    a = np.moveaxis(a, axis, 0)
+    return reference, (a if shape_of(a)[0] else None), axis
+
+
+def _reduce(ufunc, a, axis=0, dtype=None, out=None, keepdims=False, **kwargs):
+    """ufunc.reduce(a, axis) for an order-free ufunc: folded left to right along the axis (one
+    recorded op per element of the axis)."""
+    reference, moved, axis = _along_axis(ufunc, "reduce", a, axis, dtype, out, keepdims,
+                                         **kwargs)
+    if moved is None:   # an empty axis: the identity, a constant
+        return reference
+    result = moved[0]
+    if ufunc.identity is not None:   # NumPy starts from the identity: hypot.reduce([x]) = |x|
+        result = ufunc(np.asarray(ufunc.identity, reference.dtype), result)
+    for i in range(1, shape_of(moved)[0]):
+        result = ufunc(result, moved[i])
+    if keepdims:
+        result = np.reshape(result, reference.shape)
+    return result if dtype_of(result) == reference.dtype else result.astype(reference.dtype)
+
+
+def _accumulate(ufunc, a, axis=0, dtype=None, out=None):
+    """ufunc.accumulate(a, axis): the running ufunc along the axis, left to right."""
+    reference, moved, axis = _along_axis(ufunc, "accumulate", a, axis, dtype, out)
+    if moved is None:
+        return reference
+    running = [moved[0]]
+    for i in range(1, shape_of(moved)[0]):
+        running.append(ufunc(running[-1], moved[i]))
+    result = np.moveaxis(np.stack(running), 0, axis)
+    return result if dtype_of(result) == reference.dtype else result.astype(reference.dtype)
+
+
+# reduce folds left to right; NumPy's own order inside a reduction is its business, so only
+# ufuncs whose result does not depend on the order get the generic reduce (NumPy's
+# power.reduce along a contiguous axis, e.g., is neither the left nor the right fold).
+_ORDER_FREE = {np.logaddexp, np.logaddexp2, np.hypot, np.fmax, np.fmin}
+
+
+def register_ufunc_methods():
+    """Route outer (every differentiable two-input ufunc), accumulate (those with a traced
+    result; it is sequential by definition) and reduce (the order-free ones) registered so far:
+    np.subtract.outer, np.maximum.accumulate, np.logaddexp.reduce, ... where no dedicated
+    handler is (np.add.reduce is sum)."""
     for ufunc in list(UFUNC_PRIMITIVES):
-        if ufunc.nin == 2 and ufunc.signature is None and (ufunc, "outer") not in UFUNC_METHODS:
-            UFUNC_METHODS[ufunc, "outer"] = functools.partial(_outer, ufunc)
+        if ufunc.nin != 2 or ufunc.nout != 1 or ufunc.signature is not None:
+            continue
+        methods = [("outer", _outer)]
+        if ufunc not in NONDIFFERENTIABLE:
+            methods.append(("accumulate", _accumulate))
+        if ufunc in _ORDER_FREE:
+            methods.append(("reduce", _reduce))
+        for method, handler in methods:
+            if (ufunc, method) not in UFUNC_METHODS:
+                UFUNC_METHODS[ufunc, method] = functools.partial(handler, ufunc)
