@@ -1254,10 +1254,16 @@ def _(d):
     return f"np.diff({x}, n={n}, axis={axis})"
 
 
-@entry("append", covers=[np.append, np.delete, np.resize], autograd=NO_VJP)
+@entry("append", covers=[np.append, np.delete, np.insert, np.resize], autograd=NO_VJP)
 def _(d):
     x = d.array(min_ndim=1)
-    kind = d.integer(0, 2)
+    kind = d.integer(0, 3)
+    if kind == 3:
+        axis = d.axis(x) if d.flag() else None
+        length = x.size if axis is None else x.shape[axis]
+        where = sorted(d.integer(-length, length) for _ in range(d.integer(1, 2)))
+        value = d.pick([1.5, f"np.sum({x})"])
+        return f"np.insert({x}, {where!r}, {value}, axis={axis!r})"
     if kind == 0:
         if d.flag():
             return f"np.append({x}, {d.array(scalar=False)})"

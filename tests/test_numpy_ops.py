@@ -213,6 +213,7 @@ CASES = [
     (np.rollaxis, lambda x: np.rollaxis(x, 2) + np.rollaxis(x, 0, 3).sum(), [normal(2, 3, 4)]),
     (np.append, lambda x, y: np.append(x, y), [normal(2, 3), normal(3)]),
     (np.delete, lambda x: np.delete(x, [0, 2], axis=1), [normal(3, 4)]),
+    (np.insert, lambda x, v: np.insert(x, [1, 3], v, axis=1), [normal(3, 4), normal(3, 1)]),
     (np.resize, lambda x: np.resize(x, (5, 3)), [normal(3, 4)]),
     (np.dsplit, lambda x: np.dsplit(x, 2)[1], [normal(2, 3, 4)]),
     (np.dstack, lambda x, y: np.dstack([x, y]), [normal(3, 4), normal(3, 4)]),
@@ -918,6 +919,21 @@ def test_generic_ufunc_reduce_and_accumulate_match_numpy(ufunc, method):
         np.testing.assert_array_equal(
             grad(lambda x: np.sum(np.maximum.accumulate(x)))(np.array([1.0, 3.0, 2.0, 5.0])),
             [1.0, 2.0, 0.0, 1.0])
+
+
+def test_insert_places_entries_as_numpy_and_sums_gradients_of_reused_values():
+    x, v = normal(3, 4), normal(3)
+    for obj, values, axis in [(1, v, 1), ([0, 2], v[:2], None), (slice(0, 4, 2), 2.5, 1),
+                              (3, normal(1, 4), 0), ([1, 1], v[:2], 1), (-1, v[:1], 0)]:
+        f = lambda x: np.insert(x, obj, values, axis=axis)  # noqa: E731
+        for value in [x, x.astype(np.float32)]:
+            out = vjpnet.vjp(f, value)[0]
+            np.testing.assert_array_equal(out, f(value))
+            assert out.dtype == f(value).dtype
+    # a scalar inserted in every row: its gradient is the sum over the three copies
+    assert grad(lambda c: np.sum(np.insert(np.zeros((3, 2)), 1, c, axis=1) * 2.0))(1.5) == 6.0
+    with pytest.raises(IndexError):
+        grad(lambda x: np.sum(np.insert(x, 9, 1.0, axis=1)))(x)
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
