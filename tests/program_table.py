@@ -33,7 +33,7 @@ an entry only has to describe valid calls. Keyword arguments of `entry`:
 Not generated on purpose, because vjpnet raises a clear TypeError for them (no VJP): norms with
 ord=0 or negative ord other than -inf, matrix norms other than 'fro', einsum with '...' or the
 sublist form, pad modes other than constant/edge/reflect/symmetric/wrap, keyword arguments
-vjpnet rejects (out=, where=, initial= of nanmax/nanmin, ...), in-place writes.
+vjpnet rejects (out=, where= of the NaN-skipping reductions, ...), in-place writes.
 
 Add a function in minutes: write its entry below (in the family it belongs to, with `covers=`
 naming the NumPy function), then run `python tests/hunt_differential.py --focus <name>

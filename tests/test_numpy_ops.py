@@ -788,7 +788,8 @@ def test_ravel_and_reshape_read_elements_in_numpys_order(layout, order):
         grad(lambda x: np.sum(np.reshape(x, -1, order="K")))(x)
 
 
-@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "nansum", "nanprod"])
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "nansum", "nanprod", "nanmax",
+                                  "nanmin"])
 @pytest.mark.parametrize("axis", [None, 0, (0, 1)])
 def test_reductions_with_initial_match_numpy(name, axis):
     # initial joins the reduction: it wins max/min where it is larger/smaller (no gradient to
@@ -934,6 +935,16 @@ def test_insert_places_entries_as_numpy_and_sums_gradients_of_reused_values():
     assert grad(lambda c: np.sum(np.insert(np.zeros((3, 2)), 1, c, axis=1) * 2.0))(1.5) == 6.0
     with pytest.raises(IndexError):
         grad(lambda x: np.sum(np.insert(x, 9, 1.0, axis=1)))(x)
+
+
+def test_nanmax_and_nanmin_with_initial_fill_all_nan_slices_with_it():
+    x = np.array([[np.nan, 1.0, -2.0], [np.nan, np.nan, np.nan]])
+    for function, initial in [(np.nanmax, 0.5), (np.nanmin, 0.5)]:
+        f = lambda x: function(x, axis=1, initial=initial)  # noqa: E731
+        np.testing.assert_array_equal(vjpnet.vjp(f, x)[0], f(x))
+        g = grad(lambda x: np.sum(f(x)))(x)
+        np.testing.assert_array_equal(g, [[0.0, function is np.nanmax, function is np.nanmin],
+                                          [0.0, 0.0, 0.0]])
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
