@@ -221,3 +221,38 @@ def test_odeint_errors():
     with pytest.raises(TypeError, match="first_order"):
         grad(lambda y0: np.sum(grad(lambda y0: np.sum(
             vintegrate.odeint(lambda y, t: -y, y0, [0.0, 1.0]) ** 2))(y0) ** 2))(np.ones(2))
+
+
+def banded(lower_count, upper_count, n):
+    ab = RNG.standard_normal((lower_count + upper_count + 1, n))
+    ab[upper_count] += 4.0   # the diagonal: well conditioned
+    return ab
+
+
+@pytest.mark.parametrize("l_and_u,b_shape", [((1, 1), (5,)), ((2, 1), (5, 2)),
+                                             ((0, 2), (4, 3)), ((1, 0), (3,))])
+def test_solve_banded_values_and_gradients(l_and_u, b_shape):
+    ab = banded(*l_and_u, b_shape[0])
+    b = RNG.standard_normal(b_shape)
+    f = lambda ab, b: vlinalg.solve_banded(l_and_u, ab, b)
+    out, vjp_fn = vjpnet.vjp(f, ab, b)
+    np.testing.assert_allclose(out, linalg.solve_banded(l_and_u, ab, b), rtol=1e-12)
+    np.testing.assert_allclose(f(ab, b), linalg.solve_banded(l_and_u, ab, b), rtol=1e-12)
+    check_grads(f, (ab, b), order=2)
+    # ab's corners lie outside the matrix: zero gradient there
+    ab_bar = vjp_fn(np.ones(b_shape))[0]
+    lower_count, upper_count = l_and_u
+    for k in range(upper_count):
+        assert np.all(ab_bar[k, :upper_count - k] == 0.0)
+    for k in range(lower_count):
+        assert np.all(ab_bar[upper_count + 1 + k, b_shape[0] - 1 - k:] == 0.0)
+
+
+def test_solve_banded_errors_name_the_shapes():
+    f = grad(lambda ab: np.sum(vlinalg.solve_banded((1, 1), ab, np.ones(4))))
+    with pytest.raises(ValueError, match=r"solve_banded: ab must have shape .*\(3, n\).*\(2, 4\)"):
+        f(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"solve_banded: b must have shape .*n = 5.*\(4,\)"):
+        f(banded(1, 1, 5))
+    with pytest.raises(TypeError, match="l_and_u must be a pair"):
+        vlinalg.solve_banded(1, np.ones((3, 4)), np.ones(4))

@@ -1,5 +1,6 @@
 """scipy.linalg inside grad, with SciPy's signatures: solve_triangular, cholesky, cho_factor,
-cho_solve, solve_sylvester, sqrtm, expm (all batched over leading axes as SciPy 1.17 is).
+cho_solve, solve_sylvester, sqrtm, expm (all batched over leading axes as SciPy 1.17 is), and
+solve_banded (one system; through a dense solve on traced values).
 
 The forwards are SciPy's (or NumPy's LAPACK) on plain arrays; each VJP is written with these
 same primitives, so second derivatives work:
@@ -21,7 +22,7 @@ from vjpnet.numpy_ops._base import Primitive, Sample, sum_to_shape
 from vjpnet.tape import Traced, dtype_of, plain
 
 __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "solve_sylvester",
-           "sqrtm", "expm"]
+           "sqrtm", "expm", "solve_banded"]
 
 _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1, "n": 0, "t": 1, "c": 1}
 
@@ -274,3 +275,48 @@ def expm(A):
     """The matrix exponential of A: (..., n, n)."""
     _check_square("expm", A)
     return expm_p(A)
+
+
+# --- solve_banded ----------------------------------------------------------------------------
+
+def _dense_from_banded(lower_count, upper_count, ab):
+    """The (n, n) matrix whose band is stored in ab ((l + u + 1, n), LAPACK's layout:
+    ab[u + i - j, j] = a[i, j]); entries of ab outside the matrix (its corners) are not read."""
+    n = ab.shape[-1]
+    i = np.arange(n).reshape(-1, 1)
+    j = np.arange(n).reshape(1, -1)
+    rows = upper_count + i - j
+    inside = (rows >= 0) & (rows <= lower_count + upper_count)
+    gathered = ab[np.clip(rows, 0, lower_count + upper_count), np.broadcast_to(j, (n, n))]
+    return np.where(inside, gathered, 0.0)
+
+
+def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    """x solving a x = b for the banded a stored in ab, as scipy.linalg.solve_banded.
+
+    l_and_u: (l, u), the numbers of nonzero sub- and superdiagonals; ab: (l + u + 1, n) with
+    ab[u + i - j, j] = a[i, j]; b: (n,) or (n, k). Differentiable in ab (its band) and b. On
+    traced values the band is expanded to a dense matrix and solved by np.linalg.solve (O(n^3)),
+    whose VJPs give the gradients; plain values use SciPy's banded solver.
+    """
+    try:
+        lower_count, upper_count = (int(count) for count in l_and_u)
+    except (TypeError, ValueError):
+        raise TypeError(f"vjpnet.scipy.linalg.solve_banded: l_and_u must be a pair of integers "
+                        f"(l, u), got {l_and_u!r}") from None
+    if not _is_traced(ab, b):
+        return _sl.solve_banded((lower_count, upper_count), ab, b, check_finite=check_finite)
+    ab = ab if type(ab) is Traced else np.asarray(ab)
+    b = b if type(b) is Traced else np.asarray(b)
+    ab_shape, b_shape = np.shape(plain(ab)), np.shape(plain(b))
+    if len(ab_shape) != 2 or ab_shape[0] != lower_count + upper_count + 1:
+        raise ValueError(f"vjpnet.scipy.linalg.solve_banded: ab must have shape (l + u + 1, n) "
+                         f"= ({lower_count + upper_count + 1}, n) for (l, u) = "
+                         f"({lower_count}, {upper_count}), got {ab_shape}")
+    if len(b_shape) not in (1, 2) or b_shape[0] != ab_shape[1]:
+        raise ValueError(f"vjpnet.scipy.linalg.solve_banded: b must have shape (n,) or (n, k) "
+                         f"with n = {ab_shape[1]} (ab's columns), got {b_shape}")
+    if not _is_traced(ab):
+        ab = ab.astype(np.result_type(ab.dtype, np.float64) if ab.dtype.kind in "iub"
+                       else ab.dtype)
+    return np.linalg.solve(_dense_from_banded(lower_count, upper_count, ab), b)

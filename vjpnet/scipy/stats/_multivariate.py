@@ -44,7 +44,7 @@ def _squeeze_output(out):
 
 
 class multivariate_normal_gen:
-    """The multivariate normal distribution: pdf and logpdf."""
+    """The multivariate normal distribution: pdf, logpdf, entropy; rvs (SciPy's sampler)."""
 
     def __repr__(self):
         return "<vjpnet.scipy.stats.multivariate_normal>"
@@ -108,6 +108,24 @@ class multivariate_normal_gen:
             return self._scipy("pdf", x, mean, cov)
         return np.exp(self.logpdf(x, mean, cov))
 
+    def entropy(self, mean=None, cov=1, allow_singular=False):
+        """Differential entropy, 0.5 * log det(2 pi e cov) (mean does not enter)."""
+        if allow_singular:
+            if _any_traced(mean, cov):
+                raise TypeError("vjpnet.scipy.stats.multivariate_normal.entropy: "
+                                "allow_singular=True is not differentiable in vjpnet (it needs "
+                                "a pseudo-determinant); use a positive definite cov")
+            return _stats.multivariate_normal.entropy(mean, cov, allow_singular=True)
+        dim, mean, cov = self._parameters(mean, cov)
+        log_det, _ = self._log_det_and_mahalanobis(np.zeros((1, dim)), cov, dim)
+        return 0.5 * (dim * (1.0 + _LOG_2PI) + log_det)
+
+    def rvs(self, mean=None, cov=1, size=1, random_state=None):
+        """Samples: SciPy's multivariate_normal.rvs (plain arrays; sampling is not
+        differentiated)."""
+        _refuse_traced("multivariate_normal.rvs", mean, cov)
+        return _stats.multivariate_normal.rvs(mean, cov, size=size, random_state=random_state)
+
     def _log_det_and_mahalanobis(self, deviation, cov, dim):
         if np.ndim(plain(cov)) < 2:   # a scalar (times the identity) or a diagonal
             variances = cov
@@ -146,7 +164,7 @@ class _FrozenMultivariateNormal:
 
 
 class dirichlet_gen:
-    """The Dirichlet distribution: pdf and logpdf."""
+    """The Dirichlet distribution: pdf and logpdf; rvs (SciPy's sampler)."""
 
     def __repr__(self):
         return "<vjpnet.scipy.stats.dirichlet>"
@@ -167,6 +185,11 @@ class dirichlet_gen:
         """density at x."""
         return np.exp(self.logpdf(x, alpha))
 
+    def rvs(self, alpha, size=1, random_state=None):
+        """Samples: SciPy's dirichlet.rvs (plain arrays; sampling is not differentiated)."""
+        _refuse_traced("dirichlet.rvs", alpha)
+        return _stats.dirichlet.rvs(alpha, size=size, random_state=random_state)
+
 
 class _FrozenDirichlet:
     def __init__(self, distribution, alpha):
@@ -177,6 +200,14 @@ class _FrozenDirichlet:
 
     def pdf(self, x):
         return self.dist.pdf(x, self.alpha)
+
+
+def _refuse_traced(method, *values):
+    if _any_traced(*values):
+        raise TypeError(f"vjpnet.scipy.stats.{method}: sampling is not differentiable in "
+                        "vjpnet, but a parameter is traced; pass plain arrays (for a "
+                        "reparameterized sample, transform standard samples with NumPy "
+                        "operations, e.g. mean + cholesky(cov) @ z)")
 
 
 def _check_alpha(alpha):
