@@ -117,9 +117,17 @@ def test_expm_gradient_of_a_commuting_direction():
 
 def test_sqrtm_of_a_matrix_with_negative_eigenvalues():
     a = np.diag([-1.0, 4.0])
-    assert np.iscomplexobj(vlinalg.sqrtm(a))   # plain arrays: SciPy's complex result
-    with pytest.raises(ValueError, match="complex"):
-        grad(lambda a: np.sum(vlinalg.sqrtm(a)))(a)
+    assert np.iscomplexobj(vlinalg.sqrtm(a))   # SciPy's complex result
+    # d sqrt(x) / dx = 1 / (2 sqrt(x)): for x = -1, -i / 2; the imaginary part of the root
+    # has a real derivative in the real a
+    gradient = grad(lambda a: np.imag(vlinalg.sqrtm(a))[0, 0])(a)
+    assert gradient.dtype == np.float64
+    np.testing.assert_allclose(gradient, [[-0.5, 0.0], [0.0, 0.0]], atol=1e-12)
+    symmetric = RNG.standard_normal((3, 3))
+    symmetric = symmetric + symmetric.T - 2.0 * np.eye(3)
+    assert np.linalg.eigvalsh(symmetric).min() < 0
+    check_grads(vlinalg.sqrtm, [symmetric], order=2, rtol=1e-4)
+    check_grads(vlinalg.sqrtm, [square(2, 3, 3) - 2.5 * np.eye(3)], order=2, rtol=1e-4)
 
 
 def test_solve_sylvester_matches_scipy():

@@ -11,14 +11,15 @@ same primitives, so second derivatives work:
                        gradient is symmetric and agrees with numeric derivatives in any direction
     solve_sylvester    A X + X B = Q: Y solves A^T Y + Y B^T = G; Q_bar = Y, A_bar = -Y X^T,
                        B_bar = -X^T Y
-    sqrtm              X X = A: A_bar solves X^T A_bar + A_bar X^T = G (a Sylvester equation)
+    sqrtm              X X = A: A_bar solves X^T A_bar + A_bar X^T = G (a Sylvester equation;
+                       real part for a real A whose root is complex)
     expm               A_bar is the upper-right block of expm([[A^T, G], [0, A^T]]) (the
                        Frechet derivative of expm at A^T in the direction G)
 """
 import numpy as np
 import scipy.linalg as _sl
 
-from vjpnet.numpy_ops._base import Primitive, Sample, sum_to_shape
+from vjpnet.numpy_ops._base import Primitive, Sample, cast_cotangent, sum_to_shape
 from vjpnet.tape import Traced, dtype_of, plain
 
 __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "solve_sylvester",
@@ -218,21 +219,15 @@ def solve_sylvester(a, b, q):
 
 
 def _sqrtm_forward(a):
-    if _is_traced(a):
-        out = sqrtm_p(a)
-    else:
-        out = _sl.sqrtm(a)
-        if np.iscomplexobj(out):
-            raise ValueError(
-                "vjpnet.scipy.linalg.sqrtm: this matrix's principal square root is complex "
-                "(it has negative real eigenvalues); vjpnet differentiates real square roots "
-                "only")
-    return out, out
+    out = sqrtm_p(a) if _is_traced(a) else _sl.sqrtm(a)
+    return out, (out, dtype_of(a))
 
 
-def _sqrtm_vjp(g, root):
+def _sqrtm_vjp(g, cache):
+    # A real A with negative eigenvalues has a complex root: the cotangent's real part is A's.
+    root, a_dtype = cache
     root_t = _mT(root)
-    return (sylvester_p(root_t, root_t, g),)
+    return (cast_cotangent(sylvester_p(root_t, root_t, g), a_dtype),)
 
 
 sqrtm_p = Primitive(_sqrtm_forward, _sqrtm_vjp, name="sqrtm",
@@ -243,8 +238,8 @@ sqrtm_p = Primitive(_sqrtm_forward, _sqrtm_vjp, name="sqrtm",
 def sqrtm(A, disp=None, blocksize=None):
     """The principal square root X of A (X @ X = A). A: (..., n, n).
 
-    On plain arrays this is SciPy's sqrtm (a complex result for negative eigenvalues); a traced
-    A must have a real square root.
+    SciPy's sqrtm: complex for a real A with negative eigenvalues (differentiable then too, the
+    gradient with respect to the real A being real).
     """
     if not _is_traced(A):
         return _sl.sqrtm(A)
