@@ -1,5 +1,5 @@
 """vjpnet.scipy.linalg and vjpnet.scipy.integrate: values against SciPy, gradients against
-central differences (second order for linalg; odeint is first-order only) and HIPS autograd,
+central differences (second order) and HIPS autograd,
 batching, and the errors. The primitives' own specs run in tests/test_registry.py."""
 import numpy as np
 import pytest
@@ -226,9 +226,20 @@ def test_odeint_errors():
                                                  full_output=True)[0]))(np.ones(2))
     ys, info = vintegrate.odeint(lambda y, t: -y, np.ones(2), [0.0, 1.0], full_output=True)
     assert "nst" in info
-    with pytest.raises(TypeError, match="first_order"):
-        grad(lambda y0: np.sum(grad(lambda y0: np.sum(
-            vintegrate.odeint(lambda y, t: -y, y0, [0.0, 1.0]) ** 2))(y0) ** 2))(np.ones(2))
+
+
+def test_odeint_second_derivatives():
+    y0, t = RNG.standard_normal(2), np.array([0.0, 0.5, 1.2])
+    matrix = RNG.standard_normal((2, 2))
+    f = lambda y0, t, matrix, strength: vintegrate.odeint(rhs, y0, t, args=(matrix, strength),
+                                                          **TIGHT)
+    check_grads(f, [y0, t, matrix, 0.7], order=2, rtol=1e-5, atol=1e-7, modes=("rev",))
+    check_grads(f, [y0, t, matrix, np.array(0.7)], argnums=(0,), order=2, rtol=1e-5,
+                atol=1e-7, modes=("fwd",))
+    # y' = -k y: y(t) = y0 exp(-k t), so d2 y(t) / dk2 = t^2 y(t)
+    decay = lambda k: vintegrate.odeint(lambda y, t, k: -k * y, np.array([1.5]), [0.0, 2.0],
+                                        args=(k,), **TIGHT)[-1, 0]
+    assert grad(grad(decay))(0.4) == pytest.approx(4.0 * 1.5 * np.exp(-0.8), rel=1e-7)
 
 
 def banded(lower_count, upper_count, n):
