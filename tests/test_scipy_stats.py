@@ -218,9 +218,9 @@ def test_multivariate_normal_errors():
         vstats.multivariate_normal.logpdf(np.zeros(2), cov=np.array([[1.0, 2.0], [2.0, 1.0]]))
     with pytest.raises(ValueError, match="Dimension mismatch"):
         vstats.multivariate_normal.logpdf(np.zeros(2), np.zeros(2), np.eye(3))
-    with pytest.raises(TypeError, match="allow_singular"):
-        grad(lambda x: vstats.multivariate_normal.logpdf(x, cov=np.eye(2),
-                                                         allow_singular=True))(np.zeros(2))
+    with pytest.raises(TypeError, match="allow_singular=True is differentiable in x and mean"):
+        grad(lambda c: vstats.multivariate_normal.logpdf(np.zeros(2), cov=c,
+                                                         allow_singular=True))(np.eye(2))
     singular = np.array([[1.0, 1.0], [1.0, 1.0]])
     assert_same(vstats.multivariate_normal.logpdf(np.ones(2), cov=singular, allow_singular=True),
                 stats.multivariate_normal.logpdf(np.ones(2), cov=singular, allow_singular=True))
@@ -346,3 +346,26 @@ def test_samplers_are_scipys_and_refuse_traced_parameters():
                    lambda a: vstats.norm.rvs(a[0])):
         with pytest.raises(TypeError, match="sampling is not differentiable"):
             grad(sample)(np.array([1.0, 2.0]))
+
+
+def test_multivariate_normal_allow_singular_differentiates_x_and_mean():
+    cov = np.zeros((4, 4))
+    cov[:2, :2] = [[1.0, 0.3], [0.3, 2.0]]
+    mean = np.concatenate([RNG.standard_normal(2), [0.5, 0.0]])
+    x = np.concatenate([RNG.standard_normal((3, 2)), np.tile([0.5, 0.0], (3, 1))], axis=1)
+    x[2, 3] = 0.1   # off the support: -inf, zero gradient
+    for method in ("logpdf", "pdf"):
+        ours = getattr(vstats.multivariate_normal, method)
+        theirs = getattr(stats.multivariate_normal, method)
+        out, vjp_fn = vjpnet.vjp(lambda x, m: ours(x, m, cov, allow_singular=True), x, mean)
+        np.testing.assert_allclose(out, theirs(x, mean, cov, allow_singular=True), rtol=1e-12)
+        assert np.all(vjp_fn(np.ones(3))[0][2] == 0.0)
+
+    # perturb only inside the support: the first two components of x and mean
+    def inside(x2, m2):
+        return vstats.multivariate_normal.logpdf(np.concatenate([x2, mean[2:]]),
+                                                 np.concatenate([m2, mean[2:]]), cov,
+                                                 allow_singular=True)
+    check_grads(inside, (x[0, :2], mean[:2]), order=2)
+    with pytest.raises(TypeError, match="cov is traced"):
+        grad(lambda c: vstats.multivariate_normal.logpdf(x[0], mean, c, allow_singular=True))(cov)
