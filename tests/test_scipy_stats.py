@@ -369,3 +369,17 @@ def test_multivariate_normal_allow_singular_differentiates_x_and_mean():
     check_grads(inside, (x[0, :2], mean[:2]), order=2)
     with pytest.raises(TypeError, match="cov is traced"):
         grad(lambda c: vstats.multivariate_normal.logpdf(x[0], mean, c, allow_singular=True))(cov)
+
+
+@pytest.mark.parametrize("name", sorted(CONTINUOUS))
+def test_python_float_data_and_parameters(name):
+    """Python floats are traced as they are; arithmetic on them (norm.logpdf's) gives a traced
+    Python float, which the methods return as it is."""
+    shapes, _ = CONTINUOUS[name]
+    theirs = getattr(stats, name)
+    x = 0.3 if name != "beta" else 0.4
+    for method in METHODS:
+        ours = getattr(getattr(vstats, name), method)
+        assert ours(x, *shapes, 0.1, 1.5) == pytest.approx(
+            getattr(theirs, method)(x, *shapes, 0.1, 1.5))
+        check_grads(lambda x, loc, scale: ours(x, *shapes, loc, scale), (x, 0.1, 1.5), order=2)

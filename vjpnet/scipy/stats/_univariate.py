@@ -58,6 +58,13 @@ def _with_dtype(value, dtype):
     return np.asarray(value, dtype) if type(value) in (int, float) else value
 
 
+def _unwrap_0d(out):
+    """A 0-d array result as a NumPy scalar, as SciPy returns; a (traced) Python float, the
+    result of a Python float's arithmetic, stays one."""
+    value = plain(out)
+    return out if np.ndim(value) or type(value) is float else out[()]
+
+
 def _is_float(value):
     return dtype_of(plain(value)).kind == "f"
 
@@ -189,7 +196,7 @@ class _Distribution:
         bad = ~valid | np.isnan(z_plain)
         if bad.any():
             out = np.where(bad, np.nan, out)
-        return out if np.ndim(plain(out)) else out[()]
+        return _unwrap_0d(out)
 
     # --- methods with SciPy's names -----------------------------------------------------------
     def cdf(self, x, *args, **kwargs):
@@ -311,7 +318,7 @@ class norm_gen(_Continuous):
         if bad.any():
             out = np.where(bad, np.nan, out)
         out = out if type(out) is Traced else np.asarray(out, dtype)
-        return out if np.ndim(plain(out)) else out[()]
+        return _unwrap_0d(out)
 
 
 class t_gen(_Continuous):
