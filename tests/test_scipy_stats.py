@@ -383,3 +383,4 @@ def test_python_float_data_and_parameters(name):
         assert ours(x, *shapes, 0.1, 1.5) == pytest.approx(
             getattr(theirs, method)(x, *shapes, 0.1, 1.5))
         check_grads(lambda x, loc, scale: ours(x, *shapes, loc, scale), (x, 0.1, 1.5), order=2)
+        check_grads(lambda x: ours(x, *shapes), (x,), order=2)
