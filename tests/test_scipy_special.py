@@ -338,3 +338,14 @@ def test_gammasgn_gives_a_plain_result_and_no_gradient():
     assert list(vsc.gammasgn(x)) == [1.0, -1.0, 1.0, 1.0]
     np.testing.assert_array_equal(grad(lambda x: np.sum(sc.gammasgn(x) * x))(x), sc.gammasgn(x))
     np.testing.assert_array_equal(vjpnet.elementwise_grad(sc.gammasgn)(x), np.zeros(4))
+
+
+def test_python_float_arguments():
+    for f, expected in [(lambda x: vsc.logsumexp(x), 1.0),
+                        (lambda x: vsc.logsumexp(x, b=2.0, return_sign=True)[0], 1.0),
+                        (lambda x: vsc.logsumexp(np.stack([x, 2.0 * x])), None),
+                        (lambda x: vsc.softmax(x), 0.0)]:
+        gradient = grad(f)(0.6)
+        if expected is not None:
+            assert gradient == pytest.approx(expected)
+        check_grads(f, (0.6,), order=2)

@@ -40,8 +40,11 @@ __all__ = ["polygamma", "multigammaln", "logsumexp", "softmax", "log_softmax", "
 
 
 def _array(x):
-    """x unchanged if traced, else np.asarray(x) (lists and scalars, as SciPy accepts)."""
-    return x if type(x) is Traced else np.asarray(x)
+    """np.asarray(x) (lists and scalars, as SciPy accepts); a traced array unchanged, a traced
+    Python number as a NumPy scalar (so it has a dtype and a shape)."""
+    if type(x) is Traced:
+        return np.reshape(x, ()) if type(plain(x)) in (float, complex) else x
+    return np.asarray(x)
 
 
 def _constant(function, name, value):
