@@ -39,6 +39,9 @@ cdef _binary_operator(object ufunc, object x, object y)
 cpdef bind(TapeOp primitive, tuple args, dict kwargs)
 
 
+cdef object _into_recycled(object ufunc, tuple shape, tuple dtypes, object x, object y)
+
+
 @cython.locals(tape=Tape, traced=Traced, value=object)
 cpdef apply_unary(TapeOp primitive, object x)
 

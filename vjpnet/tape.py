@@ -648,7 +648,10 @@ def apply_unary(primitive, x):
     value = traced.value
     if type(value) is Traced or not tape.open:
         return bind(primitive, (x,), _NO_KWARGS)[0]
-    out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
+    if type(value) is ndarray and value.nbytes >= memory.MIN_BYTES:
+        out = _into_recycled(primitive.fast_ufunc, value.shape, (value.dtype,), value, None)
+    else:
+        out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
     # no shape and dtype: a fast ufunc's cotangents are not checked (its cache has the input)
     return record(tape, primitive, (0, traced.node, None, None), (value, out), _ONE, False,
                   out)
@@ -684,12 +687,45 @@ def apply_binary(primitive, x, y):
         parents, needed = (1, traced.node, None, None), _SECOND
     else:
         return bind(primitive, (x, y), _NO_KWARGS)[0]
-    out = primitive.fast_ufunc(x_value, y_value)
+    if type(x_value) is ndarray and x_value.nbytes >= memory.MIN_BYTES and \
+            (type(y_value) is ndarray and y_value.shape == x_value.shape or
+             type(y_value) is float or type(y_value) is int):
+        out = _into_recycled(primitive.fast_ufunc, x_value.shape,
+                             (x_value.dtype, _weak_dtype(y_value)), x_value, y_value)
+    elif type(y_value) is ndarray and y_value.nbytes >= memory.MIN_BYTES and \
+            (type(x_value) is float or type(x_value) is int):
+        out = _into_recycled(primitive.fast_ufunc, y_value.shape,
+                             (_weak_dtype(x_value), y_value.dtype), x_value, y_value)
+    else:
+        out = primitive.fast_ufunc(x_value, y_value)
     if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
         return out   # e.g. an integer result: no gradient
     return record(tape, primitive, parents, (x_value, y_value, out), needed, False, out)
 
 
+def _weak_dtype(value):
+    """An array's dtype; the type of a Python int or float (weak, as NumPy promotes it)."""
+    return value.dtype if type(value) is ndarray else type(value)
+
+
+def _into_recycled(ufunc, shape, dtypes, x, y):
+    """ufunc(x) (y None) or ufunc(x, y), whose output has `shape`, written into memory from
+    vjpnet.memory when the ufunc's loop for `dtypes` gives a float or complex result: a large
+    output of a fast path (np.square(W), W * W, np.tanh(h)) is then not page-faulted afresh at
+    every step. The same loop runs as without out=, so the values are the same."""
+    out_dtype = None
+    if type(ufunc) is _ufunc:
+        try:
+            out_dtype = ufunc.resolve_dtypes(dtypes + (None,))[-1]
+        except (TypeError, ValueError):   # no loop: the call below raises NumPy's error
+            pass
+    if out_dtype is None or out_dtype.kind not in "fc":
+        return ufunc(x) if y is None else ufunc(x, y)
+    buffer = memory.empty(shape, out_dtype)
+    return ufunc(x, out=buffer) if y is None else ufunc(x, y, out=buffer)
+
+
+_ufunc = np.ufunc
 _ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
 _NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
 
