@@ -4,6 +4,7 @@ cimport cython
 
 
 cdef dict _ufunc_primitives
+cdef Py_ssize_t _MIN_BYTES
 
 
 cdef class TapeOp:
@@ -26,6 +27,10 @@ cdef class Traced:
 @cython.locals(traced=Traced)
 cpdef Traced record(Tape tape, TapeOp primitive, tuple parents, object cache, tuple needed,
                     bint nested, object out)
+
+
+@cython.locals(op=TapeOp)
+cdef object _fast_op(object primitive)
 
 
 cdef _unary_operator(object ufunc, object x)
