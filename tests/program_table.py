@@ -249,6 +249,8 @@ def _(d):
         d.give_up()
     if any(getattr(v, "shape", shape) != shape for v in (x, y) if not isinstance(v, float)):
         d.no_autograd("autograd's where VJP does not sum over broadcast axes")
+    if not any(getattr(v, "traced", False) for v in (x, y)):
+        d.constant_result()   # a mask of traced values choosing between constants: plain
     return f"np.where({condition}, {x}, {y})"
 
 

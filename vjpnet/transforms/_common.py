@@ -17,6 +17,17 @@ def name_of(f):
     return getattr(f, "__name__", type(f).__name__)
 
 
+def argnums_of(argnums):
+    """A transform's argnums as given, a list of positions read as the tuple of them (so the
+    results come back as a tuple, as for a tuple argnums)."""
+    return tuple(argnums) if isinstance(argnums, list) else argnums
+
+
+class NonScalarOutputError(ValueError, TypeError):
+    """grad of a function whose output is not a scalar. A ValueError (the value's shape is
+    wrong) and a TypeError (what HIPS autograd and JAX raise there), so either is caught."""
+
+
 def check_argnums(name, argnums, num_args, transform="grad"):
     """argnums (int or tuple of ints, may be negative) -> tuple of positions in [0, num_args)."""
     if type(argnums) is int and 0 <= argnums < num_args:
@@ -127,7 +138,7 @@ def check_scalar_output(name, out, holomorphic=False):
             "np.abs(z) ** 2), pass holomorphic=True for the derivative of a holomorphic "
             "function, or use vjpnet.vjp with a complex cotangent")
     if math.prod(shape_of(out)) != 1:
-        raise ValueError(
+        raise NonScalarOutputError(
             f"grad of {name}: the function must return a scalar (shape () or one element), it "
             f"returned shape {shape_of(out)}; reduce it, "
             f"e.g. with .sum(), or use vjpnet.vjp for a vector-Jacobian product")

@@ -15,9 +15,9 @@ import numpy as np
 
 from vjpnet import tree
 from vjpnet.tape import Traced, backward, dtype_of, open_tape
-from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output, collect,
-                                       dtype_kind, is_float_leaf, name_of, shape_of, split_aux,
-                                       trace_args, untrace)
+from vjpnet.transforms._common import (Trace, argnums_of, check_argnums, check_scalar_output,
+                                       collect, dtype_kind, is_float_leaf, name_of, shape_of,
+                                       split_aux, trace_args, untrace)
 
 
 def grad(f, argnums=0, has_aux=False, holomorphic=False):
@@ -42,6 +42,7 @@ def grad(f, argnums=0, has_aux=False, holomorphic=False):
 def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
     """Like `grad`, but the new function returns (value of f, gradient)."""
     name = name_of(f)
+    argnums = argnums_of(argnums)
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
@@ -119,6 +120,7 @@ def elementwise_grad(f, argnums=0, has_aux=False):
     and the new function returns (gradient, aux).
     """
     name = name_of(f)
+    argnums = argnums_of(argnums)
 
     @functools.wraps(f)
     def elementwise_grad_f(*args, **kwargs):
