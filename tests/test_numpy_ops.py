@@ -947,6 +947,18 @@ def test_nanmax_and_nanmin_with_initial_fill_all_nan_slices_with_it():
                                           [0.0, 0.0, 0.0]])
 
 
+def test_sum_of_squares_keeps_initial_and_where():
+    # np.sum of a square is recorded as one fused op; initial= and where= must not be dropped
+    x = np.array([1.0, -2.0, 3.0])
+    for square in [np.square, lambda x: x * x, lambda x: x ** 2]:
+        value, g = value_and_grad(lambda x: np.sum(square(x), initial=10.0))(x)
+        assert value == 24.0
+        np.testing.assert_array_equal(g, 2 * x)
+        value, g = value_and_grad(lambda x: np.sum(square(x), where=x > 0))(x)
+        assert value == 10.0
+        np.testing.assert_array_equal(g, [2.0, 0.0, 6.0])
+
+
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():
     with pytest.raises(ValueError, match="numpy.split"):
         grad(lambda x: np.sum(np.split(x, 2)[0]))(normal(3))
