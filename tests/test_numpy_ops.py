@@ -4,6 +4,7 @@ array interface, subgradient conventions, dtype preservation, errors, Hessian-ve
 Primitives are checked from their specs by tests/test_registry.py; this file checks the NumPy
 functions built from them (np.stack, np.linalg.norm, ...), one case per registered function.
 """
+import math
 import warnings
 
 import numpy as np
@@ -366,7 +367,7 @@ def test_methods_and_properties_inside_grad():
         total = total + (2.0 - x).sum() + (x / 3.0).sum() + (1.0 / (x * x + 1)).sum()
         total = total + (x ** 2).sum() + (2.0 ** x).sum() + x.swapaxes(0, 1).sum()
         total = total + x.repeat(2, axis=0).sum() + x.take([0, 1]).sum() + x.diagonal().sum()
-        total = total + x.trace() + x.item(0) * 0 + x[x.argmax() // 2].sum()
+        total = total + x.trace() + x[x.argmax() // 2].sum()
         return total
 
     x = normal(3, 2)
@@ -674,10 +675,11 @@ def test_integer_casts_are_constants_usable_as_indices():
         i, j = np.int64(x[0]), int(x[1])
         k = np.asarray(x, dtype=np.intp)
         seen.append((type(i), type(j), type(k), k.tolist()))
-        return table[i] * x[0] + table[j] * x[1] + np.sum(table[k]) + float(x[0]) * x[1]
+        constant = float(vjpnet.stop_gradient(x[0]))
+        return table[i] * x[0] + table[j] * x[1] + np.sum(table[k]) + constant * x[1]
 
     g = grad(f)(np.array([2.7, 3.2]))
-    np.testing.assert_allclose(g, [4.0, 9.0 + 2.7])   # float(x[0]) is a constant too
+    np.testing.assert_allclose(g, [4.0, 9.0 + 2.7])
     assert seen == [(np.int64, int, np.ndarray, [2, 3])]
     with pytest.raises(TypeError, match="np.broadcast_to"):   # np.full converts before dispatch
         grad(lambda x: np.sum(np.full((2,), x[0])))(normal(3))
@@ -708,9 +710,22 @@ def test_the_suggested_alternatives_work():
     np.testing.assert_allclose(stacked, 10.0 * w)
 
 
-def test_float_of_a_scalar_is_a_constant():
-    g = grad(lambda x: np.sum(x) * float(np.sum(x)))(np.ones(2))
+def test_float_of_a_traced_value_raises_instead_of_cutting_the_gradient():
+    """float(), complex(), .item() and math.* of a traced value would be Python numbers with no
+    gradient (their derivative is 1, not 0 as for int() and round()): an error naming the fix;
+    stop_gradient makes the constant explicit; formatting and printing work."""
+    for cut in (lambda s: float(s), lambda s: complex(s), lambda s: s.item(),
+                lambda s: math.exp(s), lambda s: np.float64(s), lambda s: s.reshape(1).item(0)):
+        with pytest.raises(TypeError, match=r"(?s)cut off from the gradient.*stop_gradient"):
+            grad(lambda x: np.sum(x) * cut(np.sum(x)))(np.ones(2))
+    with pytest.raises(ValueError) as info:   # NumPy re-raises float()'s error as its cause
+        grad(lambda x: np.sum(np.ones(2), initial=np.sum(x)))(np.ones(2))
+    assert "cut off from the gradient" in str(info.value.__cause__ or info.value.__context__)
+    g = grad(lambda x: np.sum(x) * float(vjpnet.stop_gradient(np.sum(x))))(np.ones(2))
     np.testing.assert_allclose(g, [2.0, 2.0])
+    seen = []
+    grad(lambda x: seen.append(f"{np.sum(x):.2f}") or np.sum(x))(np.ones(2))
+    assert seen == ["2.00"]
 
 
 def test_setitem_raises_and_names_the_functional_alternatives():

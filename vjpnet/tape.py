@@ -328,13 +328,17 @@ class Traced:
         return bool(plain(self))
 
     def __float__(self):
-        return _scalar(self, float)
+        return _scalar(self, float, identity=True)
 
     def __int__(self):
         return _scalar(self, int)
 
     def __complex__(self):
-        return _scalar(self, complex)
+        return _scalar(self, complex, identity=True)
+
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats the value (a string carries no gradient)."""
+        return format(plain(self), spec)
 
     def __round__(self, ndigits=None):
         return round(_scalar(self, float), ndigits)
@@ -360,10 +364,13 @@ class Traced:
                         "or call .tolist() on vjpnet.stop_gradient(x) for a constant copy")
 
     def item(self, *args):
-        """A Python scalar (a constant: it carries no gradient), like ndarray.item."""
+        """Like ndarray.item, but a Python float would be a constant cut off from the
+        gradient: an error while the value is being traced (see _scalar)."""
         value = plain(self)
-        if not args and np.size(value) != 1:
-            return _scalar(self, float)   # raises the explanatory error
+        if not args:
+            _scalar(self, float, identity=True)   # one element, and not while tracing
+        elif self.tape.open:
+            raise _cut_off_error("x.item")
         return value.item(*args) if hasattr(value, "item") else value
 
     def __hash__(self):
@@ -491,14 +498,29 @@ def _caller_hint():
     return "".join(hint() for hint in CALLER_HINTS)
 
 
-def _scalar(traced, convert):
+def _scalar(traced, convert, identity=False):
+    """int(x), round(x): constants, whose derivative (0 almost everywhere) is right. float(x),
+    complex(x), x.item() (identity: their derivative is 1): a TypeError while x's tape records,
+    since the Python number would silently carry no gradient (math.exp(x), float(x) * w, a
+    NumPy argument that is not dispatched such as initial=)."""
     value = plain(traced)
     if np.size(value) != 1:
         raise TypeError(
             f"only a traced array with one element can be converted to a Python scalar, got "
             f"shape {np.shape(value)}; reduce it first (e.g. .sum()), and note that the Python "
             "scalar is a constant: it carries no gradient")
+    if identity and traced.tape.open:
+        raise _cut_off_error(convert.__name__)
     return convert(value)
+
+
+def _cut_off_error(name):
+    return TypeError(
+        f"{name}() of a traced value (also float(), x.item(), math.* functions, and NumPy "
+        "arguments that are converted rather than dispatched, such as initial=) would give a "
+        "Python number cut off from the gradient: a silently wrong derivative. Keep it a NumPy "
+        "value (np.exp(x) instead of math.exp(x)); to log it, print(x) or f'{x:.4f}' work; "
+        f"for a deliberate constant write {name}(vjpnet.stop_gradient(x))")
 
 
 def _plain_tree(tree):
