@@ -62,7 +62,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
 
 # --- checking vjpnet's gradients ---------------------------------------------------------
 
-def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, seed=0,
+def check_grads(f, args=None, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, seed=0,
                 modes=("fwd", "rev")):
     """Check vjpnet's derivatives of f at args against centred differences along random
     directions: reverse mode (`vjp`, "rev") and forward mode (`jvp`, "fwd"), as in `modes`.
@@ -80,7 +80,15 @@ def check_grads(f, args, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=None, 
     Re(sum(u * dy)). Directions and cotangents are random complex numbers for complex leaves, so
     real and imaginary parts are both perturbed; the report of the worst element perturbs each
     of them separately.
+
+    Without args, returns the check as a function of the arguments:
+    `check_grads(f, modes=["rev"])(x, y)` is `check_grads(f, [x, y], modes=["rev"])`.
     """
+    if args is None:
+        def check_at(*args):
+            return check_grads(f, args, argnums=argnums, order=order, rtol=rtol, atol=atol,
+                               eps=eps, seed=seed, modes=modes)
+        return check_at
     rng = np.random.default_rng(seed)
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     if not modes or any(mode not in ("fwd", "rev") for mode in modes):
