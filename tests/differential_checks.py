@@ -3,7 +3,7 @@
 Each check takes a `Case` (a program with its inputs, a random output cotangent `u`, random input
 directions `v` and `w`, all fixed per program) and raises `Failure` with a short reproducing
 snippet, or `Skip` with a reason (counted, never silent). CHECKS lists them in order; a transform
-under test adds one function (see check_jvp, active once vjpnet has `jvp`). A Case gives:
+under test adds one function (see check_jvp and check_transforms_agree). A Case gives:
 case.f / case.f64 (the program, original dtypes / float64 twin), case.args / case.args64,
 case.argnums, case.u / case.v / case.w, case.vjp64() and case.grad64() (vjpnet's results),
 case.numeric_first() (<u, d f64 along v>, central differences, and its noise); the helpers
@@ -335,11 +335,10 @@ def _close32(what, ours, theirs, snippet, reference):
 
 
 def check_jvp(case):
-    """Forward mode (once vjpnet has jvp, JAX's signature): <u, J v> vs central differences."""
-    if not hasattr(vjpnet, "jvp"):
-        raise Skip("vjpnet has no jvp yet")
+    """Forward mode (vjpnet.jvp, JAX's signature): <u, J v> vs central differences."""
     snippet = f"print(vjpnet.jvp(f, ({case.names},), ...))\n"
-    out, tangent = vjpnet.jvp(case.f64, tuple(case.args64), tuple(case.v))
+    out, tangent = case.memo("jvp64", lambda: vjpnet.jvp(case.f64, tuple(case.args64),
+                                                          tuple(case.v)))
     numeric, noise = case.numeric_first()
     analytic = float(np.sum(np.asarray(tangent, dtype=np.float64) * case.u))
     compare_numeric("jvp", analytic, numeric, noise,
@@ -348,10 +347,62 @@ def check_jvp(case):
                     snippet)
 
 
-# In order: later checks reuse results of earlier ones (check_autograd compares the
-# Hessian-vector product of check_second_order when it ran).
+def check_transforms_agree(case):
+    """Forward mode against reverse mode, exact up to rounding: <u, J v> by jvp equals
+    <J^T u, v> by vjp; and forward over reverse (jvp of the gradient: H v) equals reverse over
+    reverse (check_second_order's H w) as <H v, w> = <H w, v>."""
+    snippet = (f"out, t = vjpnet.jvp(f, ({case.names},), v)   # <u, t> vs <vjp(u), v>\n"
+               f"vjpnet.jvp(vjpnet.grad(lambda *a: np.sum(f(*a) * u), argnums=...), "
+               f"({case.names},), v)   # H v\n")
+    _, tangent = case.memo("jvp64", lambda: vjpnet.jvp(case.f64, tuple(case.args64),
+                                                        tuple(case.v)))
+    cotangents = case.vjp64()[1]
+    forward, reverse = float(np.sum(np.asarray(tangent, np.float64) * case.u)), \
+        inner(cotangents, case.v)
+    scale = absolute_inner([tangent], [case.u]) + absolute_inner(cotangents, case.v)
+    if not abs(forward - reverse) <= EXACT_RTOL * scale + case.floor(case.u, case.v):
+        raise Failure("transforms", f"<u, J v> = {forward!r} by jvp, <J^T u, v> = {reverse!r} "
+                      "by vjp", snippet)
+    _check_jacobians(case, snippet)
+    if "hessian_w" not in case._cache:
+        return   # second order skipped (first-order entry, unreliable differences)
+    gradient = vjpnet.grad(case.scalarized(case.f64, case.u), argnums=case.argnums)
+    _, hessian_v = vjpnet.jvp(gradient, tuple(case.args64), tuple(case.v))
+    forward, reverse = inner(hessian_v, case.w), inner(case._cache["hessian_w"], case.v)
+    scale = absolute_inner(hessian_v, case.w) + absolute_inner(case._cache["hessian_w"], case.v)
+    if not abs(forward - reverse) <= 1e-8 * scale + case.floor(case.u, case.v, case.w):
+        raise Failure("transforms", f"<H v, w> = {forward!r} forward over reverse, <H w, v> = "
+                      f"{reverse!r} reverse over reverse", snippet)
+
+
+SMALL_JACOBIAN = 12   # elements in and out: jacfwd and jacrev are compared when both are small
+
+
+def _check_jacobians(case, snippet):
+    """jacfwd (columns by JVPs) equals jacrev (rows by VJPs) for small programs, and u^T jacrev
+    equals the VJP of u: three routes to the same numbers (to rounding of the program's values,
+    the size of the terms of a derivative that cancels to 0)."""
+    sizes = [np.size(a) for a in case.args64]
+    if sum(sizes) > SMALL_JACOBIAN or np.size(case.expected64) > SMALL_JACOBIAN:
+        return
+    reverse = vjpnet.jacrev(case.f64, argnums=case.argnums)(*case.args64)
+    forward = vjpnet.jacfwd(case.f64, argnums=case.argnums)(*case.args64)
+    snippet += "vjpnet.jacfwd(f, argnums=...)(...) vs vjpnet.jacrev(f, argnums=...)(...)\n"
+    assert_same("transforms", list(forward), list(reverse), "jacfwd vs jacrev of input",
+                snippet, reference=max(largest(list(reverse)), case.value_scale))
+    shape = np.shape(case.expected64)
+    for index, (jacobian, cotangent) in enumerate(zip(reverse, case.vjp64()[1])):
+        row = np.tensordot(np.asarray(case.u).reshape(shape), np.asarray(jacobian),
+                           axes=len(shape))
+        assert_same("transforms", [row], [cotangent], f"u^T jacrev vs vjp of input {index}",
+                    snippet, reference=max(largest([jacobian]), case.value_scale) *
+                    largest([case.u]))
+
+
+# In order: later checks reuse results of earlier ones (check_autograd and
+# check_transforms_agree read the Hessian-vector product of check_second_order when it ran).
 CHECKS = [check_forward, check_vjp, check_grad, check_second_order, check_autograd,
-          check_float32, check_jvp]
+          check_float32, check_jvp, check_transforms_agree]
 
 
 def run_checks(program, checks=None, stats=None, seed=0):

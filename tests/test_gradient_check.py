@@ -67,3 +67,20 @@ def test_check_grads_perturbs_real_and_imaginary_parts_of_complex_arguments():
                                vjp=lambda g, cache: (np.real(g) * 2.0 + 0j,), name="dropped")
     with pytest.raises(AssertionError, match="check_grads"):
         check_grads(dropped, [z])
+
+
+def test_check_grads_without_args_returns_a_checker():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3))
+    vjpnet.check_grads(np.tanh, order=2)(x)            # exported at the top level too
+    check_grads(lambda x, power=1: np.sum(x ** power), modes=("rev",))(x, power=3)
+    with pytest.raises(AssertionError, match="rev mode"):
+        check_grads(_wrong_vjp_sin, modes=("rev",))(x)
+
+
+def _wrong_vjp_sin(x):
+    return _wrong_sin_p(x)
+
+
+_wrong_sin_p = vjpnet.primitive(lambda x: (np.sin(x), x), lambda g, x: (g * np.sin(x),),
+                                name="wrong_sin_for_check_grads_test")

@@ -16,6 +16,7 @@ import pytest
 import vjpnet
 from vjpnet.gradient_check import check_grads
 from vjpnet.registry import Sample, library_primitives
+from vjpnet.tape import UFUNC_PRIMITIVES
 
 
 OPTIONAL = {"scipy"}   # vjpnet.scipy's modules register their primitives when SciPy is installed
@@ -37,6 +38,8 @@ def _import_library():
 
 _import_library()
 PRIMITIVES = sorted(library_primitives().items())
+SCIPY_UFUNCS = {primitive: ufunc for ufunc, primitive in UFUNC_PRIMITIVES.items()
+                if getattr(primitive, "public_name", "").startswith("scipy.special.")}
 
 
 def _samples(primitive, seed=0):
@@ -97,7 +100,13 @@ def test_float32_in_float32_out(key, primitive):
         f = _as_function(primitive, sample, positions)
         out, vjp_fn = vjpnet.vjp(f, *args32)
         names_a_dtype = any(isinstance(a, (np.dtype, type)) for a in sample.args)
-        if not names_a_dtype:   # a call that names a dtype (astype) returns that dtype
+        scipy_ufunc = SCIPY_UFUNCS.get(primitive)
+        if scipy_ufunc is not None:   # SciPy's dtype: float64 beside a Python or int parameter
+            plain_args = list(sample.args)
+            for position, arg in zip(positions, args32):
+                plain_args[position] = arg
+            assert np.result_type(out) == np.result_type(scipy_ufunc(*plain_args)), key
+        elif not names_a_dtype:   # a call that names a dtype (astype) returns that dtype
             assert np.result_type(out) in (np.float32, np.complex64), \
                 f"{key}: single precision inputs gave {np.result_type(out)}"
         cotangents = vjp_fn(np.ones(np.shape(out), np.result_type(out)))

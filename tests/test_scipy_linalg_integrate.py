@@ -1,5 +1,5 @@
 """vjpnet.scipy.linalg and vjpnet.scipy.integrate: values against SciPy, gradients against
-central differences (second order for linalg; odeint is first-order only) and HIPS autograd,
+central differences (second order) and HIPS autograd,
 batching, and the errors. The primitives' own specs run in tests/test_registry.py."""
 import numpy as np
 import pytest
@@ -117,9 +117,17 @@ def test_expm_gradient_of_a_commuting_direction():
 
 def test_sqrtm_of_a_matrix_with_negative_eigenvalues():
     a = np.diag([-1.0, 4.0])
-    assert np.iscomplexobj(vlinalg.sqrtm(a))   # plain arrays: SciPy's complex result
-    with pytest.raises(ValueError, match="complex"):
-        grad(lambda a: np.sum(vlinalg.sqrtm(a)))(a)
+    assert np.iscomplexobj(vlinalg.sqrtm(a))   # SciPy's complex result
+    # d sqrt(x) / dx = 1 / (2 sqrt(x)): for x = -1, -i / 2; the imaginary part of the root
+    # has a real derivative in the real a
+    gradient = grad(lambda a: np.imag(vlinalg.sqrtm(a))[0, 0])(a)
+    assert gradient.dtype == np.float64
+    np.testing.assert_allclose(gradient, [[-0.5, 0.0], [0.0, 0.0]], atol=1e-12)
+    symmetric = RNG.standard_normal((3, 3))
+    symmetric = symmetric + symmetric.T - 2.0 * np.eye(3)
+    assert np.linalg.eigvalsh(symmetric).min() < 0
+    check_grads(vlinalg.sqrtm, [symmetric], order=2, rtol=1e-4)
+    check_grads(vlinalg.sqrtm, [square(2, 3, 3) - 2.5 * np.eye(3)], order=2, rtol=1e-4)
 
 
 def test_solve_sylvester_matches_scipy():
@@ -250,6 +258,52 @@ def test_odeint_errors():
                                                  full_output=True)[0]))(np.ones(2))
     ys, info = vintegrate.odeint(lambda y, t: -y, np.ones(2), [0.0, 1.0], full_output=True)
     assert "nst" in info
-    with pytest.raises(TypeError, match="first_order"):
-        grad(lambda y0: np.sum(grad(lambda y0: np.sum(
-            vintegrate.odeint(lambda y, t: -y, y0, [0.0, 1.0]) ** 2))(y0) ** 2))(np.ones(2))
+
+
+def test_odeint_second_derivatives():
+    y0, t = RNG.standard_normal(2), np.array([0.0, 0.5, 1.2])
+    matrix = RNG.standard_normal((2, 2))
+    f = lambda y0, t, matrix, strength: vintegrate.odeint(rhs, y0, t, args=(matrix, strength),
+                                                          **TIGHT)
+    check_grads(f, [y0, t, matrix, 0.7], order=2, rtol=1e-5, atol=1e-7, modes=("rev",))
+    check_grads(f, [y0, t, matrix, np.array(0.7)], argnums=(0,), order=2, rtol=1e-5,
+                atol=1e-7, modes=("fwd",))
+    # y' = -k y: y(t) = y0 exp(-k t), so d2 y(t) / dk2 = t^2 y(t)
+    decay = lambda k: vintegrate.odeint(lambda y, t, k: -k * y, np.array([1.5]), [0.0, 2.0],
+                                        args=(k,), **TIGHT)[-1, 0]
+    assert grad(grad(decay))(0.4) == pytest.approx(4.0 * 1.5 * np.exp(-0.8), rel=1e-7)
+
+
+def banded(lower_count, upper_count, n):
+    ab = RNG.standard_normal((lower_count + upper_count + 1, n))
+    ab[upper_count] += 4.0   # the diagonal: well conditioned
+    return ab
+
+
+@pytest.mark.parametrize("l_and_u,b_shape", [((1, 1), (5,)), ((2, 1), (5, 2)),
+                                             ((0, 2), (4, 3)), ((1, 0), (3,))])
+def test_solve_banded_values_and_gradients(l_and_u, b_shape):
+    ab = banded(*l_and_u, b_shape[0])
+    b = RNG.standard_normal(b_shape)
+    f = lambda ab, b: vlinalg.solve_banded(l_and_u, ab, b)
+    out, vjp_fn = vjpnet.vjp(f, ab, b)
+    np.testing.assert_allclose(out, linalg.solve_banded(l_and_u, ab, b), rtol=1e-12)
+    np.testing.assert_allclose(f(ab, b), linalg.solve_banded(l_and_u, ab, b), rtol=1e-12)
+    check_grads(f, (ab, b), order=2)
+    # ab's corners lie outside the matrix: zero gradient there
+    ab_bar = vjp_fn(np.ones(b_shape))[0]
+    lower_count, upper_count = l_and_u
+    for k in range(upper_count):
+        assert np.all(ab_bar[k, :upper_count - k] == 0.0)
+    for k in range(lower_count):
+        assert np.all(ab_bar[upper_count + 1 + k, b_shape[0] - 1 - k:] == 0.0)
+
+
+def test_solve_banded_errors_name_the_shapes():
+    f = grad(lambda ab: np.sum(vlinalg.solve_banded((1, 1), ab, np.ones(4))))
+    with pytest.raises(ValueError, match=r"solve_banded: ab must have shape .*\(3, n\).*\(2, 4\)"):
+        f(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"solve_banded: b must have shape .*n = 5.*\(4,\)"):
+        f(banded(1, 1, 5))
+    with pytest.raises(TypeError, match="l_and_u must be a pair"):
+        vlinalg.solve_banded(1, np.ones((3, 4)), np.ones(4))

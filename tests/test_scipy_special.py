@@ -20,7 +20,7 @@ import vjpnet  # noqa: E402
 from vjpnet import grad  # noqa: E402
 from vjpnet.gradient_check import check_grads  # noqa: E402
 from vjpnet.scipy import special as vsc  # noqa: E402
-from vjpnet.tape import UFUNC_PRIMITIVES  # noqa: E402
+from vjpnet.tape import NONDIFFERENTIABLE, UFUNC_PRIMITIVES  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -50,7 +50,7 @@ def test_every_exported_ufunc_is_routed():
     for name in vsc.__all__:
         function = getattr(vsc, name)
         if isinstance(function, np.ufunc):
-            assert function in UFUNC_PRIMITIVES, name
+            assert function in UFUNC_PRIMITIVES or function in NONDIFFERENTIABLE, name
 
 
 # --- values against SciPy --------------------------------------------------------------------
@@ -224,14 +224,20 @@ def test_gradients_match_hips_autograd(name):
 
 # --- dtypes and broadcasting -----------------------------------------------------------------
 
-def test_float32_stays_float32_and_broadcasting_matches_scipy():
+def test_result_dtypes_as_scipy_and_broadcasting_matches_scipy():
+    """float32 stays float32 where SciPy keeps it; beside a Python number or an integer
+    parameter SciPy's ufuncs pick their float64 loop, and so does vjpnet (the cotangent of the
+    float32 input is float32 either way)."""
     x32 = RNG.uniform(0.3, 3.0, (2, 3)).astype(np.float32)
     for f in (sc.gammaln, lambda x: sc.gammainc(2.5, x), lambda x: sc.yn(2, x),
               lambda x: vsc.logsumexp(x, axis=0), lambda x: vsc.polygamma(1, x),
-              lambda x: sc.beta(x, 2.5), lambda x: sc.xlogy(2, x)):   # float64 loops first
+              lambda x: sc.beta(x, 2.5), lambda x: sc.xlogy(2, x),
+              lambda x: sc.xlogy(x, np.float32(0.5)), lambda x: sc.beta(x, x)):
         out, vjp_fn = vjpnet.vjp(f, x32)
-        assert out.dtype == np.float32
+        assert out.dtype == np.asarray(f(x32)).dtype
         assert vjp_fn(np.ones_like(out))[0].dtype == np.float32
+    assert vjpnet.vjp(lambda x: sc.xlogy(x, 0.5), x32)[0].dtype == np.float64   # as SciPy
+    assert vjpnet.vjp(sc.gammaln, x32)[0].dtype == np.float32
     a, b = RNG.uniform(0.5, 2.0, (3, 1)), RNG.uniform(0.5, 2.0, 4)
     out, (da, db) = vjpnet.value_and_grad(lambda a, b: np.sum(sc.beta(a, b)), argnums=(0, 1))(a, b)
     np.testing.assert_allclose(out, np.sum(sc.beta(a, b)))
@@ -325,3 +331,21 @@ def test_asarray_inside_uncovered_scipy_code_says_so():
     with pytest.raises(TypeError) as info:   # outside SciPy: no hint
         grad(lambda x: np.sum(np.asarray(x)))(np.ones(2))
     assert "The conversion happened inside" not in str(info.value)
+
+
+def test_gammasgn_gives_a_plain_result_and_no_gradient():
+    x = np.array([0.5, -0.5, -1.5, 3.0])
+    assert list(vsc.gammasgn(x)) == [1.0, -1.0, 1.0, 1.0]
+    np.testing.assert_array_equal(grad(lambda x: np.sum(sc.gammasgn(x) * x))(x), sc.gammasgn(x))
+    np.testing.assert_array_equal(vjpnet.elementwise_grad(sc.gammasgn)(x), np.zeros(4))
+
+
+def test_python_float_arguments():
+    for f, expected in [(lambda x: vsc.logsumexp(x), 1.0),
+                        (lambda x: vsc.logsumexp(x, b=2.0, return_sign=True)[0], 1.0),
+                        (lambda x: vsc.logsumexp(np.stack([x, 2.0 * x])), None),
+                        (lambda x: vsc.softmax(x), 0.0)]:
+        gradient = grad(f)(0.6)
+        if expected is not None:
+            assert gradient == pytest.approx(expected)
+        check_grads(f, (0.6,), order=2)

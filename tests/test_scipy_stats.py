@@ -218,9 +218,9 @@ def test_multivariate_normal_errors():
         vstats.multivariate_normal.logpdf(np.zeros(2), cov=np.array([[1.0, 2.0], [2.0, 1.0]]))
     with pytest.raises(ValueError, match="Dimension mismatch"):
         vstats.multivariate_normal.logpdf(np.zeros(2), np.zeros(2), np.eye(3))
-    with pytest.raises(TypeError, match="allow_singular"):
-        grad(lambda x: vstats.multivariate_normal.logpdf(x, cov=np.eye(2),
-                                                         allow_singular=True))(np.zeros(2))
+    with pytest.raises(TypeError, match="allow_singular=True is differentiable in x and mean"):
+        grad(lambda c: vstats.multivariate_normal.logpdf(np.zeros(2), cov=c,
+                                                         allow_singular=True))(np.eye(2))
     singular = np.array([[1.0, 1.0], [1.0, 1.0]])
     assert_same(vstats.multivariate_normal.logpdf(np.ones(2), cov=singular, allow_singular=True),
                 stats.multivariate_normal.logpdf(np.ones(2), cov=singular, allow_singular=True))
@@ -301,3 +301,86 @@ def test_argument_errors_name_the_method():
         vstats.norm.pdf(1.0, 0.0, loc=1.0)
     with pytest.raises(TypeError, match="at most"):
         vstats.norm.pdf(1.0, 0.0, 1.0, 2.0)
+
+
+def test_norm_quantiles_match_scipy_and_differentiate():
+    q = np.array([0.0, 0.05, 0.5, 0.9, 1.0, 1.5, np.nan])
+    for method in ("ppf", "isf"):
+        ours, theirs = getattr(vstats.norm, method), getattr(stats.norm, method)
+        np.testing.assert_allclose(ours(q, 0.5, 2.0), theirs(q, 0.5, 2.0))
+        np.testing.assert_allclose(ours(q[:, None], np.zeros(2), [1.0, -1.0]),
+                                   theirs(q[:, None], np.zeros(2), [1.0, -1.0]))
+        assert np.isscalar(ours(0.3)) and ours(0.3) == pytest.approx(theirs(0.3))
+        assert ours(np.float32([0.3])).dtype == np.float32
+        check_grads(lambda q, loc, scale: ours(q, loc, scale),
+                    (RNG.uniform(0.05, 0.95, (3, 2)), RNG.standard_normal((1, 2)),
+                     RNG.uniform(0.5, 2.0, (3, 1))), order=2)
+    # ppf inverts cdf, so their derivatives are reciprocal
+    x = 0.7
+    q = vstats.norm.cdf(x)
+    assert grad(vstats.norm.ppf)(q) == pytest.approx(1.0 / grad(vstats.norm.cdf)(x))
+
+
+def test_multivariate_normal_entropy():
+    cov = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 1.5]])
+    for c in (cov, np.diag(cov), 1.7):
+        assert vstats.multivariate_normal.entropy(np.zeros(3), c) == pytest.approx(
+            stats.multivariate_normal.entropy(np.zeros(3), c))
+    # d/dcov of 0.5 log det(cov) is inv(cov) / 2 (cov read as symmetric)
+    gradient = grad(lambda c: vstats.multivariate_normal.entropy(None, c))(cov)
+    np.testing.assert_allclose(gradient, np.linalg.inv(cov) / 2.0, rtol=1e-10)
+    check_grads(lambda c: vstats.multivariate_normal.entropy(None, (c + c.T) / 2.0), (cov,),
+                order=2, modes=("rev",))
+
+
+def test_samplers_are_scipys_and_refuse_traced_parameters():
+    np.testing.assert_array_equal(vstats.dirichlet.rvs([1.0, 2.0], size=3, random_state=0),
+                                  stats.dirichlet.rvs([1.0, 2.0], size=3, random_state=0))
+    np.testing.assert_array_equal(
+        vstats.multivariate_normal.rvs(np.zeros(2), np.eye(2), size=2, random_state=1),
+        stats.multivariate_normal.rvs(np.zeros(2), np.eye(2), size=2, random_state=1))
+    np.testing.assert_array_equal(vstats.gamma.rvs(2.0, size=3, random_state=2),
+                                  stats.gamma.rvs(2.0, size=3, random_state=2))
+    for sample in (lambda a: vstats.dirichlet.rvs(a)[0, 0],
+                   lambda a: vstats.multivariate_normal.rvs(a, np.eye(2))[0],
+                   lambda a: vstats.norm.rvs(a[0])):
+        with pytest.raises(TypeError, match="sampling is not differentiable"):
+            grad(sample)(np.array([1.0, 2.0]))
+
+
+def test_multivariate_normal_allow_singular_differentiates_x_and_mean():
+    cov = np.zeros((4, 4))
+    cov[:2, :2] = [[1.0, 0.3], [0.3, 2.0]]
+    mean = np.concatenate([RNG.standard_normal(2), [0.5, 0.0]])
+    x = np.concatenate([RNG.standard_normal((3, 2)), np.tile([0.5, 0.0], (3, 1))], axis=1)
+    x[2, 3] = 0.1   # off the support: -inf, zero gradient
+    for method in ("logpdf", "pdf"):
+        ours = getattr(vstats.multivariate_normal, method)
+        theirs = getattr(stats.multivariate_normal, method)
+        out, vjp_fn = vjpnet.vjp(lambda x, m: ours(x, m, cov, allow_singular=True), x, mean)
+        np.testing.assert_allclose(out, theirs(x, mean, cov, allow_singular=True), rtol=1e-12)
+        assert np.all(vjp_fn(np.ones(3))[0][2] == 0.0)
+
+    # perturb only inside the support: the first two components of x and mean
+    def inside(x2, m2):
+        return vstats.multivariate_normal.logpdf(np.concatenate([x2, mean[2:]]),
+                                                 np.concatenate([m2, mean[2:]]), cov,
+                                                 allow_singular=True)
+    check_grads(inside, (x[0, :2], mean[:2]), order=2)
+    with pytest.raises(TypeError, match="cov is traced"):
+        grad(lambda c: vstats.multivariate_normal.logpdf(x[0], mean, c, allow_singular=True))(cov)
+
+
+@pytest.mark.parametrize("name", sorted(CONTINUOUS))
+def test_python_float_data_and_parameters(name):
+    """Python floats are traced as they are; arithmetic on them (norm.logpdf's) gives a traced
+    Python float, which the methods return as it is."""
+    shapes, _ = CONTINUOUS[name]
+    theirs = getattr(stats, name)
+    x = 0.3 if name != "beta" else 0.4
+    for method in METHODS:
+        ours = getattr(getattr(vstats, name), method)
+        assert ours(x, *shapes, 0.1, 1.5) == pytest.approx(
+            getattr(theirs, method)(x, *shapes, 0.1, 1.5))
+        check_grads(lambda x, loc, scale: ours(x, *shapes, loc, scale), (x, 0.1, 1.5), order=2)
+        check_grads(lambda x: ours(x, *shapes), (x,), order=2)

@@ -230,3 +230,25 @@ def test_escaped_traced_value_is_an_error():
     grad(lambda x: leaked.append(x) or np.sum(x))(np.ones(2))
     with pytest.raises(ValueError, match="escaped"):
         grad(lambda y: np.sum(y * leaked[0]))(np.ones(2))
+
+
+def test_a_list_argnums_reads_as_the_tuple_of_its_positions():
+    def f(a, b, c):
+        return a * np.sin(b) + c ** 2
+
+    args = (1.5, 0.3, -2.0)
+    expected = grad(f, (2, 1))(*args)
+    assert grad(f, [2, 1])(*args) == expected
+    value, gradients = value_and_grad(f, [2, 1])(*args)
+    assert value == f(*args) and gradients == expected
+    assert isinstance(vjpnet.elementwise_grad(f, [0])(*args), tuple)
+    jacobians = vjpnet.jacobian(f, [0, 2])(*args)
+    assert isinstance(jacobians, tuple) and len(jacobians) == 2
+    np.testing.assert_allclose(jacobians[1], 2 * args[2])
+
+
+def test_grad_of_a_non_scalar_output_is_both_a_value_and_a_type_error():
+    f = grad(lambda x: x * 2.0)
+    for error in (ValueError, TypeError):
+        with pytest.raises(error, match=r"must return a scalar .* shape \(2,\)"):
+            f(np.zeros(2))

@@ -28,7 +28,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "jvp", "lineariz
            "jacrev", "jacfwd", "hessian", "hvp", "checkpoint", "print_saved", "saved_residuals",
            "primitive", "Primitive", "Sample",
            "register_ufunc", "register_function", "registered", "register_nondifferentiable",
-           "register_container", "stop_gradient", "index_update", "ravel_pytree"]
+           "register_container", "stop_gradient", "index_update", "ravel_pytree", "check_grads"]
 
 _LAZY_SUBMODULES = {"layers", "layer_utils", "nn", "gradient_check", "normalization",
                     "validation", "optim", "solver", "solver_state", "models", "data",
@@ -40,4 +40,6 @@ def __getattr__(name):
     # vjpnet_fast can import vjpnet's core without a cycle through vjpnet.nn.
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "check_grads":   # lives in gradient_check, which loads on first use
+        return importlib.import_module(f"{__name__}.gradient_check").check_grads
     raise AttributeError(f"module 'vjpnet' has no attribute {name!r}")

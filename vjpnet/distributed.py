@@ -141,7 +141,13 @@ def _report_and_abort(comm, error, where):
                      f"aborting all {size} ranks (MPI_Abort)\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    # mpiexec forwards output through a proxy; on a busy machine an immediate Abort can kill
+    # the job before the message above has left it
+    time.sleep(ABORT_GRACE_SECONDS)
     comm.Abort(1)
+
+
+ABORT_GRACE_SECONDS = 0.5
 
 
 def abort_on_exception(comm=None):

@@ -3,6 +3,7 @@
 The first four functions are the notebook's API; `check_grads` checks reverse mode (`vjp`)
 and forward mode (`jvp`) of any function along random directions.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -67,6 +68,9 @@ def check_grads(f, args=None, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=N
     """Check vjpnet's derivatives of f at args against centred differences along random
     directions: reverse mode (`vjp`, "rev") and forward mode (`jvp`, "fwd"), as in `modes`.
 
+    Without `args`, returns a checker to call with f's arguments (keyword arguments are passed
+    to f and not checked): `check_grads(f, order=2)(x, y)` is `check_grads(f, (x, y), order=2)`.
+
     f(*args) returns a float or complex array or pytree of them; args are arrays/pytrees.
     Every float or complex argument (or those in `argnums`) is checked; with order=2 the
     derivatives themselves are checked too, in every mode (jvp of vjp, vjp of jvp, ...). eps is
@@ -80,15 +84,13 @@ def check_grads(f, args=None, argnums=None, order=1, rtol=1e-5, atol=1e-7, eps=N
     Re(sum(u * dy)). Directions and cotangents are random complex numbers for complex leaves, so
     real and imaginary parts are both perturbed; the report of the worst element perturbs each
     of them separately.
-
-    Without args, returns the check as a function of the arguments:
-    `check_grads(f, modes=["rev"])(x, y)` is `check_grads(f, [x, y], modes=["rev"])`.
     """
     if args is None:
-        def check_at(*args):
-            return check_grads(f, args, argnums=argnums, order=order, rtol=rtol, atol=atol,
-                               eps=eps, seed=seed, modes=modes)
-        return check_at
+        def checker(*args, **kwargs):
+            g = functools.partial(f, **kwargs) if kwargs else f
+            check_grads(g, args, argnums=argnums, order=order, rtol=rtol, atol=atol, eps=eps,
+                        seed=seed, modes=modes)
+        return checker
     rng = np.random.default_rng(seed)
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     if not modes or any(mode not in ("fwd", "rev") for mode in modes):

@@ -1,4 +1,4 @@
-"""SciPy inside grad: `vjpnet.scipy.special`, `.stats`, `.linalg`, `.integrate`.
+"""SciPy inside grad: `vjpnet.scipy.special`, `.stats`, `.linalg`, `.integrate`, `.signal`.
 
 SciPy is optional: this package imports it only in its submodules, which load on first use
 (`vjpnet.scipy.stats` imports scipy.stats, ...). Importing vjpnet registers two hooks, neither
@@ -15,7 +15,7 @@ import importlib
 from vjpnet.registry import register_caller_hint, register_lazy_ufuncs
 from vjpnet.scipy._hints import scipy_replacement_hint
 
-__all__ = ["special", "stats", "linalg", "integrate"]
+__all__ = ["special", "stats", "linalg", "integrate", "signal"]
 
 register_lazy_ufuncs("scipy.special", "vjpnet.scipy.special")
 register_caller_hint(scipy_replacement_hint)

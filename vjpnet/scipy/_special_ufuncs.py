@@ -14,6 +14,7 @@ import numpy as np
 import scipy.special as sc
 
 from vjpnet.numpy_ops._base import Sample, away_from
+from vjpnet.registry import register_nondifferentiable
 from vjpnet.scipy._ufunc import COUNT, INTEGER_ORDER, NOT_CLOSED_FORM, safe, special_ufunc
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -372,3 +373,7 @@ pdtr_p = _register("pdtr", lambda rng: Sample(3, rng.uniform(0.5, 5.0, (3, 4))),
 pdtrc_p = _register("pdtrc", lambda rng: Sample(3, rng.uniform(0.5, 5.0, (3, 4))),
                     k=COUNT,
                     m=lambda g, out, k, m: g * _poisson_mass(k, m))
+
+
+# The sign of gamma(x) is piecewise constant: a plain result, as np.sign gives.
+register_nondifferentiable(sc.gammasgn)

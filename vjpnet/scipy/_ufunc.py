@@ -47,8 +47,7 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
             return out, (x, out)
     else:
         def forward(*inputs):
-            inputs = _numbers_in_float_dtype(inputs)
-            out = ufunc(*inputs)
+            out = ufunc(*inputs)   # SciPy's result dtype (float64 for float32 with a Python float)
             return out, (*inputs, out)
 
     if not constants and registered.nin == 1:
@@ -69,7 +68,7 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
                             inputs[position]) if need else None
                 for partial, position, need in zip(differentiated, differentiated_positions,
                                                    needed))
-        # not UfuncPrimitive: its short apply2 would skip _numbers_in_float_dtype
+        # not UfuncPrimitive: the VJP names SciPy's arguments and skips the nondiff ones
         primitive_type, selective = _SpecialUfuncPrimitive, True
 
     forward.__name__ = forward.__qualname__ = short_name
@@ -81,25 +80,6 @@ def special_ufunc(ufunc, public_name, *, spec, real_only=False, **arguments):
     primitive.nondiff_reasons = {i: partials[i] for i in constants}
     register_ufunc(registered, primitive)
     return primitive
-
-
-def _numbers_in_float_dtype(inputs):
-    """Python numbers as scalars of the arrays' float dtype when it is narrower than float64.
-
-    Many SciPy ufuncs list their float64 loop first, so gammainc(2.5, x) with float32 x would
-    compute in float64 although NumPy treats the Python number as weak; this keeps float32.
-    """
-    dtype = None
-    for value in inputs:
-        value_dtype = getattr(value, "dtype", None)
-        if value_dtype is not None and value_dtype.kind == "f" and value_dtype.itemsize < 8:
-            dtype = value_dtype if dtype is None else np.promote_types(dtype, value_dtype)
-        elif value_dtype is not None and value_dtype.kind == "f":
-            return inputs   # a float64 array: nothing to narrow
-    if dtype is None:
-        return inputs
-    return tuple(dtype.type(value) if type(value) in (int, float) else value
-                 for value in inputs)
 
 
 class _SpecialUfuncPrimitive(Primitive):

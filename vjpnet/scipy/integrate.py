@@ -10,23 +10,23 @@ output cotangent g[i] to the adjoint a at each t[i]. Then y0_bar = a(t[0]) + g[0
 args_bar = q(t[0]), t_bar[i] = g[i] . f(y[i], t[i]) for i >= 1, t_bar[0] = -a(t[0]) . f(y0, t[0]).
 The products a^T df/dy and a^T df/dargs are one vjpnet.vjp of func per evaluation.
 
-Forward mode (jvp, jacfwd) integrates the forward sensitivities instead: with s = dy along the
-tangents, ds/dt = df/dy s + df/dargs dargs (one vjpnet.jvp of func per evaluation) from
-s(t[0]) = dy0 - f(y0, t[0]) dt[0]; the tangent of y at t[i] is s(t[i]) + f(y[i], t[i]) dt[i].
+On plain values the VJP runs SciPy's odeint directly; when the cotangent or the primals are
+traced (a second derivative, or forward mode, which transposes the VJP) the same steps are
+written with odeint_p and NumPy operations, so they are differentiated again: odeint is
+differentiable to any order.
 
 The backward solve uses the forward's tolerances (rtol, atol, mxstep, ...), so the gradient is as
-accurate as the solution; tighten rtol/atol for accurate gradients. odeint is first-order only:
-differentiating it twice raises (forward mode through it works, by the rule above). Values func
-uses that are being differentiated must come in through args (a closure over them raises a
-TypeError saying so).
+accurate as the solution; tighten rtol/atol for accurate gradients. Values func uses that are
+being differentiated must come in through args (a closure over them raises a TypeError saying
+so).
 """
 import numpy as np
 import scipy.integrate as _integrate
 
 from vjpnet import tree
 from vjpnet.numpy_ops._base import Primitive, Sample
-from vjpnet.tape import Traced, is_float, plain
-from vjpnet.transforms import jvp, vjp
+from vjpnet.tape import Traced, dtype_of, is_float, plain
+from vjpnet.transforms import vjp
 
 __all__ = ["odeint"]
 
@@ -49,9 +49,13 @@ def _checked(func):
 
 
 def _odeint_forward(y0, t, *args, func, options):
-    ys = _integrate.odeint(_checked(func), y0, t, args=args, **options)
-    dtype = y0.dtype if y0.dtype.kind == "f" else np.dtype(np.float64)
-    if ys.dtype != dtype:
+    if any(type(value) is Traced for value in (y0, t, *args)):   # nested grad
+        ys = odeint_p(y0, t, *args, func=func, options=options)
+    else:
+        ys = _integrate.odeint(_checked(func), y0, t, args=args, **options)
+    y0_dtype = dtype_of(plain(y0))
+    dtype = y0_dtype if y0_dtype.kind == "f" else np.dtype(np.float64)
+    if dtype_of(plain(ys)) != dtype:
         ys = ys.astype(dtype)
     if options.get("tfirst", False):
         def rhs(y, time, *args):
@@ -63,6 +67,8 @@ def _odeint_forward(y0, t, *args, func, options):
 
 def _odeint_vjp(g, cache, needed):
     y0, t, args, ys, rhs, options = cache
+    if any(type(value) is Traced for value in (g, y0, t, ys, *args)):
+        return _odeint_vjp_traced(g, cache, needed)
     g = np.asarray(g, np.float64)
     t = np.asarray(t, np.float64)
     size = ys.shape[1]
@@ -115,48 +121,66 @@ def _odeint_vjp(g, cache, needed):
             *[bar if need else None for bar, need in zip(args_bar, needed[2:])])
 
 
-def _odeint_jvp(tangents, cache):
-    """The tangent of ys (len(t), n) from the tangents of (y0, t, *args), None for zero."""
+def _odeint_vjp_traced(g, cache, needed):
+    """The VJP above written with odeint_p and NumPy operations, for traced cotangents or
+    primals (second derivatives, forward mode): differentiable again."""
     y0, t, args, ys, rhs, options = cache
-    if any(type(tangent) is Traced for tangent in tangents):
-        raise TypeError("vjpnet.scipy.integrate.odeint: its JVP rule integrates with SciPy, so "
-                        "it cannot be differentiated again (a traced tangent)")
-    t = np.asarray(t, np.float64)
-    size = ys.shape[1]
-    dy0, dt = tangents[0], tangents[1]
-    float_positions = [i for i, arg in enumerate(args) if is_float(arg)]
-    moving = [i for i in float_positions if tangents[2 + i] is not None]
-    moving_tangents = [np.asarray(tangents[2 + i], np.float64) for i in moving]
+    size = np.shape(plain(ys))[1]
+    count = np.shape(plain(t))[0]
+    float_positions = [i for i, arg in enumerate(args) if is_float(plain(arg))]
+    float_args = [args[i] for i in float_positions]
+    sizes = [int(np.size(plain(arg))) for arg in float_args]
 
-    def derivative(y, time):
-        return np.ravel(rhs(y, time, *args))
+    def with_float_args(values):
+        merged = list(args)
+        for position, value in zip(float_positions, values):
+            merged[position] = value
+        return merged
 
-    def augmented(state, time):
-        """d/dt of (y, s): (f, df/dy s + df/dargs dargs), one jvp of func."""
+    def augmented(state, time, *float_values):
+        """d/dt of (y, a, q): (f, -a^T df/dy, -a^T df/dargs), one vjp of func."""
+        y, adjoint = state[:size], state[size:2 * size]
+
         def f(y, *values):
-            merged = list(args)
-            for position, value in zip(moving, values):
-                merged[position] = value
-            return rhs(y, time, *merged)
-        y, sensitivity = state[:size], state[size:]
-        dy, tangent = jvp(f, (y, *[np.asarray(args[i], np.float64) for i in moving]),
-                          (sensitivity, *moving_tangents))
-        return np.concatenate([np.ravel(dy), np.ravel(tangent)])
+            return rhs(y, time, *with_float_args(values))
+        dy, vjp_fn = vjp(f, y, *float_values)
+        return np.concatenate([np.ravel(part) for part in (dy, *vjp_fn(-adjoint))])
 
-    start = np.zeros(size) if dy0 is None else np.asarray(dy0, np.float64).ravel().copy()
-    if dt is not None:
-        start = start - derivative(ys[0], t[0]) * float(np.ravel(dt)[0])
-    forward_options = {key: options[key] for key in _PASSED_TO_BACKWARD if key in options}
-    if len(t) > 1:
-        states = _integrate.odeint(augmented, np.concatenate([ys[0], start]), t,
-                                   **forward_options)
-        out = states[:, size:]
+    backward_options = {key: options[key] for key in _PASSED_TO_BACKWARD if key in options}
+    adjoint = g[-1]
+    accumulated = np.zeros(sum(sizes))
+    t_bars = []
+    for i in range(count - 1, 0, -1):
+        t_bars.append(np.dot(g[i], np.ravel(rhs(ys[i], t[i], *args))))
+        state = np.concatenate([ys[i], adjoint, accumulated])
+        state = odeint_p(state, np.stack([t[i], t[i - 1]]), *float_args, func=augmented,
+                         options=backward_options)[-1]
+        adjoint = state[size:2 * size]
+        accumulated = state[2 * size:]
+        if i > 1:
+            adjoint = adjoint + g[i - 1]
+    if count > 1:
+        t_bars.append(-np.dot(adjoint, np.ravel(rhs(ys[0], t[0], *args))))
+        y0_bar = adjoint + g[0]
     else:
-        out = start.reshape(1, size)
-    if dt is not None:
-        dt = np.ravel(np.asarray(dt, np.float64))
-        out = out + np.stack([derivative(ys[i], t[i]) * dt[i] for i in range(len(t))])
-    return out.astype(ys.dtype)
+        t_bars.append(np.zeros(()))
+        y0_bar = g[0]
+    t_bar = np.stack(t_bars[::-1])
+    args_bar = [None] * len(args)
+    offsets = np.cumsum([0] + sizes)
+    for k, position in enumerate(float_positions):
+        args_bar[position] = _traced_like(accumulated[offsets[k]:offsets[k + 1]], args[position])
+    return (_traced_like(y0_bar, y0) if needed[0] else None,
+            _traced_like(t_bar, t) if needed[1] else None,
+            *[bar if need else None for bar, need in zip(args_bar, needed[2:])])
+
+
+def _traced_like(cotangent, value):
+    """cotangent (possibly traced) with value's shape and dtype."""
+    value_plain = plain(value)
+    dtype = np.asarray(value_plain).dtype if type(value_plain) is not float else \
+        np.dtype(np.float64)
+    return np.reshape(cotangent, np.shape(value_plain)).astype(dtype)
 
 
 def _like(cotangent, value):
@@ -176,8 +200,8 @@ def _decay_spec(rng):
                    0.3, func=lambda y, t, m, c: np.tanh(m @ y) * c - 0.5 * y, options=options)]
 
 
-odeint_p = Primitive(_odeint_forward, _odeint_vjp, name="odeint", first_order=True,
-                     selective_vjp=True, spec=_decay_spec, jvp=_odeint_jvp)
+odeint_p = Primitive(_odeint_forward, _odeint_vjp, name="odeint", selective_vjp=True,
+                     spec=_decay_spec)
 
 
 def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,

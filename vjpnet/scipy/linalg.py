@@ -1,5 +1,6 @@
 """scipy.linalg inside grad, with SciPy's signatures: solve_triangular, cholesky, cho_factor,
-cho_solve, solve_sylvester, sqrtm, expm (all batched over leading axes as SciPy 1.17 is).
+cho_solve, solve_sylvester, sqrtm, expm (all batched over leading axes as SciPy 1.17 is), and
+solve_banded (one system; through a dense solve on traced values).
 
 The forwards are SciPy's (or NumPy's LAPACK) on plain arrays; each VJP is written with these
 same primitives, so second derivatives work:
@@ -10,18 +11,19 @@ same primitives, so second derivatives work:
                        gradient is symmetric and agrees with numeric derivatives in any direction
     solve_sylvester    A X + X B = Q: Y solves A^T Y + Y B^T = G; Q_bar = Y, A_bar = -Y X^T,
                        B_bar = -X^T Y
-    sqrtm              X X = A: A_bar solves X^T A_bar + A_bar X^T = G (a Sylvester equation)
+    sqrtm              X X = A: A_bar solves X^T A_bar + A_bar X^T = G (a Sylvester equation;
+                       real part for a real A whose root is complex)
     expm               A_bar is the upper-right block of expm([[A^T, G], [0, A^T]]) (the
                        Frechet derivative of expm at A^T in the direction G)
 """
 import numpy as np
 import scipy.linalg as _sl
 
-from vjpnet.numpy_ops._base import Primitive, Sample, sum_to_shape
+from vjpnet.numpy_ops._base import Primitive, Sample, cast_cotangent, sum_to_shape
 from vjpnet.tape import Traced, dtype_of, plain
 
 __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "solve_sylvester",
-           "sqrtm", "expm"]
+           "sqrtm", "expm", "solve_banded"]
 
 _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1, "n": 0, "t": 1, "c": 1}
 
@@ -217,21 +219,15 @@ def solve_sylvester(a, b, q):
 
 
 def _sqrtm_forward(a):
-    if _is_traced(a):
-        out = sqrtm_p(a)
-    else:
-        out = _sl.sqrtm(a)
-        if np.iscomplexobj(out):
-            raise ValueError(
-                "vjpnet.scipy.linalg.sqrtm: this matrix's principal square root is complex "
-                "(it has negative real eigenvalues); vjpnet differentiates real square roots "
-                "only")
-    return out, out
+    out = sqrtm_p(a) if _is_traced(a) else _sl.sqrtm(a)
+    return out, (out, dtype_of(a))
 
 
-def _sqrtm_vjp(g, root):
+def _sqrtm_vjp(g, cache):
+    # A real A with negative eigenvalues has a complex root: the cotangent's real part is A's.
+    root, a_dtype = cache
     root_t = _mT(root)
-    return (sylvester_p(root_t, root_t, g),)
+    return (cast_cotangent(sylvester_p(root_t, root_t, g), a_dtype),)
 
 
 sqrtm_p = Primitive(_sqrtm_forward, _sqrtm_vjp, name="sqrtm",
@@ -242,8 +238,8 @@ sqrtm_p = Primitive(_sqrtm_forward, _sqrtm_vjp, name="sqrtm",
 def sqrtm(A, disp=None, blocksize=None):
     """The principal square root X of A (X @ X = A). A: (..., n, n).
 
-    On plain arrays this is SciPy's sqrtm (a complex result for negative eigenvalues); a traced
-    A must have a real square root.
+    SciPy's sqrtm: complex for a real A with negative eigenvalues (differentiable then too, the
+    gradient with respect to the real A being real).
     """
     if not _is_traced(A):
         return _sl.sqrtm(A)
@@ -274,3 +270,48 @@ def expm(A):
     """The matrix exponential of A: (..., n, n)."""
     _check_square("expm", A)
     return expm_p(A)
+
+
+# --- solve_banded ----------------------------------------------------------------------------
+
+def _dense_from_banded(lower_count, upper_count, ab):
+    """The (n, n) matrix whose band is stored in ab ((l + u + 1, n), LAPACK's layout:
+    ab[u + i - j, j] = a[i, j]); entries of ab outside the matrix (its corners) are not read."""
+    n = ab.shape[-1]
+    i = np.arange(n).reshape(-1, 1)
+    j = np.arange(n).reshape(1, -1)
+    rows = upper_count + i - j
+    inside = (rows >= 0) & (rows <= lower_count + upper_count)
+    gathered = ab[np.clip(rows, 0, lower_count + upper_count), np.broadcast_to(j, (n, n))]
+    return np.where(inside, gathered, 0.0)
+
+
+def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    """x solving a x = b for the banded a stored in ab, as scipy.linalg.solve_banded.
+
+    l_and_u: (l, u), the numbers of nonzero sub- and superdiagonals; ab: (l + u + 1, n) with
+    ab[u + i - j, j] = a[i, j]; b: (n,) or (n, k). Differentiable in ab (its band) and b. On
+    traced values the band is expanded to a dense matrix and solved by np.linalg.solve (O(n^3)),
+    whose VJPs give the gradients; plain values use SciPy's banded solver.
+    """
+    try:
+        lower_count, upper_count = (int(count) for count in l_and_u)
+    except (TypeError, ValueError):
+        raise TypeError(f"vjpnet.scipy.linalg.solve_banded: l_and_u must be a pair of integers "
+                        f"(l, u), got {l_and_u!r}") from None
+    if not _is_traced(ab, b):
+        return _sl.solve_banded((lower_count, upper_count), ab, b, check_finite=check_finite)
+    ab = ab if type(ab) is Traced else np.asarray(ab)
+    b = b if type(b) is Traced else np.asarray(b)
+    ab_shape, b_shape = np.shape(plain(ab)), np.shape(plain(b))
+    if len(ab_shape) != 2 or ab_shape[0] != lower_count + upper_count + 1:
+        raise ValueError(f"vjpnet.scipy.linalg.solve_banded: ab must have shape (l + u + 1, n) "
+                         f"= ({lower_count + upper_count + 1}, n) for (l, u) = "
+                         f"({lower_count}, {upper_count}), got {ab_shape}")
+    if len(b_shape) not in (1, 2) or b_shape[0] != ab_shape[1]:
+        raise ValueError(f"vjpnet.scipy.linalg.solve_banded: b must have shape (n,) or (n, k) "
+                         f"with n = {ab_shape[1]} (ab's columns), got {b_shape}")
+    if not _is_traced(ab):
+        ab = ab.astype(np.result_type(ab.dtype, np.float64) if ab.dtype.kind in "iub"
+                       else ab.dtype)
+    return np.linalg.solve(_dense_from_banded(lower_count, upper_count, ab), b)

@@ -5,6 +5,7 @@ values they dispatch to the primitives of `_special_ufuncs` (registered on impor
 use without importing this module). The functions SciPy writes in Python, which convert their
 arguments with np.asarray, are rewritten here with NumPy operations: polygamma, multigammaln,
 logsumexp, softmax, log_softmax. softplus and zeta are SciPy's (they call ufuncs directly).
+gammasgn is piecewise constant: on traced values it gives a plain result (no gradient).
 
 Not differentiated (a traced value raises, naming the argument): polygamma's n, multigammaln's
 d, the orders of the Bessel functions, and the parameters whose derivative has no closed form
@@ -21,25 +22,29 @@ from scipy.special import (  # noqa: F401  (SciPy's ufuncs; vjpnet routes them o
     inv_boxcox1p, iv, ive, j0, j1, jn, jv, k0, k0e, k1, k1e, kl_div, kv, kve, log1p, log_expit,
     log_ndtr, loggamma, logit, ndtr, ndtri, ndtri_exp, poch, pseudo_huber, psi, rel_entr,
     rgamma, softplus, stdtr, stdtrit, xlog1py, xlogy, y0, y1, yn, yv, zeta)
+from scipy.special import gammasgn  # noqa: F401  (piecewise constant: a plain result)
 
 from vjpnet.scipy import _special_ufuncs
 from vjpnet.scipy._ufunc import safe
 from vjpnet.tape import Traced, plain
 
-__all__ = ["polygamma", "multigammaln", "logsumexp", "softmax", "log_softmax",
-           "beta", "betainc", "betaincc", "betainccinv", "betaincinv", "betaln", "boxcox",
-           "boxcox1p", "dawsn", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfi",
-           "erfinv", "exp1", "expi", "expit", "expm1", "gamma", "gammainc", "gammaincc",
-           "gammainccinv", "gammaincinv", "gammaln", "huber", "i0", "i0e", "i1", "i1e",
-           "inv_boxcox", "inv_boxcox1p", "iv", "ive", "j0", "j1", "jn", "jv", "k0", "k0e", "k1",
-           "k1e", "kl_div", "kv", "kve", "log1p", "log_expit", "log_ndtr", "loggamma", "logit",
-           "ndtr", "ndtri", "ndtri_exp", "poch", "pseudo_huber", "psi", "rel_entr", "rgamma",
-           "softplus", "stdtr", "stdtrit", "xlog1py", "xlogy", "y0", "y1", "yn", "yv", "zeta"]
+__all__ = ["polygamma", "multigammaln", "logsumexp", "softmax", "log_softmax", "beta", "betainc",
+           "betaincc", "betainccinv", "betaincinv", "betaln", "boxcox", "boxcox1p", "dawsn",
+           "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfi", "erfinv", "exp1", "expi",
+           "expit", "expm1", "gamma", "gammainc", "gammaincc", "gammainccinv", "gammaincinv",
+           "gammaln", "gammasgn", "huber", "i0", "i0e", "i1", "i1e", "inv_boxcox", "inv_boxcox1p",
+           "iv", "ive", "j0", "j1", "jn", "jv", "k0", "k0e", "k1", "k1e", "kl_div", "kv", "kve",
+           "log1p", "log_expit", "log_ndtr", "loggamma", "logit", "ndtr", "ndtri", "ndtri_exp",
+           "poch", "pseudo_huber", "psi", "rel_entr", "rgamma", "softplus", "stdtr", "stdtrit",
+           "xlog1py", "xlogy", "y0", "y1", "yn", "yv", "zeta"]
 
 
 def _array(x):
-    """x unchanged if traced, else np.asarray(x) (lists and scalars, as SciPy accepts)."""
-    return x if type(x) is Traced else np.asarray(x)
+    """np.asarray(x) (lists and scalars, as SciPy accepts); a traced array unchanged, a traced
+    Python number as a NumPy scalar (so it has a dtype and a shape)."""
+    if type(x) is Traced:
+        return np.reshape(x, ()) if type(plain(x)) in (float, complex) else x
+    return np.asarray(x)
 
 
 def _constant(function, name, value):

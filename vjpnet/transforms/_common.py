@@ -17,6 +17,17 @@ def name_of(f):
     return getattr(f, "__name__", type(f).__name__)
 
 
+def argnums_of(argnums):
+    """A transform's argnums as given, a list of positions read as the tuple of them (so the
+    results come back as a tuple, as for a tuple argnums)."""
+    return tuple(argnums) if isinstance(argnums, list) else argnums
+
+
+class NonScalarOutputError(ValueError, TypeError):
+    """grad of a function whose output is not a scalar. A ValueError (the value's shape is
+    wrong) and a TypeError (what HIPS autograd and JAX raise there), so either is caught."""
+
+
 def resolve_argnums(transform, f, argnums, argnum):
     """The argnums a transform was given: `argnum` (HIPS autograd's name) is accepted as an
     alias, and a list of positions is taken as a tuple (so gradients come back as a tuple)."""
@@ -25,7 +36,7 @@ def resolve_argnums(transform, f, argnums, argnum):
             raise TypeError(f"{transform} of {name_of(f)}: got argnums={argnums!r} and "
                             f"argnum={argnum!r}; pass one of them (argnum is an alias)")
         argnums = argnum
-    return tuple(argnums) if isinstance(argnums, list) else argnums
+    return argnums_of(argnums)
 
 
 def check_argnums(name, argnums, num_args, transform="grad"):
@@ -138,7 +149,7 @@ def check_scalar_output(name, out, holomorphic=False):
             "np.abs(z) ** 2), pass holomorphic=True for the derivative of a holomorphic "
             "function, or use vjpnet.vjp with a complex cotangent")
     if math.prod(shape_of(out)) != 1:
-        raise ValueError(
+        raise NonScalarOutputError(
             f"grad of {name}: the function must return a scalar (shape () or one element), it "
             f"returned shape {shape_of(out)}; reduce it, "
             f"e.g. with .sum(), or use vjpnet.vjp for a vector-Jacobian product")

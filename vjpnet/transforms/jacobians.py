@@ -15,7 +15,8 @@ import numpy as np
 
 from vjpnet import tree
 from vjpnet.tape import dtype_of
-from vjpnet.transforms._common import Trace, check_argnums, name_of, resolve_argnums, shape_of
+from vjpnet.transforms._common import (Trace, argnums_of, check_argnums, name_of,
+                                       resolve_argnums, shape_of)
 from vjpnet.transforms.forward import Linearization
 from vjpnet.transforms.reverse import grad
 
@@ -77,6 +78,7 @@ def hvp(f, x, v):
 
 def _jacobian_transform(f, argnums, has_aux, mode, transform):
     name = name_of(f)
+    argnums = argnums_of(argnums)
 
     @functools.wraps(f)
     def jacobian_f(*args, **kwargs):

@@ -15,10 +15,10 @@ import numpy as np
 
 from vjpnet import tree
 from vjpnet.tape import Traced, backward, dtype_of, open_tape
-from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output, collect,
-                                       resolve_argnums,
-                                       dtype_kind, is_float_leaf, name_of, shape_of, split_aux,
-                                       trace_args, untrace)
+from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output,
+                                       collect, dtype_kind, is_float_leaf, name_of,
+                                       resolve_argnums, shape_of, split_aux, trace_args,
+                                       untrace)
 
 
 def grad(f, argnums=0, has_aux=False, holomorphic=False, *, argnum=None):

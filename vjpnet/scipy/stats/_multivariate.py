@@ -5,7 +5,8 @@ multivariate_normal.logpdf(x, mean=None, cov=1, allow_singular=False): x has the
 its last axis; cov is a scalar (cov * I), a vector (a diagonal) or a full symmetric positive
 definite matrix, factored by Cholesky (SciPy uses an eigendecomposition: the values agree to
 rounding). The gradient with respect to a full cov is symmetric (cov is read as
-(cov + cov^T) / 2). allow_singular=True is SciPy's own code, on plain arrays only.
+(cov + cov^T) / 2). allow_singular=True is SciPy's own code on plain arrays, and differentiable
+in x and mean (SciPy's pseudo-inverse and pseudo-determinant of a constant cov).
 
 dirichlet.logpdf(x, alpha): x has the K components on its first axis (or K - 1 of them, the
 last then being 1 - sum), with SciPy's checks (x in the simplex, alpha > 0).
@@ -13,6 +14,7 @@ last then being 1 - sum), with SciPy's checks (x in the simplex, alpha > 0).
 import math
 
 import numpy as np
+import scipy.linalg as _linalg
 import scipy.special as _sc
 import scipy.stats as _stats
 
@@ -44,7 +46,7 @@ def _squeeze_output(out):
 
 
 class multivariate_normal_gen:
-    """The multivariate normal distribution: pdf and logpdf."""
+    """The multivariate normal distribution: pdf, logpdf, entropy; rvs (SciPy's sampler)."""
 
     def __repr__(self):
         return "<vjpnet.scipy.stats.multivariate_normal>"
@@ -87,7 +89,11 @@ class multivariate_normal_gen:
     def logpdf(self, x, mean=None, cov=1, allow_singular=False):
         """log density at x: (..., dim) -> (...) (squeezed, as SciPy)."""
         if allow_singular:
-            return self._scipy("logpdf", x, mean, cov)
+            if not _any_traced(x, mean, cov):
+                return self._scipy("logpdf", x, mean, cov)
+            if type(cov) is Traced:
+                self._scipy("logpdf", x, mean, cov)   # raises: cov is traced
+            return self._singular_logpdf(x, mean, cov)
         dim, mean, cov = self._parameters(mean, cov)
         x = _array(x)
         if np.ndim(plain(x)) == 0:
@@ -104,9 +110,27 @@ class multivariate_normal_gen:
 
     def pdf(self, x, mean=None, cov=1, allow_singular=False):
         """density at x: (..., dim) -> (...)."""
-        if allow_singular:
+        if allow_singular and not _any_traced(x, mean, cov):
             return self._scipy("pdf", x, mean, cov)
-        return np.exp(self.logpdf(x, mean, cov))
+        return np.exp(self.logpdf(x, mean, cov, allow_singular))
+
+    def entropy(self, mean=None, cov=1, allow_singular=False):
+        """Differential entropy, 0.5 * log det(2 pi e cov) (mean does not enter)."""
+        if allow_singular:
+            if _any_traced(mean, cov):
+                raise TypeError("vjpnet.scipy.stats.multivariate_normal.entropy: "
+                                "allow_singular=True is not differentiable in vjpnet (it needs "
+                                "a pseudo-determinant); use a positive definite cov")
+            return _stats.multivariate_normal.entropy(mean, cov, allow_singular=True)
+        dim, mean, cov = self._parameters(mean, cov)
+        log_det, _ = self._log_det_and_mahalanobis(np.zeros((1, dim)), cov, dim)
+        return 0.5 * (dim * (1.0 + _LOG_2PI) + log_det)
+
+    def rvs(self, mean=None, cov=1, size=1, random_state=None):
+        """Samples: SciPy's multivariate_normal.rvs (plain arrays; sampling is not
+        differentiated)."""
+        _refuse_traced("multivariate_normal.rvs", mean, cov)
+        return _stats.multivariate_normal.rvs(mean, cov, size=size, random_state=random_state)
 
     def _log_det_and_mahalanobis(self, deviation, cov, dim):
         if np.ndim(plain(cov)) < 2:   # a scalar (times the identity) or a diagonal
@@ -125,11 +149,40 @@ class multivariate_normal_gen:
         maha = np.reshape(np.sum(whitened ** 2, axis=0), np.shape(plain(deviation))[:-1])
         return log_det, maha
 
+    def _singular_logpdf(self, x, mean, cov):
+        """logpdf with a constant, possibly singular cov, differentiable in x and mean: SciPy's
+        pseudo-inverse and pseudo-determinant from the eigenvalues above SciPy's cutoff; -inf
+        off the support (where x - mean leaves cov's range)."""
+        dim, mean, cov = self._parameters(mean, cov)
+        cov = np.asarray(cov, np.float64)
+        if cov.ndim < 2:
+            cov = np.diag(np.broadcast_to(cov, (dim,)))
+        spectrum, vectors = _linalg.eigh(cov, lower=True)
+        cutoff = 1e6 * np.finfo(np.float64).eps * np.max(np.abs(spectrum))
+        if np.min(spectrum) < -cutoff:
+            raise ValueError("The input matrix must be symmetric positive semidefinite.")
+        kept = spectrum > cutoff
+        whitening = vectors[:, kept] / np.sqrt(spectrum[kept])
+        x = _array(x)
+        if np.ndim(plain(x)) == 0:
+            x = np.reshape(x, (1,))
+        elif np.ndim(plain(x)) == 1:
+            x = np.reshape(x, (-1, 1) if dim == 1 else (1, -1))
+        deviation = x - mean
+        maha = np.sum((deviation @ whitening) ** 2, axis=-1)
+        out = -0.5 * (np.count_nonzero(kept) * _LOG_2PI + np.sum(np.log(spectrum[kept])) + maha)
+        residual = np.linalg.norm(plain(deviation) @ vectors[:, ~kept], axis=-1)
+        inside = residual < 1e3 * cutoff
+        if not inside.all():
+            out = np.where(inside, out, -np.inf)
+        return _squeeze_output(out)
+
     def _scipy(self, method, x, mean, cov):
         if _any_traced(x, mean, cov):
-            raise TypeError("vjpnet.scipy.stats.multivariate_normal: allow_singular=True is not "
-                            "differentiable in vjpnet (it needs a pseudo-determinant); use a "
-                            "positive definite cov")
+            raise TypeError("vjpnet.scipy.stats.multivariate_normal: allow_singular=True is "
+                            "differentiable in x and mean only (a singular cov needs a "
+                            "pseudo-determinant); cov is traced. Pass a constant cov, or use a "
+                            "positive definite one")
         return getattr(_stats.multivariate_normal, method)(x, mean, cov, allow_singular=True)
 
 
@@ -146,7 +199,7 @@ class _FrozenMultivariateNormal:
 
 
 class dirichlet_gen:
-    """The Dirichlet distribution: pdf and logpdf."""
+    """The Dirichlet distribution: pdf and logpdf; rvs (SciPy's sampler)."""
 
     def __repr__(self):
         return "<vjpnet.scipy.stats.dirichlet>"
@@ -167,6 +220,11 @@ class dirichlet_gen:
         """density at x."""
         return np.exp(self.logpdf(x, alpha))
 
+    def rvs(self, alpha, size=1, random_state=None):
+        """Samples: SciPy's dirichlet.rvs (plain arrays; sampling is not differentiated)."""
+        _refuse_traced("dirichlet.rvs", alpha)
+        return _stats.dirichlet.rvs(alpha, size=size, random_state=random_state)
+
 
 class _FrozenDirichlet:
     def __init__(self, distribution, alpha):
@@ -177,6 +235,14 @@ class _FrozenDirichlet:
 
     def pdf(self, x):
         return self.dist.pdf(x, self.alpha)
+
+
+def _refuse_traced(method, *values):
+    if _any_traced(*values):
+        raise TypeError(f"vjpnet.scipy.stats.{method}: sampling is not differentiable in "
+                        "vjpnet, but a parameter is traced; pass plain arrays (for a "
+                        "reparameterized sample, transform standard samples with NumPy "
+                        "operations, e.g. mean + cholesky(cov) @ z)")
 
 
 def _check_alpha(alpha):

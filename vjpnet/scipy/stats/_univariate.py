@@ -58,6 +58,13 @@ def _with_dtype(value, dtype):
     return np.asarray(value, dtype) if type(value) in (int, float) else value
 
 
+def _unwrap_0d(out):
+    """A 0-d array result as a NumPy scalar, as SciPy returns; a (traced) Python float, the
+    result of a Python float's arithmetic, stays one."""
+    value = plain(out)
+    return out if np.ndim(value) or type(value) is float else out[()]
+
+
 def _is_float(value):
     return dtype_of(plain(value)).kind == "f"
 
@@ -189,7 +196,7 @@ class _Distribution:
         bad = ~valid | np.isnan(z_plain)
         if bad.any():
             out = np.where(bad, np.nan, out)
-        return out if np.ndim(plain(out)) else out[()]
+        return _unwrap_0d(out)
 
     # --- methods with SciPy's names -----------------------------------------------------------
     def cdf(self, x, *args, **kwargs):
@@ -209,6 +216,16 @@ class _Distribution:
         """log P(X > x)."""
         return self._evaluate("logsf", self._logsf, x, args, kwargs, -np.inf,
                               edge=("lower", 0.0))
+
+    def rvs(self, *args, **kwargs):
+        """Samples: SciPy's rvs (plain arrays; sampling is not differentiated)."""
+        if any(type(value) is Traced for value in (*args, *kwargs.values())):
+            raise TypeError(f"vjpnet.scipy.stats.{self.name}.rvs: sampling is not "
+                            "differentiable in vjpnet, but a parameter is traced; pass plain "
+                            "arrays (for a reparameterized sample, transform standard samples "
+                            "with NumPy operations, e.g. loc + scale * z)")
+        import scipy.stats
+        return getattr(scipy.stats, self.name).rvs(*args, **kwargs)
 
     # --- SciPy's generic log cdf / log sf: log of the smaller tail, log1p(-other) otherwise -----
     def _logcdf(self, z, *shapes):
@@ -279,6 +296,29 @@ class norm_gen(_Continuous):
 
     def _logsf(self, z):
         return sc.log_ndtr(-z)
+
+    def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, inverse of cdf: loc + scale * ndtri(q); NaN for q outside
+        [0, 1] or scale <= 0, -inf / inf at q = 0 / 1."""
+        return self._quantile("ppf", q, loc, scale, 1.0)
+
+    def isf(self, q, loc=0.0, scale=1.0):
+        """The inverse of sf: loc - scale * ndtri(q) (the normal is symmetric)."""
+        return self._quantile("isf", q, loc, scale, -1.0)
+
+    def _quantile(self, method, q, loc, scale, sign):
+        (), loc, scale = self._parse((loc, scale), {}, method)
+        q = _array(q)
+        dtype = _float_dtype(q, loc, scale)
+        q = q if _is_float(q) else q.astype(dtype)
+        z = sc.ndtri(q)
+        out = loc + scale * z if sign > 0 else loc - scale * z
+        with np.errstate(invalid="ignore"):
+            bad = np.asarray(plain(scale)) <= 0
+        if bad.any():
+            out = np.where(bad, np.nan, out)
+        out = out if type(out) is Traced else np.asarray(out, dtype)
+        return _unwrap_0d(out)
 
 
 class t_gen(_Continuous):
