@@ -10,14 +10,19 @@
    attention, GP marginal likelihood, ...) with vjpnet and with HIPS autograd.
 
 Everything is measured side by side in one run: the rows of a table are timed in turns
-(interleaved), and the numbers are medians over the turns. benchmarks/callgrind_overhead.py
-counts instructions for 1 and 2 instead (repeatable on a busy machine).
+(interleaved), and the numbers are medians over the turns; the minor page faults per call
+(getrusage around each turn's calls) are medians too. The targets (chain <= 1.5x hand-written
+per op, fixed cost <= 10 us) are printed at the end with the load average.
+benchmarks/callgrind_overhead.py counts instructions for 1 and 2 instead (repeatable on a busy
+machine).
 
     python benchmarks/bench_overhead.py [--repeats 15] [--number 50] [--scale 4] [--skip-zoo]
 """
 import argparse
 import functools
+import os
 import pathlib
+import resource
 import statistics
 import sys
 import time
@@ -72,18 +77,25 @@ def median_time(fn, repeats, number):
     return statistics.median(times)
 
 
-def interleaved_medians(functions, repeats, number):
+def interleaved_medians(functions, repeats, number, faults=None):
     """Median seconds per call of each function, timed in turns (one batch of `number` calls
-    of each per turn), so that load on the machine hits every row alike."""
+    of each per turn), so that load on the machine hits every row alike. With a list `faults`,
+    appends each function's median minor page faults per call to it."""
     times = [[] for _ in functions]
+    fault_samples = [[] for _ in functions]
     for fn in functions:
         fn()   # warm up
     for _ in range(repeats):
-        for fn, samples in zip(functions, times):
+        for fn, samples, fault_list in zip(functions, times, fault_samples):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             for _ in range(number):
                 fn()
             samples.append((time.perf_counter() - start) / number)
+            fault_list.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+                              / number)
+    if faults is not None:
+        faults.extend(statistics.median(samples) for samples in fault_samples)
     return [statistics.median(samples) for samples in times]
 
 
@@ -194,21 +206,37 @@ def main():
     except ImportError:
         print("(PyTorch not installed: pip install torch==2.13.0)")
 
-    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number)
+    load_at_start = os.getloadavg()[0]
+    faults = []
+    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number, faults)
     base = times[0]
     print(f"grad of a chain of {ops} elementwise ops on a (10,) float64 array "
           f"(medians of {args.repeats} interleaved turns x {args.number} runs)")
-    print(f"{'':34s} {'us/op (fwd+bwd)':>16s} {'vs hand-written':>16s}")
-    for (name, _), seconds in zip(rows, times):
-        print(f"{name:34s} {seconds / ops * 1e6:16.2f} {seconds / base:15.2f}x")
+    print(f"{'':34s} {'us/op (fwd+bwd)':>16s} {'vs hand-written':>16s} {'faults/call':>12s}")
+    for (name, _), seconds, faults_per_call in zip(rows, times, faults):
+        print(f"{name:34s} {seconds / ops * 1e6:16.2f} {seconds / base:15.2f}x "
+              f"{faults_per_call:12.1f}")
+    chain_ratio = times[1] / base
+    chain_rows = [(name, seconds / base) for (name, _), seconds in zip(rows[2:], times[2:])]
 
     rows = fixed_cost_rows()
-    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number)
+    faults = []
+    times = interleaved_medians([fn for _, fn in rows], args.repeats, args.number, faults)
     print("\nfixed cost: one value_and_grad call for a dict of 4 params, f(p) = p['scale'] "
           "(no op recorded)")
-    print(f"{'':34s} {'us/call':>16s} {'vs vjpnet':>16s}")
-    for (name, _), seconds in zip(rows, times):
-        print(f"{name:34s} {seconds * 1e6:16.2f} {seconds / times[0]:15.2f}x")
+    print(f"{'':34s} {'us/call':>16s} {'vs vjpnet':>16s} {'faults/call':>12s}")
+    for (name, _), seconds, faults_per_call in zip(rows, times, faults):
+        print(f"{name:34s} {seconds * 1e6:16.2f} {seconds / times[0]:15.2f}x "
+              f"{faults_per_call:12.1f}")
+    others = ", ".join(f"{name} {seconds * 1e6:.1f} us" for (name, _), seconds in
+                       zip(rows[1:], times[1:]))
+    print(f"\nTargets (load average {load_at_start:.2f} at start, "
+          f"{os.getloadavg()[0]:.2f} now):")
+    print(f"  elementwise chain: vjpnet {chain_ratio:.2f}x hand-written per op (<= 1.5x: "
+          f"{'met' if chain_ratio <= 1.5 else 'NOT met'}); "
+          + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in chain_rows))
+    print(f"  fixed cost of value_and_grad, dict of 4 params: vjpnet {times[0] * 1e6:.1f} us "
+          f"(<= 10 us: {'met' if times[0] <= 10e-6 else 'NOT met'}); {others}")
     if not args.skip_zoo:
         bench_loss_zoo(args.repeats, max(1, args.number // 5), args.scale)
 

@@ -577,9 +577,11 @@ def main():
 def print_targets(summary):
     if not summary:
         return
-    print("\nTargets (ratios of medians; faults per call at steady state):")
+    print("\nTargets (ratios of medians; faults per call at steady state; HIPS autograd's "
+          "time and faults beside):")
     for case, results in summary:
         torch_result = results.get(TORCH)
+        autograd_result = results.get(AUTOGRAD)
         if case["kind"] == "two_layer":
             label = f"two-layer D={case['D']:<4d} reg={case['reg']:<3g}"
             rows = ["vjpnet.value_and_grad", "vjpnet TwoLayerNet.loss"]
@@ -599,6 +601,11 @@ def print_targets(summary):
                 ratio = seconds / results["hand-written NumPy"][0]
                 parts.append(f"{ratio:.2f}x hand-written (<= 1.2x: "
                              f"{'met' if ratio <= 1.2 else 'NOT met'})")
+            if autograd_result:
+                against = f"{autograd_result[0] / torch_result[0]:.2f}x PyTorch, " \
+                    if torch_result else ""
+                parts.append(f"HIPS autograd {against}{autograd_result[0] / seconds:.1f}x "
+                             f"vjpnet, faults {autograd_result[1]:.0f}")
             print(f"  {label} {row:32s} " + ", ".join(parts))
 
 

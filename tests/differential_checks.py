@@ -285,6 +285,7 @@ def check_autograd(case):
     with warnings.catch_warnings():   # "Output seems independent of input": a zero gradient
         warnings.simplefilter("ignore", UserWarning)
         theirs = list(autograd.grad(scalar)(tuple(case.args64)))
+    _skip_if_autograd_overflows(case.grad64(), theirs)
     assert_same("autograd", case.grad64(), theirs, "gradient of input", snippet,
                 reference=largest([case.u]))
     if "hessian_w" in case._cache:
@@ -292,9 +293,19 @@ def check_autograd(case):
             warnings.simplefilter("ignore", UserWarning)
             hessian = list(autograd.grad(lambda xs: inner(autograd.grad(scalar)(xs), case.w))(
                 tuple(case.args64)))
+        _skip_if_autograd_overflows(case._cache["hessian_w"], hessian)
         assert_same("autograd", case._cache["hessian_w"], hessian,
                     "Hessian-vector product of input", snippet,
                     reference=max(largest(case.grad64()), largest([case.u])) * largest(case.w))
+
+
+def _skip_if_autograd_overflows(ours, theirs):
+    """autograd's formulas overflow where vjpnet's do not (rgamma's derivative as
+    rgamma * psi at large x: 0 * inf): a NaN or inf from autograd beside a finite vjpnet
+    result is not compared (vjpnet's is checked against central differences)."""
+    for a, b in zip(ours, theirs):
+        if np.all(np.isfinite(a)) and not np.all(np.isfinite(b)):
+            raise Skip("autograd's result is not finite where vjpnet's is")
 
 
 def check_float32(case):
@@ -319,15 +330,48 @@ def check_float32(case):
                                                           else arg.dtype):
             raise Failure("float32", f"grad of input {index} has dtype {g.dtype}, the input "
                           f"{arg.dtype}", snippet)
-    _close32("float32 value", [out], [case.vjp64()[0]], snippet, case.value_scale)
-    _close32("float32 cotangent", cotangents, case.vjp64()[1], snippet, largest([case.u]))
+    out64, cotangents64 = case.vjp64()
+    try:
+        _close32("float32 value", [out], [out64], snippet, case.value_scale)
+        _close32("float32 cotangent", cotangents, cotangents64, snippet, largest([case.u]))
+    except Failure:
+        # An ill-conditioned program (np.degrees then sin: rounding errors amplified by 57)
+        # can exceed the fixed tolerance. Its sensitivity to float32-sized perturbations of
+        # the inputs, measured on the float64 twin, bounds what float32 rounding can do.
+        perturbed = _perturbed32(case)
+        _close32("float32 value", [out], [out64], snippet, case.value_scale,
+                 [perturbed[0]])
+        _close32("float32 cotangent", cotangents, cotangents64, snippet, largest([case.u]),
+                 perturbed[1])
+        raise Skip("float32 differs by more than the fixed tolerance, within the program's "
+                   "sensitivity to float32 rounding") from None
 
 
-def _close32(what, ours, theirs, snippet, reference):
+SENSITIVITY_STEP = 8 * np.finfo(np.float32).eps
+SENSITIVITY_FACTOR = 30.0
+
+
+def _perturbed32(case):
+    """(out, cotangents) of the float64 twin at inputs moved by 8 eps32 relative, randomly."""
+    rng = np.random.default_rng(1)
+    args = [a * (1.0 + SENSITIVITY_STEP * rng.choice([-1.0, 1.0], np.shape(a)))
+            for a in case.args64]
+    args = [float(a) if type(b) is float else np.asarray(a, dtype=np.float64)
+            for a, b in zip(args, case.args64)]
+    out, vjp_fn = vjpnet.vjp(case.f64, *args)
+    return out, list(vjp_fn(case.u))
+
+
+def _close32(what, ours, theirs, snippet, reference, perturbed=None):
+    """|float32 - float64| within F32_RTOL relative + F32_ATOL of the scale, plus (when
+    given) SENSITIVITY_FACTOR times the change of the float64 result under perturbed inputs."""
     for index, (a, b) in enumerate(zip(ours, theirs)):
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         scale = max(float(np.max(np.abs(b64), initial=0.0)), reference)
         error = np.abs(a64 - b64) - (F32_RTOL * np.abs(b64) + F32_ATOL * scale)
+        if perturbed is not None:
+            error = error - SENSITIVITY_FACTOR * np.abs(
+                np.asarray(perturbed[index], dtype=np.float64) - b64)
         if np.any(error > 0):
             raise Failure("float32", f"{what} {index} is not within float32 tolerance of the "
                           f"float64 twin:\n  float32 {a64.ravel()[:6]}\n  float64 "

@@ -11,14 +11,14 @@ def _chain(x):
     a = np.exp(x)              # keeps x (an argument) and a
     v = a[::2]                 # keeps only an index and a shape (linear)
     w = v * 3.0                # keeps v (a view of a: counted) and w
-    return np.sum(w * w)       # keeps w twice (once) and the product
+    return np.sum(w * w)       # keeps w twice (once) and the product; the sum of squares: w
 
 
 def test_each_buffer_is_counted_once_and_arguments_apart():
     x = np.linspace(0.0, 1.0, 1000)
     summary = saved_residuals(_chain, x)
     ops = [row.op for row in summary.rows]
-    assert ops == ["exp", "getitem", "multiply", "multiply", "sum"]
+    assert ops == ["exp", "getitem", "multiply", "multiply", "sum_of_squares"]
     by_node = {row.op + str(i): row for i, row in enumerate(summary.rows)}
     assert by_node["exp0"].saved_bytes == 8000 and by_node["exp0"].argument_bytes == 8000
     assert by_node["getitem1"].saved_bytes == 0 and by_node["getitem1"].shared_bytes == 0

@@ -126,3 +126,41 @@ def test_large_cotangent_sums_are_right():
     _, again = vjpnet.value_and_grad(lambda w: np.sum(w * w) + np.sum(np.sin(w)))(w + 1)
     np.testing.assert_array_equal(grad, first)                      # held: not reused
     np.testing.assert_allclose(again, 2 * (w + 1) + np.cos(w + 1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_large_outputs_of_the_ufunc_fast_paths_are_recycled_with_numpys_values(dtype):
+    """np.tanh(h), h * h, h + w of large traced arrays write into recycled memory: the same
+    values and dtypes as NumPy's, and never memory a live array holds. With a Python scalar
+    operand (h * 0.5) the output is NumPy's own."""
+    from vjpnet.tape import open_tape
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((256, 300)).astype(dtype)                 # >= 300 KiB
+    w = rng.standard_normal((256, 300)).astype(dtype)
+    calls = [(np.tanh, (h,), True), (np.square, (h,), True), (np.multiply, (h, h), True),
+             (np.add, (h, w), True), (np.subtract, (w, h), True), (np.multiply, (h, 0.5), False),
+             (np.subtract, (1.5, h), False)]
+    for ufunc, args, recycled in calls:
+        expected = ufunc(*args)
+        with open_tape() as tape:
+            traced = [tape.new_input(a) if a is h else a for a in args]
+            out = ufunc(*traced).value
+        assert out.dtype == expected.dtype and out.shape == expected.shape
+        assert out.flags.owndata is not recycled        # recycled: from vjpnet.memory
+        np.testing.assert_array_equal(out, expected)
+    held = np.tanh(h)
+    with open_tape() as tape:
+        first = np.tanh(tape.new_input(h)).value
+    with open_tape() as tape:
+        second = np.tanh(tape.new_input(h) + w).value
+    assert not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, held)
+
+
+def test_small_and_broadcast_fast_path_outputs_are_numpys_own():
+    from vjpnet.tape import open_tape
+    h = np.random.default_rng(0).standard_normal((256, 300))
+    with open_tape() as tape:
+        x = tape.new_input(h)
+        assert np.tanh(x[:2]).value.flags.owndata                   # small
+        assert (x + np.ones(300)).value.flags.owndata               # broadcast

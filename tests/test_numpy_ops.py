@@ -772,3 +772,52 @@ def test_reductions_of_a_0d_array_along_an_axis_as_numpy(name, axis):
     assert np.shape(out) == np.shape(expected)
     np.testing.assert_allclose(out, expected)
     assert vjp_fn(np.ones(np.shape(out)))[0].shape == ()
+
+
+# --- np.sum of a square: one fused op -------------------------------------------------------
+
+_SQUARES = {"square": np.square, "x * x": lambda w: w * w, "x ** 2": lambda w: w ** 2,
+            "x ** 2.0": lambda w: w ** 2.0}
+
+
+@pytest.mark.parametrize("square", list(_SQUARES.values()), ids=list(_SQUARES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_of_a_square_is_one_fused_op_with_sums_exact_gradient(square, dtype):
+    w = normal(4, 3).astype(dtype)
+    with vjpnet.tape.open_tape() as tape:
+        out = np.sum(square(tape.new_input(w)))
+        primitive = tape.entries[out.node][0]
+    assert primitive.name == "sum_of_squares"
+    assert out.value == np.sum(w * w) and out.value.dtype == dtype
+    value, gradient = value_and_grad(lambda w: 0.05 * np.sum(square(w)))(w)
+    assert value == 0.05 * np.sum(w * w)
+    assert gradient.dtype == dtype
+    # bit for bit what sum's broadcast and the square's VJP give (scaling by 2 is exact)
+    np.testing.assert_array_equal(gradient, (2.0 * w) * np.array(0.05, dtype))
+
+
+def test_sum_of_a_square_used_elsewhere_too_gets_both_cotangents():
+    w = normal(3, 4)
+    gradient = grad(lambda w: np.sum(np.square(w)) + np.sum(np.sin(np.square(w))))(w)
+    np.testing.assert_allclose(gradient, 2 * w + np.cos(w * w) * 2 * w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", [lambda w: np.sum(w * w, axis=0).sum(),
+                               lambda w: np.sum(w * w, keepdims=True)[0, 0],
+                               lambda w: np.sum(w * (w + 0.0)),
+                               lambda w: np.sum(np.square(w), dtype=np.float64)])
+def test_sums_of_squares_that_are_not_fused_are_still_right(f):
+    w = normal(3, 4)
+    np.testing.assert_allclose(grad(f)(w), 2 * w, rtol=1e-12)
+
+
+def test_sum_of_squares_of_complex_values_and_nested_grads():
+    z = normal(3) + 1j * normal(3)
+    np.testing.assert_allclose(grad(lambda z: np.real(np.sum(z * z)))(z), 2 * z)   # not fused
+    w = normal(3)
+    hessian = vjpnet.hessian(lambda w: np.sum(np.square(np.sin(w))))(w)
+    expected = np.diag(2 * np.cos(2 * w))   # d2/dw2 sin(w)^2 = 2 cos(2w)
+    np.testing.assert_allclose(hessian, expected, atol=1e-12)
+    # the sum's cotangent traced (grad of grad through the fused op's VJP)
+    third = grad(lambda w: np.sum(grad(lambda v: np.sum(v ** 2) ** 2)(w)))(w)
+    np.testing.assert_allclose(third, 4 * np.sum(w ** 2) + 8 * w * np.sum(w), rtol=1e-12)

@@ -4,6 +4,7 @@ cimport cython
 
 
 cdef dict _ufunc_primitives
+cdef Py_ssize_t _MIN_BYTES
 
 
 cdef class TapeOp:
@@ -28,6 +29,10 @@ cpdef Traced record(Tape tape, TapeOp primitive, tuple parents, object cache, tu
                     bint nested, object out)
 
 
+@cython.locals(op=TapeOp)
+cdef object _fast_op(object primitive)
+
+
 cdef _unary_operator(object ufunc, object x)
 
 
@@ -37,6 +42,9 @@ cdef _binary_operator(object ufunc, object x, object y)
 @cython.locals(tape=Tape, traced=Traced, parents=list, position=Py_ssize_t, containers=bint,
                kind=object, value=object, unwrapped=list, slot=Py_ssize_t, index=Py_ssize_t)
 cpdef bind(TapeOp primitive, tuple args, dict kwargs)
+
+
+cdef object _into_recycled(object ufunc, tuple shape, tuple dtypes, object x, object y)
 
 
 @cython.locals(tape=Tape, traced=Traced, value=object)

@@ -160,8 +160,9 @@ def _unary_operator(ufunc, x):
     primitive = _ufunc_primitives.get(ufunc)
     if primitive is None:
         return ufunc(x)   # unregistered: NumPy's dispatch raises the explanatory error
-    if getattr(primitive, "fast_ufunc", None) is not None:
-        out = apply_unary(primitive, x)
+    fast = _fast_op(primitive)
+    if fast is not None:
+        out = apply_unary(fast, x)
     else:
         out = primitive.apply1(x)
     if type(out) is Traced and type(out.value) is not _ndarray:   # rare: a scalar, a level
@@ -174,8 +175,9 @@ def _binary_operator(ufunc, x, y):
     primitive = _ufunc_primitives.get(ufunc)
     if primitive is None:
         return ufunc(x, y)
-    if getattr(primitive, "fast_ufunc", None) is not None:
-        out = apply_binary(primitive, x, y)
+    fast = _fast_op(primitive)
+    if fast is not None:
+        out = apply_binary(fast, x, y)
     else:
         out = primitive.apply2(x, y)
     if type(out) is Traced and type(out.value) is not _ndarray:
@@ -184,6 +186,16 @@ def _binary_operator(ufunc, x, y):
 
 
 _ndarray = np.ndarray
+
+
+def _fast_op(primitive):
+    """`primitive` if it is a TapeOp with a fast_ufunc (apply_unary / apply_binary take it),
+    else None (compiled: a type check and a field read instead of a getattr)."""
+    if isinstance(primitive, TapeOp):
+        op = primitive
+        if op.fast_ufunc is not None:
+            return op
+    return None
 
 
 def _python_float_result(out, *operands):
@@ -245,10 +257,11 @@ class Traced:
             primitive = _ufunc_primitives.get(ufunc)
             if primitive is not None:
                 count = len(inputs)
-                if getattr(primitive, "fast_ufunc", None) is not None:
+                fast = _fast_op(primitive)
+                if fast is not None:
                     if count == 1:
-                        return apply_unary(primitive, inputs[0])
-                    return apply_binary(primitive, inputs[0], inputs[1])
+                        return apply_unary(fast, inputs[0])
+                    return apply_binary(fast, inputs[0], inputs[1])
                 if count == 1:
                     return primitive.apply1(inputs[0])
                 return primitive.apply2(*inputs) if count == 2 else primitive.apply(inputs)
@@ -648,7 +661,10 @@ def apply_unary(primitive, x):
     value = traced.value
     if type(value) is Traced or not tape.open:
         return bind(primitive, (x,), _NO_KWARGS)[0]
-    out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
+    if type(value) is ndarray and value.nbytes >= _MIN_BYTES:
+        out = _into_recycled(primitive.fast_ufunc, value.shape, (value.dtype,), value, None)
+    else:
+        out = primitive.fast_ufunc(value)   # of a float or complex input: float or complex
     # no shape and dtype: a fast ufunc's cotangents are not checked (its cache has the input)
     return record(tape, primitive, (0, traced.node, None, None), (value, out), _ONE, False,
                   out)
@@ -684,12 +700,38 @@ def apply_binary(primitive, x, y):
         parents, needed = (1, traced.node, None, None), _SECOND
     else:
         return bind(primitive, (x, y), _NO_KWARGS)[0]
-    out = primitive.fast_ufunc(x_value, y_value)
+    # two arrays of one shape only: an attribute read on every binary op would cost ~2% of a
+    # small op (x * 0.5 of a large x keeps NumPy's own allocation)
+    if type(y_value) is ndarray and type(x_value) is ndarray and \
+            x_value.nbytes >= _MIN_BYTES and y_value.shape == x_value.shape:
+        out = _into_recycled(primitive.fast_ufunc, x_value.shape,
+                             (x_value.dtype, y_value.dtype), x_value, y_value)
+    else:
+        out = primitive.fast_ufunc(x_value, y_value)
     if not (type(out) is ndarray and out.dtype.kind == "f") and not is_differentiable(out):
         return out   # e.g. an integer result: no gradient
     return record(tape, primitive, parents, (x_value, y_value, out), needed, False, out)
 
 
+def _into_recycled(ufunc, shape, dtypes, x, y):
+    """ufunc(x) (y None) or ufunc(x, y), whose output has `shape`, written into memory from
+    vjpnet.memory when the ufunc's loop for `dtypes` gives a float or complex result: a large
+    output of a fast path (np.square(W), W * W, np.tanh(h), h + z) is then not page-faulted
+    afresh at every step. The same loop runs as without out=, so the values are the same."""
+    out_dtype = None
+    if type(ufunc) is _ufunc:
+        try:
+            out_dtype = ufunc.resolve_dtypes(dtypes + (None,))[-1]
+        except (TypeError, ValueError):   # no loop: the call below raises NumPy's error
+            pass
+    if out_dtype is None or out_dtype.kind not in "fc":
+        return ufunc(x) if y is None else ufunc(x, y)
+    buffer = memory.empty(shape, out_dtype)
+    return ufunc(x, out=buffer) if y is None else ufunc(x, y, out=buffer)
+
+
+_ufunc = np.ufunc
+_MIN_BYTES = memory.MIN_BYTES   # smaller fast-path outputs are NumPy's own (a C int compiled)
 _ONE, _FIRST, _SECOND, _BOTH = (True,), (True, False), (False, True), (True, True)
 _NEEDED = {}   # (number of args, bit mask of traced positions) -> tuple of bools
 

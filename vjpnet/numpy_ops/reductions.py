@@ -3,9 +3,11 @@ import numpy as np
 
 from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, as_array, complex_normal,
                                     refuse_complex, reject_kwargs, shape_of)
+from vjpnet import memory
+from vjpnet.numpy_ops.elementwise import multiply_p, power_p, square_p
 from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
 from vjpnet.registry import register_function
-from vjpnet.tape import UFUNC_METHODS, dtype_of, plain
+from vjpnet.tape import _ONE, UFUNC_METHODS, Traced, dtype_of, plain, record
 
 
 def _reduced_axes(shape, axis):
@@ -69,9 +71,73 @@ sum_p = Primitive(_sum_forward, _sum_vjp, name="sum", linear=True,
                                     Sample(complex_normal(rng, (3, 4)), axis=1)])
 
 
+def _sum_of_squares_forward(x):
+    out = x * x
+    return out.sum(), x
+
+
+def _sum_of_squares_vjp(g, x):
+    """2 g x in one pass (g: the cotangent of a scalar), into vjpnet.memory for plain arrays."""
+    if type(x) is ndarray and type(g) is not Traced:
+        return (np.multiply(x, 2.0 * float(g), out=memory.empty(x.shape, x.dtype)),)
+    return (g * (2.0 * x),)
+
+
+sum_of_squares_p = Primitive(_sum_of_squares_forward, _sum_of_squares_vjp,
+                             name="sum_of_squares",
+                             spec=lambda rng: [Sample(rng.standard_normal((3, 4))),
+                                               Sample(rng.standard_normal(5))])
+sum_of_squares_p.__doc__ = """sum_of_squares(x) -> sum(x * x) for a real float array x.
+
+np.sum of a traced np.square(x), x * x or x ** 2 records this op instead of sum (see
+_sum_of_squares): its VJP is 2 g x in one pass, where sum's broadcast followed by square's
+VJP makes three."""
+
+ndarray = np.ndarray
+
+
+def _sum_of_squares(a):
+    """np.sum(a) with a = np.square(x), x * x or x ** 2 just recorded on a's tape for a plain
+    real float array x (one level of grad): record sum_of_squares(x), whose output is a.sum()
+    (the same value sum gives), on that tape and return it; else None.
+
+    The entry of a stays on the tape: a cotangent reaches it only if a is used elsewhere too.
+    """
+    value = a.value
+    if type(value) is not ndarray or value.dtype.kind != "f":
+        return None
+    tape = a.tape
+    entry = tape.entries[a.node]
+    if entry is None or not tape.open:
+        return None
+    primitive, parents, cache = entry[0], entry[1], entry[2]
+    if primitive is square_p:
+        if len(parents) != 4:
+            return None
+    elif primitive is multiply_p:   # x * x: both arguments are the same node
+        if len(parents) != 8 or parents[1] != parents[5]:
+            return None
+    elif primitive is power_p:      # x ** 2 (a Python 2 or 2.0 exponent)
+        exponent = cache[1]
+        if len(parents) != 4 or parents[0] != 0 or type(exponent) not in (int, float) or \
+                exponent != 2:
+            return None
+    else:
+        return None
+    x = cache[0]
+    if type(x) is not ndarray or x.dtype != value.dtype:
+        return None
+    return record(tape, sum_of_squares_p, (0, parents[1], x.shape, x.dtype), x, _ONE, False,
+                  value.sum())
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
         where=np._NoValue):
     _check_reduction("sum", out, where, initial)
+    if axis is None and dtype is None and not keepdims and type(a) is Traced:
+        fused = _sum_of_squares(a)
+        if fused is not None:
+            return fused
     if dtype is not None:
         a = astype_p(a, dtype)
     return sum_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
