@@ -33,7 +33,7 @@ an entry only has to describe valid calls. Keyword arguments of `entry`:
 Not generated on purpose, because vjpnet raises a clear TypeError for them (no VJP): norms with
 ord=0 or negative ord other than -inf, matrix norms other than 'fro', einsum with '...' or the
 sublist form, pad modes other than constant/edge/reflect/symmetric/wrap, keyword arguments
-vjpnet rejects (out=, where=, initial=, ...), in-place writes.
+vjpnet rejects (out=, where= of the NaN-skipping reductions, ...), in-place writes.
 
 Add a function in minutes: write its entry below (in the family it belongs to, with `covers=`
 naming the NumPy function), then run `python tests/hunt_differential.py --focus <name>
@@ -372,6 +372,27 @@ def _(d):
                    f"{x}.{function[-3:]}(axis={axis!r})"])
 
 
+@entry("reduce_where", autograd=NO_VJP)
+def _(d):
+    """where= masks (every slice along the last axis keeps its first entry) and initial=."""
+    x = d.array(min_ndim=1, nonempty=True)
+    function = d.pick(["sum", "prod", "mean", "max", "min", "var"])
+    axis = d.pick([None, -1]) if function in ("mean", "var") else d.axes(x)
+    mask = f"(np.arange({x.shape[-1]}) % 2 == 0)"
+    keepdims = d.flag()
+    if function in ("max", "min"):
+        initial = -10.0 if function == "max" else 10.0
+        kept = np.where(np.arange(x.shape[-1]) % 2 == 0, np.asarray(x.value, dtype=float),
+                        initial)
+        if _top_gap(kept, axis, largest=function == "max") < GAP:
+            d.give_up()
+        return (f"np.{function}({x}, axis={axis!r}, keepdims={keepdims}, where={mask}, "
+                f"initial={initial!r})")
+    extra = f", initial={d.pick([0.5, -1.5])!r}" if function in ("sum", "prod") and d.flag() \
+        else ""
+    return f"np.{function}({x}, axis={axis!r}, keepdims={keepdims}, where={mask}{extra})"
+
+
 @entry("var", covers=[np.var, np.std])
 def _(d):
     x = d.array()
@@ -404,7 +425,21 @@ def _(d):
         d.give_up()
     if d.flag():
         return f"np.add.accumulate({x}, axis={axis})"
+    if d.flag():   # the generic methods: order-free reduce, sequential accumulate
+        method = d.pick(["logaddexp.reduce", "hypot.reduce", "logaddexp.accumulate",
+                         "multiply.accumulate", "subtract.accumulate"])
+        if method == "hypot.reduce":
+            x = d.away(x)   # hypot's kink at (0, 0)
+        return f"np.{method}({x}, axis={axis})"
     return f"np.{ufunc}.reduce({x}, axis={axis}, keepdims={d.flag()})"
+
+
+@entry("ufunc_outer", autograd=NO_VJP)
+def _(d):
+    x = d.array(max_ndim=2)
+    y = d.array(max_ndim=2)
+    ufunc = d.pick(["add", "subtract", "multiply"])
+    return f"np.{ufunc}.outer({x}, {y})"
 
 
 # --- shape ------------------------------------------------------------------------------------
@@ -434,13 +469,15 @@ def _(d):
     if shape and x.size and d.flag():
         shape = tuple(-1 if i == d.integer(0, len(shape) - 1) else n for i, n in
                       enumerate(shape))
-    return d.pick([f"np.reshape({x}, {shape!r})", f"{x}.reshape({shape!r})"])
+    return d.pick([f"np.reshape({x}, {shape!r})", f"{x}.reshape({shape!r})",
+                   f"np.reshape({x}, {shape!r}, order='F')"])
 
 
 @entry("ravel", covers=[np.ravel])
 def _(d):
     x = d.array(scalar=False, complex=True)
-    return d.pick([f"np.ravel({x})", f"{x}.ravel()", f"{x}.flatten()"])
+    return d.pick([f"np.ravel({x})", f"{x}.ravel()", f"{x}.flatten()",
+                   f"np.ravel({x}, order='F')", f"{x}.flatten('F')"])
 
 
 @entry("transpose", covers=[np.transpose])
@@ -1051,6 +1088,21 @@ def _(d):
     return f"np.copysign({x}, {y})"
 
 
+@entry("float_power", covers=[np.float_power], autograd=NO_VJP)
+def _(d):
+    x = d.array(domain=POSITIVE)
+    return f"np.float_power({x}, {d.broadcastable(x)})"
+
+
+@entry("ldexp", covers=[np.ldexp], autograd=NO_VJP)
+def _(d):
+    x = d.array()
+    exponents = d.pick(["np.array([2, -1, 0])", "3", "-2"])
+    if exponents.startswith("np.array") and x.shape[-1:] != (3,):
+        exponents = "1"
+    return f"np.ldexp({x}, {exponents})"
+
+
 def _integer_distance(value):
     """The smallest distance of any value to an integer (inf if empty)."""
     value = np.asarray(value, dtype=np.float64)
@@ -1204,10 +1256,16 @@ def _(d):
     return f"np.diff({x}, n={n}, axis={axis})"
 
 
-@entry("append", covers=[np.append, np.delete, np.resize], autograd=NO_VJP)
+@entry("append", covers=[np.append, np.delete, np.insert, np.resize], autograd=NO_VJP)
 def _(d):
     x = d.array(min_ndim=1)
-    kind = d.integer(0, 2)
+    kind = d.integer(0, 3)
+    if kind == 3:
+        axis = d.axis(x) if d.flag() else None
+        length = x.size if axis is None else x.shape[axis]
+        where = sorted(d.integer(-length, length) for _ in range(d.integer(1, 2)))
+        value = d.pick([1.5, f"np.sum({x})"])
+        return f"np.insert({x}, {where!r}, {value}, axis={axis!r})"
     if kind == 0:
         if d.flag():
             return f"np.append({x}, {d.array(scalar=False)})"

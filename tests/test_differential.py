@@ -90,9 +90,12 @@ def test_every_routed_numpy_function_has_a_table_entry():
     missing = sorted(getattr(f, "__name__", str(f)) for f in routed - covered)
     assert not missing, ("NumPy functions vjpnet routes without an entry in "
                          f"tests/program_table.py: {missing}")
-    assert set(UFUNC_METHODS) == {(np.add, "reduce"), (np.multiply, "reduce"),
-                                  (np.maximum, "reduce"), (np.minimum, "reduce"),
-                                  (np.add, "accumulate")}, "update the ufunc_reduce entry"
+    assert {(np.add, "reduce"), (np.multiply, "reduce"), (np.maximum, "reduce"),
+            (np.minimum, "reduce"), (np.add, "accumulate"), (np.logaddexp, "reduce"),
+            (np.hypot, "reduce"), (np.logaddexp, "accumulate"), (np.multiply, "accumulate"),
+            (np.subtract, "accumulate")} <= set(UFUNC_METHODS), "update the ufunc_reduce entry"
+    assert {(np.add, "outer"), (np.subtract, "outer"), (np.multiply, "outer")} <= \
+        set(UFUNC_METHODS), "update the ufunc_outer entry"
 
 
 def test_exclusions_name_real_entries():

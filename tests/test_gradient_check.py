@@ -47,6 +47,14 @@ def test_check_grads_names_the_worst_argument_and_element():
         check_grads(wrong, [x, y])
 
 
+def test_check_grads_names_the_element_with_a_nan_derivative():
+    nan_at_1 = vjpnet.primitive(lambda x: (2.0 * x, None),
+                                vjp=lambda g, c: (g * np.array([2.0, np.nan, 2.0]),),
+                                name="nan_at_1")
+    with pytest.raises(AssertionError, match=r"worst element: argument 0\[\(1,\)\] vjp nan"):
+        check_grads(nan_at_1, [np.ones(3)], modes=("rev",))
+
+
 def test_check_grads_warns_in_float32():
     with pytest.warns(UserWarning, match="float32"):
         check_grads(np.exp, [np.ones(3, np.float32)], rtol=1e-2, atol=1e-2)

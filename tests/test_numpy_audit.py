@@ -126,6 +126,8 @@ CALLS = {
                    complex_values=True),
     "append_scalar": Call(lambda x, y: np.append(x, y), V, S0, python=(1,)),
     "delete": Call(lambda x: np.delete(x, 1, axis=1), X, complex_values=True),
+    "insert": Call(lambda x, v: np.insert(x, [1, 3], v, axis=1), X, S0, python=(1,),
+                   integer=(1,), complex_values=True),
     "resize": Call(lambda x: np.resize(x, (5, 3)), X, complex_values=True),
     "dsplit_dstack": Call(lambda x, y: np.dsplit(np.dstack([x, y]), 2)[1], X, X * 2.0,
                           integer=(1,)),

@@ -213,6 +213,7 @@ CASES = [
     (np.rollaxis, lambda x: np.rollaxis(x, 2) + np.rollaxis(x, 0, 3).sum(), [normal(2, 3, 4)]),
     (np.append, lambda x, y: np.append(x, y), [normal(2, 3), normal(3)]),
     (np.delete, lambda x: np.delete(x, [0, 2], axis=1), [normal(3, 4)]),
+    (np.insert, lambda x, v: np.insert(x, [1, 3], v, axis=1), [normal(3, 4), normal(3, 1)]),
     (np.resize, lambda x: np.resize(x, (5, 3)), [normal(3, 4)]),
     (np.dsplit, lambda x: np.dsplit(x, 2)[1], [normal(2, 3, 4)]),
     (np.dstack, lambda x, y: np.dstack([x, y]), [normal(3, 4), normal(3, 4)]),
@@ -336,6 +337,9 @@ def test_function_preserves_float32(function, f, args):
     (np.maximum, "reduce", lambda x: np.maximum.reduce(x, axis=None)),
     (np.minimum, "reduce", lambda x: np.minimum.reduce(x, axis=0, keepdims=True)),
     (np.add, "accumulate", lambda x: np.add.accumulate(x, axis=1)),
+    (np.subtract, "outer", lambda x: np.subtract.outer(x, x[0])),
+    (np.multiply, "outer", lambda x: np.multiply.outer(2.0, x)),
+    (np.arctan2, "outer", lambda x: np.arctan2.outer(x[:, 0], x)),
 ])
 def test_ufunc_methods(ufunc, method, f):
     assert (ufunc, method) in UFUNC_METHODS
@@ -444,6 +448,24 @@ def test_nondifferentiable_functions_return_plain_results():
     np.testing.assert_array_equal(results["argmin"], [1, 2])
     assert results["argmax"] == 2 and results["shape"] == (2, 3) and results["size"] == 6
     assert results["zeros"].dtype == np.float64 and not results["zeros"].any()
+
+
+def test_infinity_and_equivalence_predicates_are_constants():
+    x = np.array([1.0, np.inf, -np.inf, 2.0])
+
+    def f(x):
+        finite = ~(np.isposinf(x) | np.isneginf(x))
+        same = np.array_equiv(x, x[None, :])
+        safe = np.where(finite, x, 0.0)
+        return np.sum(safe * safe) * float(same)
+
+    np.testing.assert_array_equal(grad(f)(x), [2.0, 0.0, 0.0, 4.0])
+    seen = {}
+    grad(lambda x: seen.update(p=np.isposinf(x), n=np.isneginf(x), e=np.array_equiv(x, 1.0))
+         or np.sum(x))(x)
+    np.testing.assert_array_equal(seen["p"], [False, True, False, False])
+    np.testing.assert_array_equal(seen["n"], [False, False, True, False])
+    assert seen["e"] is np.False_ or seen["e"] is False
 
 
 def test_python_control_flow_on_traced_values():
@@ -592,8 +614,8 @@ def test_unregistered_ufunc_and_ufunc_method_raise_naming_them():
     with pytest.raises(TypeError, match=r"(?s)numpy\.modf has no registered VJP.*"
                                         r"vjpnet\.register_ufunc\(np\.modf"):
         grad(lambda x: np.sum(np.modf(x)[0]))(x)
-    with pytest.raises(TypeError, match=r"numpy\.multiply\.outer has no registered VJP"):
-        grad(lambda x: np.sum(np.multiply.outer(x, x)))(x)
+    with pytest.raises(TypeError, match=r"numpy\.power\.reduce has no registered VJP"):
+        grad(lambda x: np.sum(np.power.reduce(x)))(x)
 
 
 def test_a_registered_function_then_works():
@@ -715,17 +737,226 @@ def test_in_place_writes_into_plain_arrays_raise():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda x: np.sum(x, where=x > 0), r"numpy\.sum\(\.\.\., where="),
+    (lambda x: np.nansum(x, where=x > 0), r"numpy\.nansum\(\.\.\., where="),
     (lambda x: np.add(x, 1.0, where=np.ones(3, bool)), r"numpy\.add\(\.\.\., where="),
     (lambda x: np.einsum("i->i", x, dtype=np.float32), r"numpy\.einsum\(\.\.\., dtype="),
     (lambda x: np.pad(x, 1, mode="mean"), "mode='mean'"),
     (lambda x: np.linalg.qr(x.reshape(1, 3), mode="raw"), "mode='raw'"),
-    (lambda x: np.reshape(x, 3, order="F"), "order='F'"),
     (lambda x: np.cumsum(x, out=np.empty(3)), "out="),
 ])
 def test_unsupported_arguments_raise_type_error(call, match):
     with pytest.raises(TypeError, match=match):
         grad(lambda x: np.sum(call(x)))(normal(3))
+
+
+def _strided_layouts(base):
+    """Views of base (3, 4, 5) whose C, Fortran and memory orders all differ: Fortran-contiguous,
+    transposed, reversed and strided, and a broadcast view of a transposed slice."""
+    fortran = np.asfortranarray(base)
+    return {"c": base, "fortran": fortran, "transposed": base.transpose(1, 2, 0),
+            "reversed": fortran[::-1, :, ::-2], "strided": fortran[:, ::2],
+            "broadcast": np.broadcast_to(base[0].T[:, None, :], (5, 2, 4))}
+
+
+@pytest.mark.parametrize("layout", sorted(_strided_layouts(np.zeros((3, 4, 5)))))
+@pytest.mark.parametrize("order", ["C", "F", "A", "K", None, "f"])
+def test_ravel_and_reshape_read_elements_in_numpys_order(layout, order):
+    # "A" and "K" depend on the memory layout of the value, as they do in NumPy; so does the
+    # gradient, which is checked against the element each output position reads (found by
+    # tagging the elements of a view with the same layout; not for the broadcast view, whose
+    # positions share elements).
+    x = _strided_layouts(normal(3, 4, 5))[layout]
+    tags = _strided_layouts(np.arange(1.0, 61.0).reshape(3, 4, 5))[layout]
+    calls = [lambda x: np.ravel(x, order=order),
+             lambda x: x.flatten() if order is None else x.flatten(order)]
+    if order not in ("K", "k"):
+        calls += [lambda x: np.reshape(x, (2, -1), order=order),
+                  lambda x: x.reshape(-1, 2, order=order or "C")]
+    for call in calls:
+        out = vjpnet.vjp(call, x)[0]
+        np.testing.assert_array_equal(out, call(x))
+        weights = normal(*np.shape(out))
+        if layout != "broadcast":
+            position = {tag: i for i, tag in enumerate(tags.ravel())}
+            expected = np.zeros(x.size)
+            for tag, weight in zip(call(tags).ravel(), weights.ravel()):
+                expected[position[tag]] += weight
+            np.testing.assert_array_equal(grad(lambda x: np.sum(call(x) * weights))(x),
+                                          expected.reshape(x.shape))
+        check_grads(lambda x: np.sum(call(x) * weights), [np.ascontiguousarray(x)], order=2)
+    with pytest.raises(ValueError, match="'K' is not permitted"):
+        grad(lambda x: np.sum(np.reshape(x, -1, order="K")))(x)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "nansum", "nanprod", "nanmax",
+                                  "nanmin"])
+@pytest.mark.parametrize("axis", [None, 0, (0, 1)])
+def test_reductions_with_initial_match_numpy(name, axis):
+    # initial joins the reduction: it wins max/min where it is larger/smaller (no gradient to
+    # the array there), it alone is the result of an empty reduction, float32 stays float32.
+    function = getattr(np, name)
+    x = normal(3, 4)
+    for initial in [0.4, -0.4, 5.0, -5.0]:
+        kwargs = dict(axis=axis, initial=initial)
+        weights = normal(*np.shape(function(x, **kwargs)))
+        check_grads(lambda x: np.sum(function(x, **kwargs) * weights), [x], order=2)
+        for value in [x.astype(np.float32), np.zeros((0, 4)), x[:, :1]]:
+            for keepdims in [False, True]:
+                out = vjpnet.vjp(lambda x: function(x, keepdims=keepdims, **kwargs), value)[0]
+                expected = function(value, keepdims=keepdims, **kwargs)
+                assert out.shape == expected.shape and out.dtype == expected.dtype
+                np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)   # float32
+    # a traced initial gets its gradient too
+    check_grads(lambda p: np.sum(function(p[0], axis=axis, initial=p[1]) * 1.5),
+                [(x, 0.2)], order=1)
+
+
+def test_ufunc_outer_of_every_differentiable_binary_ufunc():
+    # ufunc.outer(a, b) is ufunc(a[..., None, ...], b): shape a.shape + b.shape, both inputs
+    # differentiated, float32 kept; comparisons' outer stays a constant.
+    a, b = RNG.uniform(0.5, 2.0, (2, 3)), RNG.uniform(0.5, 2.0, 4)
+    binary = [u for u in UFUNC_PRIMITIVES if u.nin == 2 and u.signature is None
+              and getattr(np, u.__name__, None) is u]
+    assert len(binary) > 15
+    for ufunc in binary:
+        if ufunc in (np.maximum, np.minimum, np.fmax, np.fmin, np.remainder, np.fmod):
+            b_ = b + 0.05   # away from ties and jumps
+        elif ufunc is np.ldexp:
+            b_ = np.array([0, 1, -1, 2])   # integer exponents
+        else:
+            b_ = b
+        f = lambda a, b=b_: ufunc.outer(a, b)  # noqa: E731
+        out = vjpnet.vjp(f, a)[0]
+        np.testing.assert_allclose(out, f(a), err_msg=ufunc.__name__)
+        assert out.shape == (2, 3, 4)
+        b32 = b_ if ufunc is np.ldexp else b_.astype(np.float32)
+        out32 = vjpnet.vjp(lambda a: f(a, b32), a.astype(np.float32))[0]
+        assert out32.dtype == f(a.astype(np.float32), b32).dtype
+    weights = normal(2, 3, 4)
+    check_grads(lambda a, b: np.sum(np.power.outer(a, b) * weights), [a, b], order=2)
+    less = vjpnet.vjp(lambda a: np.less.outer(a, b), a)[0]
+    assert type(less) is np.ndarray and less.dtype == bool
+    with pytest.raises(TypeError, match=r"multiply\.outer\(\.\.\., dtype="):
+        grad(lambda a: np.sum(np.multiply.outer(a, b, dtype=np.float32)))(a)
+
+
+def test_float_power_promotes_and_ldexp_scales_exactly():
+    x, y = RNG.uniform(0.5, 2.0, (3, 4)), normal(4)
+    out = vjpnet.vjp(lambda x, y: np.float_power(x, y), x.astype(np.float32), y)[0]
+    assert out.dtype == np.float64   # float_power computes in float64, as NumPy
+    check_grads(lambda x, y: np.sum(np.float_power(x, y) * y), [x, y], order=2)
+    gx = grad(lambda x: np.sum(np.float_power(x, 2)))(x.astype(np.float32))
+    assert gx.dtype == np.float32
+    np.testing.assert_allclose(gx, 2 * x, rtol=1e-6)
+    n = np.array([0, 3, -2, 1])
+    for value in [x, x.astype(np.float32), 1.5, x[:, :1]]:
+        out = vjpnet.vjp(lambda x: np.ldexp(x, n), value)[0]
+        np.testing.assert_array_equal(out, np.ldexp(value, n))
+        assert out.dtype == np.ldexp(value, n).dtype
+        g = grad(lambda x: np.sum(np.ldexp(x, n)))(value)
+        assert np.shape(g) == np.shape(value) and np.result_type(g) == np.result_type(value)
+    # 2**1030 overflows float64, ldexp(0.25, 1030) does not: the gradient is exact too
+    assert grad(lambda x: np.ldexp(x, 1030) * 2.0 ** -1030)(0.25) == 1.0
+    check_grads(lambda x: np.sum(np.ldexp(x, n) * y), [x], order=2)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std"])
+def test_reductions_with_a_where_mask_match_numpy(name):
+    # Left-out entries get no gradient; the mask broadcasts; max/min need initial, as in NumPy.
+    function = getattr(np, name)
+    x = normal(3, 4)
+    masks = [x > -0.3, np.array([True, False, True, True]), np.array([[True], [False], [True]])]
+    extra = {"initial": -5.0 if name == "max" else 5.0} if name in ("max", "min") else {}
+    for mask in masks:
+        for axis, keepdims in [(None, False), (0, True), (1, False)]:
+            kwargs = dict(axis=axis, keepdims=keepdims, where=mask, **extra)
+            for value in [x, x.astype(np.float32)] + ([x + 0.5j * x[::-1]] if not extra else []):
+                out = vjpnet.vjp(lambda x: function(x, **kwargs), value)[0]
+                expected = function(value, **kwargs)
+                assert out.shape == expected.shape and out.dtype == expected.dtype
+                np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+            if not np.all(np.isfinite(function(x, **kwargs))):
+                continue   # a slice with no entry selected: NaN, as in NumPy
+            weights = normal(*np.shape(function(x, **kwargs)))
+            check_grads(lambda x: np.sum(function(x, **kwargs) * weights), [x], order=2)
+            g = grad(lambda x: np.sum(function(x, **kwargs) * weights))(x)
+            assert not np.any(g[~np.broadcast_to(mask, x.shape)])
+    if name in ("max", "min"):
+        with pytest.raises(ValueError, match="initial"):
+            grad(lambda x: function(x, where=x > 0))(x)
+
+
+@pytest.mark.parametrize("ufunc,method", [
+    (np.logaddexp, "reduce"), (np.logaddexp2, "reduce"), (np.hypot, "reduce"),
+    (np.fmax, "reduce"), (np.maximum, "accumulate"), (np.multiply, "accumulate"),
+    (np.subtract, "accumulate"), (np.divide, "accumulate"), (np.logaddexp, "accumulate"),
+    (np.power, "accumulate"),
+])
+def test_generic_ufunc_reduce_and_accumulate_match_numpy(ufunc, method):
+    # accumulate runs left to right (its definition); reduce only for ufuncs whose result does
+    # not depend on the order NumPy combines the elements in.
+    x = RNG.uniform(0.5, 1.5, (3, 4))
+    calls = [dict(axis=0), dict(axis=-1)] + ([dict(axis=None), dict(axis=1, keepdims=True)]
+                                              if method == "reduce" else [])
+    for kwargs in calls:
+        f = lambda x: getattr(ufunc, method)(x, **kwargs)  # noqa: E731
+        for value in [x, x.astype(np.float32), np.zeros((0, 4))]:
+            try:
+                f(value)
+            except ValueError:   # an empty reduction of a ufunc with no identity
+                with pytest.raises(ValueError):
+                    vjpnet.vjp(f, value)
+                continue
+            out = vjpnet.vjp(f, value)[0]
+            assert out.shape == f(value).shape and out.dtype == f(value).dtype
+            np.testing.assert_allclose(out, f(value), rtol=1e-5)
+        if ufunc not in (np.fmax, np.maximum):
+            weights = normal(*np.shape(f(x)))
+            check_grads(lambda x: np.sum(f(x) * weights), [x], order=2)
+    if ufunc is np.hypot:   # NumPy's reduction starts from the identity: |x| for one element
+        assert vjpnet.vjp(lambda x: np.hypot.reduce(x), np.array([-0.5]))[0] == 0.5
+        assert grad(lambda x: np.hypot.reduce(x))(np.array([-0.5]))[0] == -1.0
+    if ufunc is np.maximum:   # the running maximum: its gradient goes to the current leader
+        np.testing.assert_array_equal(
+            grad(lambda x: np.sum(np.maximum.accumulate(x)))(np.array([1.0, 3.0, 2.0, 5.0])),
+            [1.0, 2.0, 0.0, 1.0])
+
+
+def test_insert_places_entries_as_numpy_and_sums_gradients_of_reused_values():
+    x, v = normal(3, 4), normal(3)
+    for obj, values, axis in [(1, v, 1), ([0, 2], v[:2], None), (slice(0, 4, 2), 2.5, 1),
+                              (3, normal(1, 4), 0), ([1, 1], v[:2], 1), (-1, v[:1], 0)]:
+        f = lambda x: np.insert(x, obj, values, axis=axis)  # noqa: E731
+        for value in [x, x.astype(np.float32)]:
+            out = vjpnet.vjp(f, value)[0]
+            np.testing.assert_array_equal(out, f(value))
+            assert out.dtype == f(value).dtype
+    # a scalar inserted in every row: its gradient is the sum over the three copies
+    assert grad(lambda c: np.sum(np.insert(np.zeros((3, 2)), 1, c, axis=1) * 2.0))(1.5) == 6.0
+    with pytest.raises(IndexError):
+        grad(lambda x: np.sum(np.insert(x, 9, 1.0, axis=1)))(x)
+
+
+def test_nanmax_and_nanmin_with_initial_fill_all_nan_slices_with_it():
+    x = np.array([[np.nan, 1.0, -2.0], [np.nan, np.nan, np.nan]])
+    for function, initial in [(np.nanmax, 0.5), (np.nanmin, 0.5)]:
+        f = lambda x: function(x, axis=1, initial=initial)  # noqa: E731
+        np.testing.assert_array_equal(vjpnet.vjp(f, x)[0], f(x))
+        g = grad(lambda x: np.sum(f(x)))(x)
+        np.testing.assert_array_equal(g, [[0.0, function is np.nanmax, function is np.nanmin],
+                                          [0.0, 0.0, 0.0]])
+
+
+def test_sum_of_squares_keeps_initial_and_where():
+    # np.sum of a square is recorded as one fused op; initial= and where= must not be dropped
+    x = np.array([1.0, -2.0, 3.0])
+    for square in [np.square, lambda x: x * x, lambda x: x ** 2]:
+        value, g = value_and_grad(lambda x: np.sum(square(x), initial=10.0))(x)
+        assert value == 24.0
+        np.testing.assert_array_equal(g, 2 * x)
+        value, g = value_and_grad(lambda x: np.sum(square(x), where=x > 0))(x)
+        assert value == 10.0
+        np.testing.assert_array_equal(g, [2.0, 0.0, 6.0])
 
 
 def test_bad_shapes_raise_numpy_value_errors_naming_the_function():

@@ -4,6 +4,7 @@ The first four functions are the notebook's API; `check_grads` checks reverse mo
 and forward mode (`jvp`) of any function along random directions.
 """
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -167,8 +168,9 @@ def _check_one(f, x, position, u, v, mode, rtol, atol, eps):
                 num = (_inner(u, f(_axpy(eps, one_hot, x))) -
                        _inner(u, f(_axpy(-eps, one_hot, x)))) / (2 * eps)
                 ana = float(_derivative(f, x, u, one_hot, mode))
-                if abs(num - ana) >= worst[0]:
-                    worst = (abs(num - ana), paths[leaf_index], f"{element}{part}", ana, num)
+                difference = abs(num - ana)
+                if not math.isnan(worst[0]) and not difference < worst[0]:   # NaN: the worst
+                    worst = (difference, paths[leaf_index], f"{element}{part}", ana, num)
     source = "vjp" if mode == "rev" else "jvp"
     raise AssertionError(
         f"check_grads ({mode} mode): argument {position}: directional derivative from {source} "
@@ -224,9 +226,12 @@ def _axpy(a, directions, x):
 
 
 def _inner(directions, value):
-    """Re(sum of elementwise products) of a direction (leaf list) with a pytree's leaves."""
+    """Re(sum of elementwise products) of a direction (leaf list) with a pytree's leaves; zero
+    entries of the direction contribute 0 even against NaN or inf (so a one-hot direction reads
+    one element)."""
     total = 0.0
     for d, y in zip(directions, tree.flatten(value)[0]):
         if d is not None and y is not None:
-            total = total + np.real(np.sum(d * y))
+            with np.errstate(invalid="ignore"):
+                total = total + np.real(np.sum(np.where(np.equal(d, 0), 0, d * y)))
     return total

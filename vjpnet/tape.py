@@ -25,7 +25,7 @@ _level = contextvars.ContextVar("vjpnet_trace_level", default=0)
 UFUNC_PRIMITIVES = {}          # np.ufunc -> Primitive
 FUNCTION_HANDLERS = {}         # NumPy function -> callable taking the same arguments
 NONDIFFERENTIABLE = set()      # ufuncs / functions that return plain results on traced input
-UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate") -> handler (np.add.reduce, ...)
+UFUNC_METHODS = {}             # (ufunc, "reduce" / "accumulate" / "outer") -> handler
 # Modules whose ufuncs vjpnet registers on first use: "scipy.special" -> "vjpnet.scipy.special"
 # (imported when a ufunc without a primitive reaches a traced value and scipy.special is loaded).
 LAZY_UFUNC_MODULES = {}
@@ -273,7 +273,7 @@ class Traced:
                 return primitive.bind(inputs, kwargs)[0]
             if ufunc in NONDIFFERENTIABLE:
                 return ufunc(*[plain(x) for x in inputs])
-        elif method in ("reduce", "accumulate") and (ufunc, method) in UFUNC_METHODS:
+        elif (ufunc, method) in UFUNC_METHODS:
             return UFUNC_METHODS[ufunc, method](*inputs, **kwargs)
         elif ufunc in NONDIFFERENTIABLE:
             return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)

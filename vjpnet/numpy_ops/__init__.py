@@ -73,4 +73,6 @@ from vjpnet.numpy_ops import (constructors, elementwise_extra, rearrange, sequen
 from vjpnet.numpy_ops._base import sum_to_shape, unbroadcast  # noqa: F401
 from vjpnet.numpy_ops.indexing import getitem_p, index_add_p, index_update  # noqa: F401
 
+elementwise_extra.register_ufunc_methods()   # after every module above registered its ufuncs
+
 __all__ = ["unbroadcast", "sum_to_shape", "getitem_p", "index_add_p", "index_update"]

@@ -99,7 +99,11 @@ def markdown():
     """README.md's coverage section, between the BEGIN and END markers."""
     table, count = coverage()
     names = sum(len(label.split("/")) for groups in table.values() for label in groups[0])
-    methods = sorted(f"{ufunc.__name__}.{method}" for ufunc, method in UFUNC_METHODS)
+    methods = sorted(f"{ufunc.__name__}.{method}" for ufunc, method in UFUNC_METHODS
+                     if method != "outer")
+    outer = sum(method == "outer" for _, method in UFUNC_METHODS)
+    if outer:
+        methods.append(f"outer of every differentiable two-input ufunc ({outer})")
     constant = [label for groups in table.values() for label in groups[1]]
     refused = [label for groups in table.values() for label in groups[2]]
     paragraphs = [BEGIN,

@@ -1,17 +1,22 @@
 """More elementwise functions: remainder (%, mod), fmod, deg2rad/radians, rad2deg/degrees,
-fabs, copysign (ufuncs), sinc, nan_to_num and real_if_close; floor_divide (//) and spacing
-return plain (piecewise constant) results.
+fabs, copysign, float_power, ldexp (ufuncs), sinc, nan_to_num and real_if_close; floor_divide
+(//) and spacing return plain (piecewise constant) results; ufunc.outer, .reduce and .accumulate
+of the two-input ufuncs.
 
 Conventions: remainder and fmod have derivative 1 w.r.t. x and -floor(x / y) (-trunc(x / y))
 w.r.t. y, the one-sided value at their jumps; sinc is exact to every order, at 0 included.
 """
+import functools
 import math
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import IDENTITY, Primitive, Sample, away_from, elementwise, normal
+from vjpnet.numpy_ops._base import (IDENTITY, Primitive, Sample, UfuncComposition, away_from,
+                                    elementwise, normal, normalize_axis, reject_kwargs, shape_of,
+                                    sum_to_shape)
 from vjpnet.registry import register_function, register_nondifferentiable, register_ufunc
-from vjpnet.tape import Traced, dtype_of, plain
+from vjpnet.tape import (NONDIFFERENTIABLE, UFUNC_METHODS, UFUNC_PRIMITIVES, Traced, dtype_of,
+                         plain)
 
 
 def _modulus_spec(rng):
@@ -48,6 +53,36 @@ fabs_p = elementwise(np.fabs, lambda g, out, x: g * np.sign(plain(x)).astype(dty
 copysign_p = elementwise(np.copysign, lambda g, out, x, y: g * (_sign_of(x) * _sign_of(y)),
                          lambda g, out, x, y: g * 0.0,
                          spec=lambda rng: Sample(away_from(rng, (3, 4)), away_from(rng, 4)))
+
+
+# float_power(x, y) is power computed in float64 (complex128 for complex inputs): power's
+# derivatives and conventions, on the promoted values.
+def _as(x, dtype):
+    return x.astype(dtype) if type(x) is Traced else np.asarray(x, dtype)
+
+
+def float_power(x, y):
+    dtype = np.float_power(np.asarray(plain(x)).flat[:1], np.asarray(plain(y)).flat[:1]).dtype
+    return np.power(_as(x, dtype), _as(y, dtype))
+
+
+register_ufunc(np.float_power, UfuncComposition(float_power))
+
+
+# ldexp(x, n) = x * 2**n for integer n: linear in x, exact (no rounding of 2**n).
+def _ldexp_forward(x, n):
+    return np.ldexp(x, n), (n, shape_of(x), dtype_of(x))
+
+
+def _ldexp_vjp(g, cache):
+    n, shape, dtype = cache
+    return (sum_to_shape(np.ldexp(g, n), shape, dtype),)
+
+
+ldexp_p = Primitive(_ldexp_forward, _ldexp_vjp, name="ldexp", linear=True, nondiff_argnums=(1,),
+                    spec=lambda rng: [Sample(rng.standard_normal((3, 4)), np.array([0, 3, -2, 1])),
+                                      Sample(rng.standard_normal((2, 1)), np.array([[1, -1, 4]]))])
+register_ufunc(np.ldexp, UfuncComposition(lambda x, n: ldexp_p(x, n)))
 
 
 # --- sinc -----------------------------------------------------------------------------------
@@ -121,3 +156,86 @@ register_function(np.real_if_close, real_if_close)
 register_function(np.sinc, sinc)
 # floor(x / y) and the gap to the next float are piecewise constant: plain results.
 register_nondifferentiable(np.floor_divide, np.spacing)
+
+
+# --- ufunc.outer, ufunc.reduce and ufunc.accumulate of the other two-input ufuncs --------------
+
+def _outer(ufunc, a, b, **kwargs):
+    """ufunc.outer(a, b): ufunc(a reshaped to a.shape + (1,) * b.ndim, b), shape
+    a.shape + b.shape."""
+    reject_kwargs(f"{ufunc.__name__}.outer", kwargs)
+    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))), b)
+
+
+def _along_axis(ufunc, method, a, axis, dtype, out, keepdims=False, **kwargs):
+    """(reference, a with the reduced axis first, or None when a has nothing to combine):
+    NumPy's own result on zeros (its errors, shape and dtype) and the operand to fold."""
+    reject_kwargs(f"{ufunc.__name__}.{method}", dict(kwargs, dtype=dtype, out=out),
+                  dtype=None, out=None, **{key: np._NoValue for key in kwargs})
+    shape = shape_of(a)
+    options = {"keepdims": keepdims} if method == "reduce" else {}
+    reference = getattr(ufunc, method)(np.zeros(shape, dtype_of(a)), axis=axis, **options)
+    if axis is None:   # (NumPy allows it for reorderable ufuncs only: checked above)
+        a, axis = np.reshape(a, (-1,)), 0
+    elif isinstance(axis, tuple):
+        if len(axis) != 1:   # several axes: NumPy allows them for reorderable ufuncs
+            raise TypeError(f"numpy.{ufunc.__name__}.{method}(..., axis={axis!r}) with several "
+                            "axes is not supported on traced values by vjpnet; reduce one axis "
+                            "at a time")
+        (axis,) = axis
+    axis = normalize_axis(axis, len(shape_of(a)), f"{ufunc.__name__}.{method}")
+    a = np.moveaxis(a, axis, 0)
+    return reference, (a if shape_of(a)[0] else None), axis
+
+
+def _reduce(ufunc, a, axis=0, dtype=None, out=None, keepdims=False, **kwargs):
+    """ufunc.reduce(a, axis) for an order-free ufunc: folded left to right along the axis (one
+    recorded op per element of the axis)."""
+    reference, moved, axis = _along_axis(ufunc, "reduce", a, axis, dtype, out, keepdims,
+                                         **kwargs)
+    if moved is None:   # an empty axis: the identity, a constant
+        return reference
+    result = moved[0]
+    if ufunc.identity is not None:   # NumPy starts from the identity: hypot.reduce([x]) = |x|
+        result = ufunc(np.asarray(ufunc.identity, reference.dtype), result)
+    for i in range(1, shape_of(moved)[0]):
+        result = ufunc(result, moved[i])
+    if keepdims:
+        result = np.reshape(result, reference.shape)
+    return result if dtype_of(result) == reference.dtype else result.astype(reference.dtype)
+
+
+def _accumulate(ufunc, a, axis=0, dtype=None, out=None):
+    """ufunc.accumulate(a, axis): the running ufunc along the axis, left to right."""
+    reference, moved, axis = _along_axis(ufunc, "accumulate", a, axis, dtype, out)
+    if moved is None:
+        return reference
+    running = [moved[0]]
+    for i in range(1, shape_of(moved)[0]):
+        running.append(ufunc(running[-1], moved[i]))
+    result = np.moveaxis(np.stack(running), 0, axis)
+    return result if dtype_of(result) == reference.dtype else result.astype(reference.dtype)
+
+
+# reduce folds left to right; NumPy's own order inside a reduction is its business, so only
+# ufuncs whose result does not depend on the order get the generic reduce (NumPy's
+# power.reduce along a contiguous axis, e.g., is neither the left nor the right fold).
+_ORDER_FREE = {np.logaddexp, np.logaddexp2, np.hypot, np.fmax, np.fmin}
+
+
+def register_ufunc_methods():
+    """Route outer (every differentiable two-input ufunc), accumulate (those with a traced
+    result; it is sequential by definition) and reduce (the order-free ones) registered so far:
+    np.subtract.outer, np.maximum.accumulate, np.logaddexp.reduce, ... where no dedicated
+    handler is (np.add.reduce is sum)."""
+    for ufunc in list(UFUNC_PRIMITIVES):
+        if ufunc.nin != 2 or ufunc.nout != 1 or ufunc.signature is not None:
+            continue
+        methods = [("outer", _outer)]
+        if ufunc not in NONDIFFERENTIABLE:
+            methods.append(("accumulate", _accumulate))
+        if ufunc in _ORDER_FREE:
+            methods.append(("reduce", _reduce))
+        for method, handler in methods:
+            if (ufunc, method) not in UFUNC_METHODS:
+                UFUNC_METHODS[ufunc, method] = functools.partial(handler, ufunc)

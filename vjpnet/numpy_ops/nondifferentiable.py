@@ -13,6 +13,7 @@ register_nondifferentiable(
     # functions
     np.round, np.around, np.fix, np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero,
     np.argwhere, np.count_nonzero, np.searchsorted, np.any, np.all, np.isclose, np.allclose,
-    np.array_equal, np.isreal, np.iscomplexobj, np.isrealobj, np.isscalar,
+    np.array_equal, np.array_equiv, np.isposinf, np.isneginf, np.isreal, np.iscomplexobj,
+    np.isrealobj, np.isscalar,
     np.zeros_like, np.ones_like, np.empty_like, np.result_type, np.shape,
     np.ndim, np.size)

@@ -1,7 +1,8 @@
 """Compositions that pick, move or combine elements, built on indexing, where, reshape and
 concatenate (so differentiable to any order): tril, triu, rot90, rollaxis, append, delete,
-resize, dsplit, dstack, row_stack, unstack, block, broadcast_arrays, meshgrid, select, choose,
-compress, extract, lib.stride_tricks.sliding_window_view, unwrap, piecewise, apply_along_axis.
+insert, resize, dsplit, dstack, row_stack, unstack, block, broadcast_arrays, meshgrid, select,
+choose, compress, extract, lib.stride_tricks.sliding_window_view, unwrap, piecewise,
+apply_along_axis.
 NumPy functions that write into an argument in place (copyto, put, place, putmask,
 fill_diagonal, put_along_axis) raise a TypeError that names the functional alternatives."""
 import math
@@ -9,7 +10,8 @@ import operator
 
 import numpy as np
 
-from vjpnet.numpy_ops._base import as_dtype, ndim_of, normalize_axis, reject_kwargs, shape_of
+from vjpnet.numpy_ops._base import (array_dtype, as_dtype, ndim_of, normalize_axis, reject_kwargs,
+                                    shape_of)
 from vjpnet.registry import register_function
 from vjpnet.numpy_ops.indexing import index_update
 from vjpnet.tape import UNSUPPORTED, Traced, dtype_of, plain
@@ -79,6 +81,22 @@ def delete(arr, obj, axis=None):
     axis = normalize_axis(axis, ndim_of(arr), "delete")
     kept = np.delete(np.arange(shape_of(arr)[axis]), plain(obj))
     return arr[(_ALL,) * axis + (kept,)]
+
+
+def insert(arr, obj, values, axis=None):
+    """np.insert as one gather from arr's and values' entries: NumPy's own insert, run on
+    integer tags of the entries, says which entry lands where (values broadcast and cast to
+    arr's dtype, as in NumPy; a value used several times gets the sum of their gradients)."""
+    arr_tags = np.arange(1, math.prod(shape_of(arr)) + 1).reshape(shape_of(arr))
+    value_tags = -np.arange(1, math.prod(shape_of(values)) + 1).reshape(shape_of(values))
+    tags = np.insert(arr_tags, plain(obj), value_tags, axis=axis)   # NumPy's errors too
+    dtype = array_dtype(arr)
+    if type(values) is not Traced:
+        values = np.asarray(values, dtype)
+    elif dtype_of(values) != dtype:
+        values = values.astype(dtype)
+    entries = np.concatenate((np.ravel(arr), np.ravel(values)))
+    return entries[np.where(tags > 0, tags - 1, arr_tags.size - tags - 1)]
 
 
 def resize(a, new_shape):
@@ -298,7 +316,8 @@ _IN_PLACE = [("copyto", "use np.where(mask, src, dst), or np.broadcast_to(src, s
 
 for _function, _handler in [
         (np.tril, tril), (np.triu, triu), (np.rot90, rot90), (np.rollaxis, rollaxis),
-        (np.append, append), (np.delete, delete), (np.resize, resize), (np.dsplit, dsplit),
+        (np.append, append), (np.delete, delete), (np.insert, insert), (np.resize, resize),
+        (np.dsplit, dsplit),
         (np.dstack, dstack), (np.block, block), (np.broadcast_arrays, broadcast_arrays),
         (np.meshgrid, meshgrid), (np.select, select), (np.choose, choose),
         (np.compress, compress), (np.extract, extract),

@@ -1,8 +1,11 @@
 """Reductions: sum, mean, prod, max/amax, min/amin, var, std, cumsum."""
+import operator
+import warnings
+
 import numpy as np
 
 from vjpnet.numpy_ops._base import (AxisError, Primitive, Sample, as_array, complex_normal,
-                                    refuse_complex, reject_kwargs, shape_of)
+                                    real_dtype, refuse_complex, reject_kwargs, shape_of)
 from vjpnet import memory
 from vjpnet.numpy_ops.elementwise import multiply_p, power_p, square_p
 from vjpnet.numpy_ops.shape import astype_p, broadcast_to_p
@@ -43,11 +46,65 @@ def _count(shape, axis):
     return count
 
 
-def _check_reduction(function_name, out, where, initial=np._NoValue):
-    if out is None and where is np._NoValue and initial is np._NoValue:
+def _check_reduction(function_name, out, where):
+    if out is None and where is np._NoValue:
         return
-    reject_kwargs(function_name, {"out": out, "where": where, "initial": initial},
-                  out=None, where=np._NoValue, initial=np._NoValue)
+    reject_kwargs(function_name, {"out": out, "where": where}, out=None, where=np._NoValue)
+
+
+def _with_initial(name, a, axis, keepdims, initial, reduce, combine, where=np._NoValue,
+                  fill=None):
+    """np.<name>(a, axis, keepdims=keepdims, initial=initial, where=where) from reduce, the
+    plain reduction: entries `where` leaves out are replaced by `fill` (the identity: 0 for
+    sum, 1 for prod; None: initial, for max and min), then combine(reduce(a), initial) in
+    NumPy's result dtype; where the reduction is empty, initial alone (a constant unless
+    initial is traced)."""
+    if initial is np._NoValue and where is np._NoValue:
+        return reduce(a)
+    options = {key: plain(value) for key, value in (("initial", initial), ("where", where))
+               if value is not np._NoValue}
+    reference = getattr(np, name)(np.zeros(shape_of(a), dtype_of(a)), axis=axis,
+                                  keepdims=keepdims, **options)  # NumPy's errors, shape, dtype
+    traced = type(initial) is Traced
+    if initial is not np._NoValue:
+        initial = astype_p(initial, reference.dtype) if traced else \
+            np.asarray(initial).astype(reference.dtype)
+    if where is not np._NoValue and not (fill is None and initial is np._NoValue):
+        # (max/min accept where without initial only when where is True: nothing to fill)
+        a = np.where(_mask(a, where), a, initial if fill is None else fill)
+    if initial is np._NoValue:
+        return reduce(a)
+    if _count(shape_of(a), axis) == 0:
+        return broadcast_to_p(initial, reference.shape) if traced else reference
+    return combine(reduce(a), initial)
+
+
+def _mask(a, where):
+    """The where= mask (booleans, never traced) broadcast to a's shape."""
+    return np.broadcast_to(np.asarray(plain(where), dtype=bool), shape_of(a))
+
+
+def _masked_mean(a, axis, keepdims, where):
+    """np.mean(a, axis, keepdims=keepdims, where=where): the sum of the selected entries over
+    their count (NaN, with NumPy's warning, where none is selected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.mean(np.zeros(shape_of(a)), axis=axis, where=plain(where))   # NumPy's errors
+    mask = _mask(a, where)
+    total = sum_p(np.where(mask, a, 0.0), axis=axis, keepdims=keepdims)
+    count = np.sum(mask, axis=axis, keepdims=keepdims)
+    return total / count.astype(real_dtype(dtype_of(total)))
+
+
+def _masked_var(a, axis, ddof, keepdims, where):
+    """np.var(a, axis, ddof=ddof, keepdims=keepdims, where=where): the mean of |a - mean|^2
+    over the selected entries, with count - ddof (at least 0) in the denominator."""
+    mask = _mask(a, where)
+    centered = np.where(mask, a - _masked_mean(a, axis, True, mask), 0.0)
+    squares = np.real(centered * np.conjugate(centered)) if dtype_of(centered).kind == "c" \
+        else centered * centered
+    count = np.maximum(np.sum(mask, axis=axis, keepdims=keepdims) - ddof, 0)
+    return sum_p(squares, axis=axis, keepdims=keepdims) / count.astype(dtype_of(squares))
 
 
 def _as_tuple_axis(axis):
@@ -133,22 +190,28 @@ def _sum_of_squares(a):
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,  # noqa: A001
         where=np._NoValue):
-    _check_reduction("sum", out, where, initial)
-    if axis is None and dtype is None and not keepdims and type(a) is Traced:
+    _check_reduction("sum", out, np._NoValue)
+    if axis is None and dtype is None and not keepdims and type(a) is Traced and \
+            initial is np._NoValue and where is np._NoValue:
         fused = _sum_of_squares(a)
         if fused is not None:
             return fused
     if dtype is not None:
         a = astype_p(a, dtype)
-    return sum_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("sum", a, axis, keepdims, initial,
+                         lambda a: sum_p(a, axis=axis, keepdims=keepdims), operator.add,
+                         where, 0.0)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
-    _check_reduction("mean", out, where)
+    _check_reduction("mean", out, np._NoValue)
     _check_0d_axis(a, axis, "mean")
     if dtype is not None:
         a = astype_p(a, dtype)
     axis = _as_tuple_axis(axis)
+    if where is not np._NoValue:
+        return _masked_mean(a, axis, keepdims, where)
     return sum_p(a, axis=axis, keepdims=keepdims) / _count(shape_of(a), axis)
 
 
@@ -190,10 +253,13 @@ prod_p = Primitive(_prod_forward, _prod_vjp, name="prod",
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
          where=np._NoValue):
-    _check_reduction("prod", out, where, initial)
+    _check_reduction("prod", out, np._NoValue)
     if dtype is not None:
         a = astype_p(a, dtype)
-    return prod_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("prod", a, axis, keepdims, initial,
+                         lambda a: prod_p(a, axis=axis, keepdims=keepdims), operator.mul,
+                         where, 1.0)
 
 
 # --- max, min -------------------------------------------------------------------------------
@@ -224,17 +290,21 @@ amax_p = Primitive(_max_forward, _max_vjp, name="amax",
 
 
 def amax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check_reduction("max", out, where, initial)
+    _check_reduction("max", out, np._NoValue)
     if dtype_of(a).kind == "c":
         refuse_complex("numpy.max", a)
-    return amax_p(a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("max", a, axis, keepdims, initial,
+                         lambda a: amax_p(a, axis=axis, keepdims=keepdims), np.maximum, where)
 
 
 def amin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check_reduction("min", out, where, initial)
+    _check_reduction("min", out, np._NoValue)
     if dtype_of(a).kind == "c":
         refuse_complex("numpy.min", a)
-    return -amax_p(-a, axis=_as_tuple_axis(axis), keepdims=keepdims)
+    axis = _as_tuple_axis(axis)
+    return _with_initial("min", a, axis, keepdims, initial,
+                         lambda a: -amax_p(-a, axis=axis, keepdims=keepdims), np.minimum, where)
 
 
 # --- var, std -----------------------------------------------------------------------------------
@@ -266,13 +336,18 @@ var_p = Primitive(_var_forward, _var_vjp, name="var",
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
         mean=np._NoValue, correction=np._NoValue):
-    _check_reduction("var", out, where)
+    _check_reduction("var", out, np._NoValue)
     reject_kwargs("var", {"mean": mean}, mean=np._NoValue)
     _check_0d_axis(a, axis, "var")
     if correction is not np._NoValue:
         ddof = correction
     if dtype is not None:
         a = astype_p(a, dtype)
+    if where is not np._NoValue:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            np.var(np.zeros(shape_of(a)), axis=axis, ddof=ddof, where=plain(where))  # errors
+        return _masked_var(a, _as_tuple_axis(axis), ddof, keepdims, where)
     return var_p(a, axis=_as_tuple_axis(axis), ddof=ddof, keepdims=keepdims)
 
 

@@ -32,14 +32,46 @@ reshape_p = Primitive(_reshape_forward, lambda g, shape: (g.reshape(shape), None
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    _check_order("reshape", order)
-    return reshape_p(a, newshape if shape is None else shape)
+    shape = newshape if shape is None else shape
+    np.reshape(np.empty(shape_of(a), np.int8), shape, order=order)   # NumPy's own errors
+    if _index_order(a, order) == "C":
+        return reshape_p(a, shape)
+    # Fortran order: C order on the reversed axes, read and written back reversed.
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return transpose_p(reshape_p(transpose_p(a, None), shape[::-1]), None)
 
 
-def _check_order(function_name, order):
-    if order not in ("C", "A", "K"):
-        raise TypeError(f"numpy.{function_name}(..., order={order!r}) is not supported on "
-                        "traced values by vjpnet; only C order is")
+def _index_order(a, order):
+    """The order NumPy reads a's elements in for `order`: "C", "F", or for "K" (ravel only) an
+    axis permutation. "A" and "K" depend on the memory layout of a's value, as in NumPy."""
+    order = "C" if order is None else str(order)[:1].upper()
+    if order not in "AK":
+        return order
+    value = np.asarray(plain(a))
+    if value.flags.c_contiguous:
+        return "C"
+    if value.flags.f_contiguous:
+        return "F"
+    if order == "A":
+        return "C"
+    return _memory_axis_order(value)
+
+
+def _memory_axis_order(value):
+    """The axes of value, slowest-varying first, in the order NumPy's nditer visits memory for
+    order="K": an insertion sort by stride size from the last axis, where broadcast (zero-stride)
+    and length-1 axes compare with nothing and stay where C order puts them."""
+    strides = [0 if n == 1 else abs(stride) for n, stride in zip(value.shape, value.strides)]
+    axes = list(range(value.ndim))[::-1]   # fastest-varying first
+    for i in range(1, len(axes)):
+        position = i
+        for j in range(i - 1, -1, -1):
+            if strides[axes[i]] and strides[axes[j]]:
+                if strides[axes[j]] <= strides[axes[i]]:
+                    break
+                position = j
+        axes.insert(position, axes.pop(i))
+    return tuple(axes[::-1])
 
 
 def _transpose_forward(x, axes=None):
@@ -114,8 +146,11 @@ def moveaxis(a, source, destination):
 
 
 def ravel(a, order="C"):
-    _check_order("ravel", order)
-    return reshape_p(a, (-1,))
+    np.ravel(np.empty(shape_of(a), np.int8), order=order)   # NumPy's own errors
+    order = _index_order(a, order)
+    if order == "C":
+        return reshape_p(a, (-1,))
+    return reshape_p(transpose_p(a, None if order == "F" else order), (-1,))
 
 
 def _shape_after(function, shape, *args):

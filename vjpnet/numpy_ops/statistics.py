@@ -28,14 +28,16 @@ def _check(function_name, out=None, **kwargs):
 
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
            where=np._NoValue):
-    _check("nansum", out, initial=initial, where=where)
-    return np.sum(_filled(a, 0.0)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+    _check("nansum", out, where=where)
+    return np.sum(_filled(a, 0.0)[0], axis=axis, dtype=dtype, keepdims=keepdims,
+                  initial=initial)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
             where=np._NoValue):
-    _check("nanprod", out, initial=initial, where=where)
-    return np.prod(_filled(a, 1.0)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+    _check("nanprod", out, where=where)
+    return np.prod(_filled(a, 1.0)[0], axis=axis, dtype=dtype, keepdims=keepdims,
+                   initial=initial)
 
 
 def _count(missing, axis, keepdims):
@@ -51,21 +53,24 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoV
         return total / count.astype(dtype_of(total))
 
 
-def _nan_extreme(a, axis, keepdims, reducer, fill):
+def _nan_extreme(a, axis, keepdims, reducer, fill, initial=np._NoValue):
+    """The max/min of the non-NaN entries: NaN for an all-NaN slice, or initial if given."""
     filled, missing = _filled(a, fill)
+    if initial is not np._NoValue:
+        return reducer(filled, axis=axis, keepdims=keepdims, initial=initial)
     out = reducer(filled, axis=axis, keepdims=keepdims)
     empty = np.all(missing, axis=axis, keepdims=keepdims)
     return np.where(empty, np.nan, out) if np.any(empty) else out
 
 
 def nanmax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check("nanmax", out, initial=initial, where=where)
-    return _nan_extreme(a, axis, keepdims, np.max, -np.inf)
+    _check("nanmax", out, where=where)
+    return _nan_extreme(a, axis, keepdims, np.max, -np.inf, initial)
 
 
 def nanmin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _check("nanmin", out, initial=initial, where=where)
-    return _nan_extreme(a, axis, keepdims, np.min, np.inf)
+    _check("nanmin", out, where=where)
+    return _nan_extreme(a, axis, keepdims, np.min, np.inf, initial)
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue,
