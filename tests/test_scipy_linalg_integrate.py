@@ -200,6 +200,38 @@ def test_odeint_options_scalar_state_and_integer_args():
     assert out.dtype == np.float32 and vjp_fn(np.ones_like(out))[0].dtype == np.float32
 
 
+def test_odeint_args_may_be_pytrees():
+    """args=(params,) with params a list of (W, b) tuples: func gets the same structure, and
+    the gradient comes back in it (as for flat args)."""
+    def mlp(y, t, params, scale):
+        for weights, bias in params:
+            y = np.tanh(y @ weights + bias)
+        return y * scale["s"]
+
+    y0, t = RNG.standard_normal(2), np.linspace(0.0, 1.0, 4)
+    params = [(RNG.standard_normal((2, 5)), RNG.standard_normal(5)),
+              (RNG.standard_normal((5, 2)), RNG.standard_normal(2))]
+    scale = {"s": np.array(0.5)}
+
+    def loss(params, scale):
+        return np.sum(vintegrate.odeint(mlp, y0, t, args=(params, scale), **TIGHT) ** 2)
+
+    def flat_loss(w1, b1, w2, b2, s):
+        ys = vintegrate.odeint(lambda y, t, w1, b1, w2, b2, s: mlp(y, t, [(w1, b1), (w2, b2)],
+                                                                  {"s": s}),
+                               y0, t, args=(w1, b1, w2, b2, s), **TIGHT)
+        return np.sum(ys ** 2)
+
+    g_params, g_scale = grad(loss, argnums=(0, 1))(params, scale)
+    expected = grad(flat_loss, argnums=(0, 1, 2, 3, 4))(*params[0], *params[1], scale["s"])
+    assert isinstance(g_params, list) and isinstance(g_params[0], tuple)
+    for ours, theirs in zip([*g_params[0], *g_params[1], g_scale["s"]], expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    check_grads(lambda s: loss(params, {"s": s}), [np.array(0.5)], rtol=1e-5)
+    plain = vintegrate.odeint(mlp, y0, t, args=(params, scale), **TIGHT)
+    assert_same(plain, scipy.integrate.odeint(mlp, y0, t, args=(params, scale), **TIGHT))
+
+
 def test_odeint_gradients_match_hips_autograd():
     from autograd.scipy.integrate import odeint as autograd_odeint
     y0, t, matrix = RNG.standard_normal(3), np.linspace(0.0, 1.5, 4), RNG.standard_normal((3, 3))

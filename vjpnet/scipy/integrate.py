@@ -23,6 +23,7 @@ so).
 import numpy as np
 import scipy.integrate as _integrate
 
+from vjpnet import tree
 from vjpnet.numpy_ops._base import Primitive, Sample
 from vjpnet.tape import Traced, dtype_of, is_float, plain
 from vjpnet.transforms import vjp
@@ -209,8 +210,10 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     """Integrate dy/dt = func(y, t, *args) from y0 at t[0]; return y at every t: (len(t), n).
 
     SciPy's signature and options. Differentiable in y0 (n,), t (monotonic) and every float
-    or float array in args; Dfun (a Jacobian for the forward solve only) and the solver options
-    are passed to SciPy; full_output=True works on plain arrays only.
+    or float array in args, which may be pytrees (func gets them back in the same structure,
+    e.g. args=(params,) with params a list of (W, b) tuples); Dfun (a Jacobian for the
+    forward solve only) and the solver options are passed to SciPy; full_output=True works on
+    plain arrays only.
     """
     if not isinstance(args, tuple):
         args = (args,)
@@ -232,4 +235,16 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     options = {key: value for key, value in given.items() if value is not defaults[key]}
     if np.ndim(plain(y0)) != 1:
         y0 = np.ravel(y0)
+    leaves, treedef = tree.flatten(args)
+    if len(leaves) != len(args) or any(leaf is not arg for leaf, arg in zip(leaves, args)):
+        func = _on_leaves(func, treedef)    # containers in args: pass their leaves
+        args = tuple(leaves)
     return odeint_p(y0, t, *args, func=func, options=options)
+
+
+def _on_leaves(func, treedef):
+    """func taking args as the leaves of the pytree treedef describes (after y and t)."""
+    def on_leaves(first, second, *leaves):
+        return func(first, second, *tree.unflatten(treedef, list(leaves)))
+    on_leaves.__name__ = getattr(func, "__name__", "func")
+    return on_leaves

@@ -28,6 +28,17 @@ class NonScalarOutputError(ValueError, TypeError):
     wrong) and a TypeError (what HIPS autograd and JAX raise there), so either is caught."""
 
 
+def resolve_argnums(transform, f, argnums, argnum):
+    """The argnums a transform was given: `argnum` (HIPS autograd's name) is accepted as an
+    alias, and a list of positions is taken as a tuple (so gradients come back as a tuple)."""
+    if argnum is not None:
+        if argnums != 0:
+            raise TypeError(f"{transform} of {name_of(f)}: got argnums={argnums!r} and "
+                            f"argnum={argnum!r}; pass one of them (argnum is an alias)")
+        argnums = argnum
+    return argnums_of(argnums)
+
+
 def check_argnums(name, argnums, num_args, transform="grad"):
     """argnums (int or tuple of ints, may be negative) -> tuple of positions in [0, num_args)."""
     if type(argnums) is int and 0 <= argnums < num_args:

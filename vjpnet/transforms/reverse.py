@@ -15,12 +15,13 @@ import numpy as np
 
 from vjpnet import tree
 from vjpnet.tape import Traced, backward, dtype_of, open_tape
-from vjpnet.transforms._common import (Trace, argnums_of, check_argnums, check_scalar_output,
-                                       collect, dtype_kind, is_float_leaf, name_of, shape_of,
-                                       split_aux, trace_args, untrace)
+from vjpnet.transforms._common import (Trace, check_argnums, check_scalar_output,
+                                       collect, dtype_kind, is_float_leaf, name_of,
+                                       resolve_argnums, shape_of, split_aux, trace_args,
+                                       untrace)
 
 
-def grad(f, argnums=0, has_aux=False, holomorphic=False):
+def grad(f, argnums=0, has_aux=False, holomorphic=False, *, argnum=None):
     """Return a function computing the gradient of scalar-valued `f` w.r.t. args[argnums].
 
     With a tuple `argnums` the gradients come back as a tuple; with `has_aux=True` `f` returns
@@ -28,7 +29,9 @@ def grad(f, argnums=0, has_aux=False, holomorphic=False):
     `f` returns a real scalar; for complex arguments z = x + iy the gradient is df/dx - i df/dy.
     holomorphic=True: `f` maps complex arguments to a complex scalar and is holomorphic; the
     result is its complex derivative f'(z) (for a holomorphic f, the VJP of the cotangent 1).
+    `argnum=` is accepted for `argnums=` (HIPS autograd's name); a list of positions is a tuple.
     """
+    argnums = resolve_argnums("grad", f, argnums, argnum)
     value_and_grad_f = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
@@ -39,10 +42,10 @@ def grad(f, argnums=0, has_aux=False, holomorphic=False):
     return grad_f
 
 
-def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
+def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False, *, argnum=None):
     """Like `grad`, but the new function returns (value of f, gradient)."""
     name = name_of(f)
-    argnums = argnums_of(argnums)
+    argnums = resolve_argnums("value_and_grad", f, argnums, argnum)
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
@@ -110,17 +113,17 @@ def _seeds(trace, cotangent):
     return seeds
 
 
-def elementwise_grad(f, argnums=0, has_aux=False):
+def elementwise_grad(f, argnums=0, has_aux=False, *, argnum=None):
     """The gradient of sum(f(*args)) w.r.t. args[argnums]: for an elementwise f, the derivative
     of each output element w.r.t. its input element, shaped like the input.
 
         vjpnet.elementwise_grad(np.tanh)(x)        # 1 - tanh(x)**2, shape of x
 
     f may return a pytree (every float leaf is summed). With has_aux=True f returns (out, aux)
-    and the new function returns (gradient, aux).
+    and the new function returns (gradient, aux). `argnum=` is an alias of `argnums=`.
     """
     name = name_of(f)
-    argnums = argnums_of(argnums)
+    argnums = resolve_argnums("elementwise_grad", f, argnums, argnum)
 
     @functools.wraps(f)
     def elementwise_grad_f(*args, **kwargs):
