@@ -849,6 +849,13 @@ def test_ufunc_outer_of_every_differentiable_binary_ufunc():
         assert out32.dtype == f(a.astype(np.float32), b32).dtype
     weights = normal(2, 3, 4)
     check_grads(lambda a, b: np.sum(np.power.outer(a, b) * weights), [a, b], order=2)
+    # outer converts its operands to arrays: a Python number is not weak there
+    a32 = a.astype(np.float32)
+    for number in (0.5, 2, 1j):
+        for f in (lambda x: np.multiply.outer(x, number), lambda x: np.add.outer(number, x)):
+            assert vjpnet.vjp(f, a32)[0].dtype == f(a32).dtype
+    out, vjp_fn = vjpnet.vjp(lambda x, s: np.multiply.outer(x, s), a32, 0.5)
+    assert out.dtype == np.float64 and type(vjp_fn(np.ones_like(out))[1]) is float
     less = vjpnet.vjp(lambda a: np.less.outer(a, b), a)[0]
     assert type(less) is np.ndarray and less.dtype == bool
     with pytest.raises(TypeError, match=r"multiply\.outer\(\.\.\., dtype="):

@@ -164,7 +164,10 @@ def _outer(ufunc, a, b, **kwargs):
     """ufunc.outer(a, b): ufunc(a reshaped to a.shape + (1,) * b.ndim, b), shape
     a.shape + b.shape."""
     reject_kwargs(f"{ufunc.__name__}.outer", kwargs)
-    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))), b)
+    # both reshaped: outer converts its operands to arrays, so a Python number is a float64
+    # (or int64, complex128) array there, not a weak scalar
+    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))),
+                 np.reshape(b, np.shape(plain(b))))
 
 
 def _along_axis(ufunc, method, a, axis, dtype, out, keepdims=False, **kwargs):
