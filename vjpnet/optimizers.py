@@ -14,6 +14,7 @@ rules of the Solver (config dicts, `w, config = rule(w, dw, config)`) are in `vj
 """
 import numpy as np
 
+from vjpnet import optim
 from vjpnet.ravel import ravel_pytree
 
 __all__ = ["sgd", "rmsprop", "adam"]
@@ -62,30 +63,23 @@ def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
 
 
 def rmsprop(grad, x, callback=None, num_iters=100, step_size=0.1, gamma=0.9, eps=1e-8):
-    """Root-mean-square propagation; the running mean of g**2 starts at one."""
-    mean_square = None
+    """Root-mean-square propagation (vjpnet.optim.rmsprop's rule); the running mean of g**2
+    starts at one."""
+    config = {"learning_rate": step_size, "decay_rate": gamma, "epsilon": eps}
 
     def step(vector, g, i):
-        nonlocal mean_square
-        mean_square = np.ones_like(vector) if mean_square is None else mean_square
-        mean_square = gamma * mean_square + (1.0 - gamma) * g ** 2
-        return vector - step_size * g / (np.sqrt(mean_square) + eps)
+        config.setdefault("cache", np.ones_like(vector))
+        return optim.rmsprop(vector, g, config)[0]
 
     return _flat_run("rmsprop", grad, x, callback, num_iters, step)
 
 
 def adam(grad, x, callback=None, num_iters=100, step_size=0.001, b1=0.9, b2=0.999, eps=1e-8):
-    """Adam (Kingma and Ba, 2014) with bias-corrected first and second moment estimates."""
-    moments = None
+    """Adam (Kingma and Ba, 2014) with bias-corrected first and second moment estimates
+    (vjpnet.optim.adam's rule, its step count kept in the config)."""
+    config = {"learning_rate": step_size, "beta1": b1, "beta2": b2, "epsilon": eps}
 
     def step(vector, g, i):
-        nonlocal moments
-        first, second = moments or (np.zeros_like(vector), np.zeros_like(vector))
-        first = b1 * first + (1.0 - b1) * g
-        second = b2 * second + (1.0 - b2) * g ** 2
-        moments = first, second
-        first_hat = first / (1.0 - b1 ** (i + 1))
-        second_hat = second / (1.0 - b2 ** (i + 1))
-        return vector - step_size * first_hat / (np.sqrt(second_hat) + eps)
+        return optim.adam(vector, g, config)[0]
 
     return _flat_run("adam", grad, x, callback, num_iters, step)

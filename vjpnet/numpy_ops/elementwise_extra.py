@@ -164,10 +164,11 @@ def _outer(ufunc, a, b, **kwargs):
     """ufunc.outer(a, b): ufunc(a reshaped to a.shape + (1,) * b.ndim, b), shape
     a.shape + b.shape."""
     reject_kwargs(f"{ufunc.__name__}.outer", kwargs)
-    # both reshaped: outer converts its operands to arrays, so a Python number is a float64
-    # (or int64, complex128) array there, not a weak scalar
-    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))),
-                 np.reshape(b, np.shape(plain(b))))
+    if not hasattr(plain(b), "shape"):
+        # outer converts its operands to arrays: a Python number is a float64 (or int64,
+        # complex128) array there, not a weak scalar (a is made an array by its reshape)
+        b = np.reshape(b, ())
+    return ufunc(np.reshape(a, np.shape(plain(a)) + (1,) * np.ndim(plain(b))), b)
 
 
 def _along_axis(ufunc, method, a, axis, dtype, out, keepdims=False, **kwargs):

@@ -17,12 +17,6 @@ def name_of(f):
     return getattr(f, "__name__", type(f).__name__)
 
 
-def argnums_of(argnums):
-    """A transform's argnums as given, a list of positions read as the tuple of them (so the
-    results come back as a tuple, as for a tuple argnums)."""
-    return tuple(argnums) if isinstance(argnums, list) else argnums
-
-
 class NonScalarOutputError(ValueError, TypeError):
     """grad of a function whose output is not a scalar. A ValueError (the value's shape is
     wrong) and a TypeError (what HIPS autograd and JAX raise there), so either is caught."""
@@ -36,7 +30,7 @@ def resolve_argnums(transform, f, argnums, argnum):
             raise TypeError(f"{transform} of {name_of(f)}: got argnums={argnums!r} and "
                             f"argnum={argnum!r}; pass one of them (argnum is an alias)")
         argnums = argnum
-    return argnums_of(argnums)
+    return tuple(argnums) if isinstance(argnums, list) else argnums
 
 
 def check_argnums(name, argnums, num_args, transform="grad"):

@@ -15,8 +15,8 @@ import numpy as np
 
 from vjpnet import tree
 from vjpnet.tape import dtype_of
-from vjpnet.transforms._common import (Trace, argnums_of, check_argnums, name_of,
-                                       resolve_argnums, shape_of)
+from vjpnet.transforms._common import (Trace, check_argnums, name_of, resolve_argnums,
+                                       shape_of)
 from vjpnet.transforms.forward import Linearization
 from vjpnet.transforms.reverse import grad
 
@@ -28,22 +28,19 @@ FORWARD_MODE_RATIO = 2
 
 def jacrev(f, argnums=0, has_aux=False, *, argnum=None):
     """Jacobian of f w.r.t. args[argnums] by reverse mode: one VJP per output element."""
-    return _jacobian_transform(f, resolve_argnums("jacrev", f, argnums, argnum), has_aux, "rev",
-                               "jacrev")
+    return _jacobian_transform(f, argnums, argnum, has_aux, "rev", "jacrev")
 
 
 def jacfwd(f, argnums=0, has_aux=False, *, argnum=None):
     """Jacobian of f w.r.t. args[argnums] by forward mode: one JVP per input element."""
-    return _jacobian_transform(f, resolve_argnums("jacfwd", f, argnums, argnum), has_aux, "fwd",
-                               "jacfwd")
+    return _jacobian_transform(f, argnums, argnum, has_aux, "fwd", "jacfwd")
 
 
 def jacobian(f, argnums=0, has_aux=False, *, argnum=None):
     """Jacobian of f w.r.t. args[argnums]: reverse mode (rows, as jacrev), or forward mode
     (columns, as jacfwd) when the outputs have many more elements than the inputs and every
     primitive on the way has a JVP. Same result either way."""
-    return _jacobian_transform(f, resolve_argnums("jacobian", f, argnums, argnum), has_aux,
-                               "auto", "jacobian")
+    return _jacobian_transform(f, argnums, argnum, has_aux, "auto", "jacobian")
 
 
 def hessian(f, argnums=0, has_aux=False, *, argnum=None):
@@ -76,9 +73,9 @@ def hvp(f, x, v):
     return grad(directional)(x)
 
 
-def _jacobian_transform(f, argnums, has_aux, mode, transform):
+def _jacobian_transform(f, argnums, argnum, has_aux, mode, transform):
     name = name_of(f)
-    argnums = argnums_of(argnums)
+    argnums = resolve_argnums(transform, f, argnums, argnum)
 
     @functools.wraps(f)
     def jacobian_f(*args, **kwargs):
